@@ -1,0 +1,28 @@
+/*
+ * cli.h - shared helpers of the qprep command-line tool.
+ */
+#ifndef QPREP_CLI_H
+#define QPREP_CLI_H
+
+#include <qprep/prepare.h>
+#include <qprep/qprep.h>
+
+#include <stdio.h>
+
+/* Exit statuses: 0 ok, 1 bad input, 2 usage. */
+enum { EXIT_OK = 0, EXIT_BAD = 1, EXIT_USAGE = 2 };
+
+/* Reads a graph file ("-" is stdin); prints FILE:LINE:COL: message and returns NULL on error. */
+qp_graph *cli_read_graph(const char *path, unsigned flags);
+/* Opens an output file ("-" or NULL is stdout); prints an error and returns NULL on failure. */
+FILE *cli_open_out(const char *path);
+/* A qp_write_fn writing to the FILE* in ud. */
+int cli_file_write(void *ud, const char *data, size_t len);
+/* Closes what cli_open_out opened; returns 0, or 1 after printing an error. */
+int cli_close_out(FILE *f, const char *path);
+
+int cmd_fmt(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_dot(int argc, char **argv);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * main.c - the qprep command-line tool: dispatches to one command.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *help;
+} commands[] = {
+    {"fmt", cmd_fmt, "fmt FILE                  canonical rewrite to stdout"},
+    {"check", cmd_check, "check FILE...             read and verify; list every problem"},
+    {"dot", cmd_dot, "dot FILE [-o OUT.dot]     Graphviz picture"},
+};
+
+static int
+usage(FILE *f)
+{
+    fprintf(f, "usage: qprep COMMAND ...\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  qprep %s\n", commands[i].help);
+    fprintf(f, "\nExit status: 0 ok, 1 bad input, 2 usage. qprep %s\n", qp_version());
+    return f == stdout ? EXIT_OK : EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(stderr);
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
+        return usage(stdout);
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("qprep %s\n", qp_version());
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "qprep: unknown command '%s'\n", argv[1]);
+    return usage(stderr);
+}

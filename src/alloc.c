@@ -1,0 +1,69 @@
+/*
+ * alloc.c - allocation through the graph's allocator hook, with accounting
+ * and overflow-checked array growth. Every byte qprep holds passes here.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void *
+qp__raw_alloc(const qp_allocator *a, void *p, size_t osize, size_t nsize)
+{
+    if (a && a->fn)
+        return a->fn(a->ud, p, osize, nsize);
+    if (nsize == 0) {
+        free(p);
+        return NULL;
+    }
+    return realloc(p, nsize);
+}
+
+void *
+qp__realloc(qp_graph *g, void *p, size_t osize, size_t nsize)
+{
+    void *q = qp__raw_alloc(&g->alloc, p, osize, nsize);
+    if (nsize && !q)
+        return NULL;
+    g->mem = g->mem - osize + nsize;
+    if (g->mem > g->mem_peak)
+        g->mem_peak = g->mem;
+    return q;
+}
+
+void *
+qp__alloc(qp_graph *g, size_t n)
+{
+    return qp__realloc(g, NULL, 0, n);
+}
+
+void
+qp__free(qp_graph *g, void *p, size_t n)
+{
+    if (p)
+        qp__realloc(g, p, n, 0);
+}
+
+qp_status
+qp__grow(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, uint32_t need, size_t esz)
+{
+    uint64_t want = (uint64_t)n + need;
+    if (want <= *cap)
+        return QP_OK;
+    if (want > UINT32_MAX - 1)
+        return qp__err(g, QP_ERR_LIMIT, "more than %u items", (unsigned)(UINT32_MAX - 1));
+    uint64_t ncap = *cap ? (uint64_t)*cap + *cap / 2 : 16;
+    if (ncap < want)
+        ncap = want;
+    if (ncap > UINT32_MAX - 1)
+        ncap = UINT32_MAX - 1;
+    if (ncap > SIZE_MAX / esz)
+        return qp__err(g, QP_ERR_NOMEM, "out of memory");
+    void *p = qp__realloc(g, *arr, (size_t)*cap * esz, (size_t)ncap * esz);
+    if (!p)
+        return qp__err(g, QP_ERR_NOMEM, "out of memory growing an array to %llu items",
+                       (unsigned long long)ncap);
+    *arr = p;
+    *cap = (uint32_t)ncap;
+    return QP_OK;
+}

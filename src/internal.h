@@ -1,0 +1,298 @@
+/*
+ * internal.h - private structures and cross-file functions of qprep.
+ *
+ * Everything here is hidden from the shared library (qp__ prefix, default
+ * hidden visibility). Grouped by the file that defines it, as QBE's all.h.
+ */
+#ifndef QPREP_INTERNAL_H
+#define QPREP_INTERNAL_H
+
+#include "qprep/prepare.h"
+#include "qprep/qprep.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define QP__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define QP__PRINTF(f, a)
+#endif
+
+/* Values nest at most this deep (FORMAT.md "Limits and errors"). */
+#define QP__MAX_DEPTH 64
+
+/* ==== Records ==== */
+
+enum { QP__NODE_ERASED = 1, QP__NODE_FQ = 2 };
+
+/* A node; slot 0 of g->nodes is the sentinel root of the circular order list. */
+struct qp__node {
+    uint32_t prev, next;         /* execution order */
+    uint32_t name, target;       /* syms */
+    uint32_t args, kwargs;       /* values: TUPLE, DICT */
+    uint32_t use_head, use_tail; /* NODE values that reference this node, in use order */
+    uint32_t fq_of;              /* inserted fake-quantizer: the producer it follows */
+    uint32_t line;               /* text line it was read from, 0 if none */
+    uint8_t op, flags;
+    void *user;
+};
+
+/*
+ * A value record. Aggregates hold their items in one contiguous run of
+ * records [a, a + b). Records are append-only; a node's args tree is owned by
+ * that node alone, so its NODE records can form use lists:
+ *   STR, IDENT: a = sym              BOOL, INT: u.i      FLOAT: u.f
+ *   NODE: a = producer, b = user node (0 while not attached), u.use = list links
+ *   TUPLE, LIST, DICT: a = first, b = count      CALL: same, u.name = function sym
+ * key is the item's key when the record is a DICT item, else 0.
+ */
+struct qp__val {
+    uint8_t kind, depth; /* depth: 1 for a scalar, 1 + max item depth for an aggregate */
+    uint32_t key;
+    uint32_t a, b;
+    union {
+        int64_t i;
+        double f;
+        struct {
+            uint32_t prev, next;
+        } use;
+        uint32_t name;
+    } u;
+};
+
+/* A module-table entry; slot 0 is the sentinel of the circular table-order list. */
+struct qp__module {
+    uint32_t prev, next;
+    uint32_t path, type; /* syms */
+    uint32_t attrs;      /* DICT value */
+    uint32_t origins, norigins; /* run in g->ptrs: user pointers of absorbed modules */
+    uint8_t live;
+    void *user;
+};
+
+struct qp__param {
+    uint32_t name, attrs;
+};
+
+/* An interned string. Bytes live in chunks that never move. */
+struct qp__sym {
+    uint32_t chunk, off, len, hash;
+    uint32_t node;   /* node named so (live or erased), 0 if none */
+    uint32_t module; /* module with this path, 0 if none */
+    uint32_t count;  /* torch.fx namespace _base_count for this base name */
+};
+
+struct qp__chunk {
+    char *p;
+    uint32_t used, size;
+};
+
+struct qp__symtab {
+    struct qp__chunk *chunks; /* bytes; chunks[cur] is being filled, big strings get their own */
+    uint32_t nchunks, capchunks, cur;
+    struct qp__sym *syms;
+    uint32_t n, capsyms; /* syms[0] is the empty string */
+    uint32_t *slots;     /* open addressing over sym ids, 0 = empty */
+    uint32_t nslots;     /* power of two */
+};
+
+struct qp_graph {
+    qp_allocator alloc;
+    qp_log_fn log;
+    void *log_ud;
+    size_t mem, mem_peak;
+
+    struct qp__symtab st;
+
+    struct qp__node *nodes;
+    uint32_t nnodes, capnodes, nlive;
+
+    struct qp__val *vals;
+    uint32_t nvals, capvals;
+
+    struct qp__module *mods;
+    uint32_t nmods, capmods, nlivemods;
+
+    struct qp__param *params;
+    uint32_t nparams, capparams;
+
+    uint32_t *comments; /* syms */
+    uint32_t ncomments, capcomments;
+
+    void **ptrs;
+    uint32_t nptrs, capptrs;
+
+    qp_report report;
+    void *explain; /* struct qp__explain *, owned (prepare.c) */
+
+    uint32_t errnode;
+    char errmsg[512];
+};
+
+/* ==== alloc.c ==== */
+
+/* Allocates / resizes / frees through g's allocator, accounting g->mem.
+ * qp__realloc returns NULL on failure and leaves the block untouched. */
+void *qp__alloc(qp_graph *g, size_t n);
+void *qp__realloc(qp_graph *g, void *p, size_t osize, size_t nsize);
+void qp__free(qp_graph *g, void *p, size_t n);
+/* Allocates with a bare allocator (used before a graph exists). */
+void *qp__raw_alloc(const qp_allocator *a, void *p, size_t osize, size_t nsize);
+/*
+ * Ensures room for `need` more elements of size `esz` in *arr (count n, capacity
+ * *cap), growing by half. Returns QP_ERR_NOMEM (array untouched) or QP_ERR_LIMIT
+ * when the count would pass UINT32_MAX.
+ */
+qp_status qp__grow(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, uint32_t need, size_t esz);
+#define QP__GROW(g, arr, n, cap, need) qp__grow((g), (void **)&(arr), (n), &(cap), (need), sizeof *(arr))
+
+/* ==== status.c ==== */
+
+/* Formats the graph's error message and returns st (g may be NULL). */
+qp_status qp__err(qp_graph *g, qp_status st, const char *fmt, ...) QP__PRINTF(3, 4);
+/* Same, naming the node the error is about. */
+qp_status qp__errn(qp_graph *g, qp_status st, uint32_t node, const char *fmt, ...)
+    QP__PRINTF(4, 5);
+void qp__clear_err(qp_graph *g);
+/* Calls the graph's log hook with a formatted line (no-op without a hook). */
+void qp__logf(qp_graph *g, qp_log_level level, const char *where, const char *fmt, ...)
+    QP__PRINTF(4, 5);
+/* snprintf that never fails to terminate and tolerates truncation. */
+void qp__fmt(char *buf, size_t cap, const char *fmt, ...) QP__PRINTF(3, 4);
+
+/* ==== sym.c ==== */
+
+qp_status qp__sym_init(qp_graph *g);
+void qp__sym_free(qp_graph *g);
+/* Interns len bytes; *out gets the sym id. */
+qp_status qp__sym_intern(qp_graph *g, const char *s, size_t len, uint32_t *out);
+/* Looks a string up without interning; 0 if absent (0 is also "" itself). */
+uint32_t qp__sym_find(const qp_graph *g, const char *s, size_t len);
+/* Bytes (NUL-terminated) and length of a sym. */
+const char *qp__sym_str(const qp_graph *g, uint32_t sym);
+uint32_t qp__sym_len(const qp_graph *g, uint32_t sym);
+#define QP__SYM(g, id) (&(g)->st.syms[id])
+/* Reserves room so that `n` more interns cannot fail for want of slots or records
+ * (bytes may still be needed). */
+qp_status qp__sym_reserve(qp_graph *g, uint32_t n);
+
+/* ==== value.c ==== */
+
+#define QP__VAL(g, id) (&(g)->vals[id])
+/* Appends n zeroed records and returns the first id in *first. */
+qp_status qp__val_push(qp_graph *g, uint32_t n, uint32_t *first);
+/* Scalar constructors returning the id (0 on NOMEM; the graph's errmsg is set). */
+uint32_t qp__val_int(qp_graph *g, int64_t i);
+uint32_t qp__val_bool(qp_graph *g, bool b);
+uint32_t qp__val_float(qp_graph *g, double f);
+uint32_t qp__val_none(qp_graph *g);
+uint32_t qp__val_strsym(qp_graph *g, uint32_t kind, uint32_t sym);
+/* Makes an aggregate of kind (TUPLE, LIST, DICT, CALL) whose items copy the
+ * records items[0..n) (keys[i] set for a DICT; name for a CALL). */
+uint32_t qp__val_agg(qp_graph *g, uint8_t kind, uint32_t name, uint32_t n, const uint32_t *items,
+                     const uint32_t *keys);
+/* An empty TUPLE / DICT (shared records made once per graph). */
+uint32_t qp__val_empty(qp_graph *g, uint8_t kind);
+/* Item i of an aggregate (0 if out of range). */
+uint32_t qp__val_item(const qp_graph *g, uint32_t v, uint32_t i);
+/* DICT item by key sym (0 if absent). */
+uint32_t qp__val_get(const qp_graph *g, uint32_t dict, uint32_t key);
+/* Returns a copy of DICT d with key set to value v (appended if new), 0 on NOMEM. */
+uint32_t qp__val_dict_set(qp_graph *g, uint32_t d, uint32_t key, uint32_t v);
+/* Deep equality (floats by value, NaN == NaN). */
+bool qp__val_equal(const qp_graph *g, uint32_t a, uint32_t b);
+/* True if the tree rooted at v holds a NODE record. */
+bool qp__val_has_nodes(const qp_graph *g, uint32_t v);
+/* A deep copy of v in fresh records (0 on NOMEM). */
+uint32_t qp__val_copy(qp_graph *g, uint32_t v);
+/* Visits every NODE record of the tree rooted at v in text order. Iterative. */
+typedef void (*qp__val_visit_fn)(qp_graph *g, uint32_t rec, void *ud);
+void qp__val_each_node(qp_graph *g, uint32_t v, qp__val_visit_fn fn, void *ud);
+/* True if v is a valid value handle of g. */
+bool qp__val_valid(const qp_graph *g, uint32_t v);
+
+/* ==== graph.c ==== */
+
+#define QP__NODE(g, id) (&(g)->nodes[id])
+/* True if id is a live node of g. */
+bool qp__node_live(const qp_graph *g, uint32_t id);
+/* Appends a node record linked after `after` (0: at the start). The name sym
+ * must be unused or `dup_ok`; args/kwargs trees must be exclusively owned (not
+ * attached); they are attached here. Returns QP_OK or NOMEM (graph unchanged). */
+qp_status qp__node_new(qp_graph *g, uint32_t after, uint8_t op, uint32_t name, uint32_t target,
+                       uint32_t args, uint32_t kwargs, uint32_t *out);
+/* Attaches / detaches the NODE records of a tree to / from their producers' use lists. */
+void qp__uses_attach(qp_graph *g, uint32_t user, uint32_t tree);
+void qp__uses_detach(qp_graph *g, uint32_t tree);
+/* Replaces node n's args or kwargs tree (new tree exclusively owned, not attached). */
+void qp__node_set_args(qp_graph *g, uint32_t n, uint32_t args);
+void qp__node_set_kwargs(qp_graph *g, uint32_t n, uint32_t kwargs);
+/* Moves every reference to `from` (except those held by `skip`) onto `to`; O(uses). */
+uint32_t qp__node_replace_uses(qp_graph *g, uint32_t from, uint32_t to, uint32_t skip);
+/* Unlinks node n (no users) from the order and marks it erased. */
+void qp__node_erase(qp_graph *g, uint32_t n);
+/* Distinct-user iteration: first user after use record *it (start with 0); 0 at end. */
+uint32_t qp__node_next_user(const qp_graph *g, uint32_t n, uint32_t *it);
+uint32_t qp__node_num_users(const qp_graph *g, uint32_t n);
+/* Generates a unique node name from a candidate the way torch.fx's
+ * _Namespace.create_name does; *out gets the sym. */
+qp_status qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *out);
+/* torch.fx Graph._target_to_str: the candidate name for a target (snake_case of the
+ * last component of a function's qualified name, else of the whole target). */
+size_t qp__target_to_name(uint8_t op, const char *target, char *buf, size_t cap);
+/* Exchanges the contents of two graphs (allocator, log and error text stay). */
+void qp__graph_swap(qp_graph *a, qp_graph *b);
+
+/* ==== module.c ==== */
+
+#define QP__MOD(g, id) (&(g)->mods[id])
+/* The live module with this path sym, 0 if none. */
+uint32_t qp__mod_find(const qp_graph *g, uint32_t path);
+/* Adds a module after table entry `after` (0: at the end); path must be free. */
+qp_status qp__mod_add(qp_graph *g, uint32_t path, uint32_t type, uint32_t attrs, uint32_t after,
+                      uint32_t *out);
+/* Removes a module from the table (its slot stays, not live). */
+void qp__mod_remove(qp_graph *g, uint32_t m);
+/* Appends user pointers as origins of module m. */
+qp_status qp__mod_add_origins(qp_graph *g, uint32_t m, void *const *ptrs, uint32_t n);
+/* The last table entry whose path is `path` or starts with "path." (0 if none):
+ * where a new submodule of `path` belongs in named_modules() order. */
+uint32_t qp__mod_subtree_end(const qp_graph *g, uint32_t m);
+/* The module called by a call_module node (0 if none). */
+uint32_t qp__node_module(const qp_graph *g, uint32_t n);
+
+/* ==== text_write.c / number formatting ==== */
+
+/* Writes the shortest text that reads back to f, laid out as Python's repr; returns length.
+ * buf must hold 32 bytes. */
+size_t qp__fmt_float(double f, char *buf);
+/* Reads a float token (no locale dependence); false if it is not one. */
+bool qp__parse_float(const char *s, size_t len, double *out);
+
+/* A buffered writer over a qp_write_fn (no allocation). */
+typedef struct qp__out {
+    qp_write_fn fn;
+    void *ud;
+    int failed;
+    size_t n;
+    char buf[4096];
+} qp__out;
+void qp__out_init(qp__out *o, qp_write_fn fn, void *ud);
+void qp__out_bytes(qp__out *o, const char *s, size_t len);
+void qp__out_str(qp__out *o, const char *s);
+void qp__out_char(qp__out *o, char c);
+/* Writes a value in qgraph syntax. */
+void qp__out_val(qp__out *o, const qp_graph *g, uint32_t v);
+/* Writes a string value with quotes and escapes. */
+void qp__out_quoted(qp__out *o, const char *s, size_t len);
+qp_status qp__out_flush(qp__out *o);
+
+/* ==== verify.c ==== */
+
+/* Runs the verifier; also used by the reader and, when configured, between passes. */
+qp_status qp__verify(qp_graph *g, qp_diag_fn fn, void *ud);
+
+#endif /* QPREP_INTERNAL_H */

@@ -1,0 +1,393 @@
+/*
+ * module.c - the module table (leaf modules by dotted path, with a type and
+ * an attribute dict), the parameter table read by get_attr nodes, and the
+ * description comments.
+ *
+ * Table order is a circular list through g->mods (slot 0 is the sentinel) so a
+ * submodule can be placed right after its parent's subtree, as torch's
+ * named_modules() would list it. A path maps to its module through the sym.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+uint32_t
+qp__mod_find(const qp_graph *g, uint32_t path)
+{
+    if (!path)
+        return 0;
+    uint32_t m = g->st.syms[path].module;
+    return m && g->mods[m].live ? m : 0;
+}
+
+uint32_t
+qp__node_module(const qp_graph *g, uint32_t n)
+{
+    const struct qp__node *r = &g->nodes[n];
+    return r->op == QP_OP_CALL_MODULE ? qp__mod_find(g, r->target) : 0;
+}
+
+qp_status
+qp__mod_add(qp_graph *g, uint32_t path, uint32_t type, uint32_t attrs, uint32_t after,
+            uint32_t *out)
+{
+    qp_status rc = QP__GROW(g, g->mods, g->nmods, g->capmods, 1);
+    if (rc)
+        return rc;
+    uint32_t id = g->nmods++;
+    struct qp__module *m = &g->mods[id];
+    memset(m, 0, sizeof *m);
+    m->path = path;
+    m->type = type;
+    m->attrs = attrs ? attrs : qp__val_empty(g, QP_VAL_DICT);
+    m->live = 1;
+    if (!after)
+        after = g->mods[0].prev;
+    m->prev = after;
+    m->next = g->mods[after].next;
+    g->mods[m->next].prev = id;
+    g->mods[after].next = id;
+    g->st.syms[path].module = id;
+    g->nlivemods++;
+    *out = id;
+    return QP_OK;
+}
+
+void
+qp__mod_remove(qp_graph *g, uint32_t id)
+{
+    struct qp__module *m = &g->mods[id];
+    g->mods[m->prev].next = m->next;
+    g->mods[m->next].prev = m->prev;
+    m->live = 0;
+    if (g->st.syms[m->path].module == id)
+        g->st.syms[m->path].module = 0;
+    g->nlivemods--;
+}
+
+qp_status
+qp__mod_add_origins(qp_graph *g, uint32_t m, void *const *ptrs, uint32_t n)
+{
+    struct qp__module *r = &g->mods[m];
+    /* origins are one run: copy the old run and the new pointers to the end */
+    uint32_t total = r->norigins + n;
+    qp_status rc = QP__GROW(g, g->ptrs, g->nptrs, g->capptrs, total);
+    if (rc)
+        return rc;
+    r = &g->mods[m];
+    uint32_t first = g->nptrs;
+    if (r->norigins)
+        memmove(&g->ptrs[first], &g->ptrs[r->origins], r->norigins * sizeof *g->ptrs);
+    memcpy(&g->ptrs[first + r->norigins], ptrs, n * sizeof *g->ptrs);
+    g->nptrs += total;
+    r->origins = first;
+    r->norigins = total;
+    return QP_OK;
+}
+
+uint32_t
+qp__mod_subtree_end(const qp_graph *g, uint32_t m)
+{
+    const char *p = qp__sym_str(g, g->mods[m].path);
+    size_t len = qp__sym_len(g, g->mods[m].path);
+    uint32_t last = m;
+    for (uint32_t i = g->mods[m].next; i; i = g->mods[i].next) {
+        const char *q = qp__sym_str(g, g->mods[i].path);
+        if (strncmp(p, q, len) != 0 || q[len] != '.')
+            break;
+        last = i;
+    }
+    return last;
+}
+
+/* ==== public API ==== */
+
+static bool
+mod_live(const qp_graph *g, qp_module m)
+{
+    return g && m.id > 0 && m.id < g->nmods && g->mods[m.id].live;
+}
+
+uint32_t
+qp_graph_num_modules(const qp_graph *g)
+{
+    return g ? g->nlivemods : 0;
+}
+
+qp_module
+qp_graph_first_module(const qp_graph *g)
+{
+    qp_module m = {g ? g->mods[0].next : 0};
+    return m;
+}
+
+qp_module
+qp_module_next(const qp_graph *g, qp_module m)
+{
+    qp_module out = {mod_live(g, m) ? g->mods[m.id].next : 0};
+    return out;
+}
+
+qp_module
+qp_graph_find_module(const qp_graph *g, const char *path)
+{
+    qp_module m = {0};
+    if (g && path)
+        m.id = qp__mod_find(g, qp__sym_find(g, path, strlen(path)));
+    return m;
+}
+
+const char *
+qp_module_path(const qp_graph *g, qp_module m)
+{
+    return mod_live(g, m) ? qp__sym_str(g, g->mods[m.id].path) : "";
+}
+
+const char *
+qp_module_type(const qp_graph *g, qp_module m)
+{
+    return mod_live(g, m) ? qp__sym_str(g, g->mods[m.id].type) : "";
+}
+
+qp_val
+qp_module_attrs(const qp_graph *g, qp_module m)
+{
+    qp_val v = {mod_live(g, m) ? g->mods[m.id].attrs : 0};
+    return v;
+}
+
+qp_val
+qp_module_attr(const qp_graph *g, qp_module m, const char *key)
+{
+    return qp_val_dict_get(g, qp_module_attrs(g, m), key);
+}
+
+void *
+qp_module_user_data(const qp_graph *g, qp_module m)
+{
+    return mod_live(g, m) ? g->mods[m.id].user : NULL;
+}
+
+qp_status
+qp_module_set_user_data(qp_graph *g, qp_module m, void *user)
+{
+    if (!g)
+        return QP_ERR_NULL_ARG;
+    if (!mod_live(g, m))
+        return qp__err(g, QP_ERR_INVALID_ARG, "module #%u is not in the table", (unsigned)m.id);
+    g->mods[m.id].user = user;
+    return QP_OK;
+}
+
+uint32_t
+qp_module_num_origins(const qp_graph *g, qp_module m)
+{
+    return mod_live(g, m) ? g->mods[m.id].norigins : 0;
+}
+
+void *
+qp_module_origin_at(const qp_graph *g, qp_module m, uint32_t i)
+{
+    if (!mod_live(g, m) || i >= g->mods[m.id].norigins)
+        return NULL;
+    return g->ptrs[g->mods[m.id].origins + i];
+}
+
+static qp_status
+check_word(qp_graph *g, const char *s, const char *what)
+{
+    if (!s)
+        return qp__err(g, QP_ERR_NULL_ARG, "%s is NULL", what);
+    size_t len = strlen(s);
+    if (!len || len > QP_MAX_NAME)
+        return qp__err(g, QP_ERR_INVALID_NAME, "%s is empty or longer than %u bytes", what,
+                       QP_MAX_NAME);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+            return qp__err(g, QP_ERR_INVALID_NAME,
+                           "%s '%.64s' has white space or a control character", what, s);
+    return QP_OK;
+}
+
+static qp_status
+check_attrs(qp_graph *g, qp_val attrs, const char *what)
+{
+    if (!attrs.id)
+        return QP_OK;
+    if (!qp__val_valid(g, attrs.id) || g->vals[attrs.id].kind != QP_VAL_DICT)
+        return qp__err(g, QP_ERR_INVALID_ARG, "%s must be a dict value of this graph", what);
+    if (qp__val_has_nodes(g, attrs.id))
+        return qp__err(g, QP_ERR_INVALID_ARG, "%s may not refer to nodes", what);
+    return QP_OK;
+}
+
+qp_status
+qp_graph_add_module(qp_graph *g, const char *path, const char *type, qp_val attrs,
+                    qp_module *out)
+{
+    if (out)
+        out->id = 0;
+    if (!g || !out)
+        return qp__err(g, QP_ERR_NULL_ARG, "out is NULL");
+    qp_status rc;
+    if ((rc = check_word(g, path, "module path")) || (rc = check_word(g, type, "module type")) ||
+        (rc = check_attrs(g, attrs, "module attributes")))
+        return rc;
+    uint32_t p, t;
+    if ((rc = qp__sym_reserve(g, 2)) || (rc = qp__sym_intern(g, path, strlen(path), &p)) ||
+        (rc = qp__sym_intern(g, type, strlen(type), &t)))
+        return rc;
+    if (qp__mod_find(g, p))
+        return qp__err(g, QP_ERR_DUP_NAME, "module '%.200s' already exists", path);
+    return qp__mod_add(g, p, t, attrs.id, 0, &out->id);
+}
+
+qp_status
+qp_module_replace(qp_graph *g, qp_module m, const char *type, qp_val attrs)
+{
+    if (!g)
+        return QP_ERR_NULL_ARG;
+    if (!mod_live(g, m))
+        return qp__err(g, QP_ERR_INVALID_ARG, "module #%u is not in the table", (unsigned)m.id);
+    qp_status rc;
+    uint32_t t;
+    if ((rc = check_word(g, type, "module type")) ||
+        (rc = check_attrs(g, attrs, "module attributes")) ||
+        (rc = qp__sym_intern(g, type, strlen(type), &t)))
+        return rc;
+    g->mods[m.id].type = t;
+    if (attrs.id)
+        g->mods[m.id].attrs = attrs.id;
+    return QP_OK;
+}
+
+qp_status
+qp_module_set_attr(qp_graph *g, qp_module m, const char *key, qp_val value)
+{
+    if (!g)
+        return QP_ERR_NULL_ARG;
+    if (!mod_live(g, m))
+        return qp__err(g, QP_ERR_INVALID_ARG, "module #%u is not in the table", (unsigned)m.id);
+    qp_status rc = check_word(g, key, "attribute key");
+    if (rc)
+        return rc;
+    if (!qp__val_valid(g, value.id) || qp__val_has_nodes(g, value.id))
+        return qp__err(g, QP_ERR_INVALID_ARG, "attribute '%.64s' must be a value of this graph "
+                       "without node references", key);
+    uint32_t k;
+    if ((rc = qp__sym_intern(g, key, strlen(key), &k)))
+        return rc;
+    uint32_t d = qp__val_dict_set(g, g->mods[m.id].attrs, k, value.id);
+    if (!d)
+        return QP_ERR_NOMEM;
+    g->mods[m.id].attrs = d;
+    return QP_OK;
+}
+
+qp_status
+qp_graph_remove_module(qp_graph *g, qp_module m)
+{
+    if (!g)
+        return QP_ERR_NULL_ARG;
+    if (!mod_live(g, m))
+        return qp__err(g, QP_ERR_INVALID_ARG, "module #%u is not in the table", (unsigned)m.id);
+    uint32_t path = g->mods[m.id].path;
+    for (uint32_t i = g->nodes[0].next; i; i = g->nodes[i].next)
+        if (g->nodes[i].op == QP_OP_CALL_MODULE && g->nodes[i].target == path)
+            return qp__errn(g, QP_ERR_INVALID_ARG, i, "module '%.200s' is still called by %%%s",
+                            qp__sym_str(g, path), qp__sym_str(g, g->nodes[i].name));
+    qp__mod_remove(g, m.id);
+    return QP_OK;
+}
+
+/* ==== parameters and comments ==== */
+
+uint32_t
+qp_graph_num_params(const qp_graph *g)
+{
+    return g ? g->nparams : 0;
+}
+
+const char *
+qp_graph_param_name(const qp_graph *g, uint32_t i)
+{
+    return g && i < g->nparams ? qp__sym_str(g, g->params[i].name) : NULL;
+}
+
+qp_val
+qp_graph_param_attrs(const qp_graph *g, uint32_t i)
+{
+    qp_val v = {g && i < g->nparams ? g->params[i].attrs : 0};
+    return v;
+}
+
+qp_status
+qp_graph_add_param(qp_graph *g, const char *name, qp_val attrs)
+{
+    if (!g)
+        return QP_ERR_NULL_ARG;
+    qp_status rc;
+    if ((rc = check_word(g, name, "parameter name")) ||
+        (rc = check_attrs(g, attrs, "parameter attributes")))
+        return rc;
+    uint32_t s;
+    if ((rc = qp__sym_intern(g, name, strlen(name), &s)))
+        return rc;
+    for (uint32_t i = 0; i < g->nparams; i++)
+        if (g->params[i].name == s)
+            return qp__err(g, QP_ERR_DUP_NAME, "parameter '%.200s' already exists", name);
+    if ((rc = QP__GROW(g, g->params, g->nparams, g->capparams, 1)))
+        return rc;
+    g->params[g->nparams].name = s;
+    g->params[g->nparams].attrs = attrs.id ? attrs.id : qp__val_empty(g, QP_VAL_DICT);
+    g->nparams++;
+    return QP_OK;
+}
+
+uint32_t
+qp_graph_num_comments(const qp_graph *g)
+{
+    return g ? g->ncomments : 0;
+}
+
+const char *
+qp_graph_comment_at(const qp_graph *g, uint32_t i)
+{
+    return g && i < g->ncomments ? qp__sym_str(g, g->comments[i]) : NULL;
+}
+
+qp_status
+qp_graph_add_comment(qp_graph *g, const char *text)
+{
+    if (!g)
+        return QP_ERR_NULL_ARG;
+    if (!text)
+        return qp__err(g, QP_ERR_NULL_ARG, "text is NULL");
+    size_t len = strlen(text);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)text[i] < ' ' && text[i] != '\t')
+            return qp__err(g, QP_ERR_INVALID_ARG, "a comment is one line without control "
+                           "characters");
+    if (len > QP_MAX_LINE - 3)
+        return qp__err(g, QP_ERR_LIMIT, "comment longer than a line may be");
+    qp_status rc = QP__GROW(g, g->comments, g->ncomments, g->capcomments, 1);
+    if (rc)
+        return rc;
+    uint32_t s;
+    if (text[0] == '#') {
+        rc = qp__sym_intern(g, text, len, &s);
+    } else {
+        char *tmp = qp__alloc(g, len + 2);
+        if (!tmp)
+            return qp__err(g, QP_ERR_NOMEM, "out of memory");
+        tmp[0] = '#';
+        tmp[1] = ' ';
+        memcpy(tmp + 2, text, len);
+        rc = qp__sym_intern(g, tmp, len + 2, &s);
+        qp__free(g, tmp, len + 2);
+    }
+    if (rc)
+        return rc;
+    g->comments[g->ncomments++] = s;
+    return QP_OK;
+}

@@ -1,0 +1,448 @@
+/*
+ * text_write.c - the canonical qgraph writer, and the number formatting both
+ * directions share: floats as the shortest text that reads back to the same
+ * double, laid out as Python's repr, whatever the C locale.
+ *
+ * Writing never allocates: text goes through a fixed buffer to the caller's
+ * callback. Values recurse at most QP__MAX_DEPTH deep.
+ */
+#include "internal.h"
+
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ==== numbers ==== */
+
+bool
+qp__parse_float(const char *s, size_t len, double *out)
+{
+    char buf[1100];
+    if (len == 0 || len >= sizeof buf - 8)
+        return false;
+    const char *p = s;
+    size_t n = len;
+    bool neg = false;
+    if (*p == '-') {
+        neg = true;
+        p++;
+        n--;
+    }
+    if (n == 3 && !memcmp(p, "inf", 3)) {
+        *out = neg ? -HUGE_VAL : HUGE_VAL;
+        return true;
+    }
+    if (n == 3 && !memcmp(p, "nan", 3)) {
+        *out = neg ? -NAN : NAN;
+        return true;
+    }
+    /* strtod follows LC_NUMERIC: put the locale's decimal point where '.' is */
+    const char *dp = localeconv()->decimal_point;
+    size_t dplen = dp && dp[0] ? strlen(dp) : 1;
+    if (dplen > 4)
+        return false;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (dp && dp[0]) {
+                memcpy(buf + o, dp, dplen);
+                o += dplen;
+            } else {
+                buf[o++] = '.';
+            }
+        } else if ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == 'e' || c == 'E') {
+            buf[o++] = c;
+        } else {
+            return false;
+        }
+    }
+    buf[o] = 0;
+    char *end;
+    double d = strtod(buf, &end);
+    if (end != buf + o)
+        return false;
+    *out = d;
+    return true;
+}
+
+/* Digits and decimal exponent of the shortest %e form that reads back as f. */
+static int
+shortest(double f, char *digits, int *exp10)
+{
+    char tmp[48];
+    for (int prec = 0; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec, f);
+        if (strtod(tmp, NULL) != f && prec < 16)
+            continue;
+        /* [-]d<point>ddde[+-]xx: the point is the locale's, so skip non-digits */
+        int nd = 0;
+        const char *p = tmp;
+        if (*p == '-')
+            p++;
+        for (; *p && *p != 'e'; p++)
+            if (*p >= '0' && *p <= '9')
+                digits[nd++] = *p;
+        *exp10 = *p == 'e' ? atoi(p + 1) : 0;
+        while (nd > 1 && digits[nd - 1] == '0')
+            nd--;
+        digits[nd] = 0;
+        return nd;
+    }
+    return 0;
+}
+
+size_t
+qp__fmt_float(double f, char *buf)
+{
+    if (f != f)
+        return (size_t)sprintf(buf, "nan");
+    if (isinf(f))
+        return (size_t)sprintf(buf, f < 0 ? "-inf" : "inf");
+    char *o = buf;
+    if (signbit(f)) {
+        *o++ = '-';
+        f = -f;
+    }
+    if (f == 0) {
+        memcpy(o, "0.0", 4);
+        return (size_t)(o + 3 - buf);
+    }
+    char d[24];
+    int e;
+    int nd = shortest(f, d, &e);
+    int decpt = e + 1; /* digits d[0..nd) times 10^(decpt - nd) */
+    if (decpt > -4 && decpt <= 16) {
+        if (decpt <= 0) {
+            *o++ = '0';
+            *o++ = '.';
+            for (int i = 0; i < -decpt; i++)
+                *o++ = '0';
+            memcpy(o, d, (size_t)nd);
+            o += nd;
+        } else if (decpt < nd) {
+            memcpy(o, d, (size_t)decpt);
+            o += decpt;
+            *o++ = '.';
+            memcpy(o, d + decpt, (size_t)(nd - decpt));
+            o += nd - decpt;
+        } else {
+            memcpy(o, d, (size_t)nd);
+            o += nd;
+            for (int i = nd; i < decpt; i++)
+                *o++ = '0';
+            *o++ = '.';
+            *o++ = '0';
+        }
+    } else {
+        *o++ = d[0];
+        if (nd > 1) {
+            *o++ = '.';
+            memcpy(o, d + 1, (size_t)(nd - 1));
+            o += nd - 1;
+        }
+        o += sprintf(o, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+    }
+    *o = 0;
+    return (size_t)(o - buf);
+}
+
+/* ==== buffered output ==== */
+
+void
+qp__out_init(qp__out *o, qp_write_fn fn, void *ud)
+{
+    o->fn = fn;
+    o->ud = ud;
+    o->failed = 0;
+    o->n = 0;
+}
+
+static void
+drain(qp__out *o)
+{
+    if (o->n && !o->failed && o->fn(o->ud, o->buf, o->n) != 0)
+        o->failed = 1;
+    o->n = 0;
+}
+
+void
+qp__out_bytes(qp__out *o, const char *s, size_t len)
+{
+    if (o->failed)
+        return;
+    if (len > sizeof o->buf - o->n) {
+        drain(o);
+        if (len >= sizeof o->buf) {
+            if (!o->failed && o->fn(o->ud, s, len) != 0)
+                o->failed = 1;
+            return;
+        }
+    }
+    memcpy(o->buf + o->n, s, len);
+    o->n += len;
+}
+
+void
+qp__out_str(qp__out *o, const char *s)
+{
+    qp__out_bytes(o, s, strlen(s));
+}
+
+void
+qp__out_char(qp__out *o, char c)
+{
+    if (o->n == sizeof o->buf)
+        drain(o);
+    if (!o->failed)
+        o->buf[o->n++] = c;
+}
+
+qp_status
+qp__out_flush(qp__out *o)
+{
+    drain(o);
+    return o->failed ? QP_ERR_IO : QP_OK;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one. */
+static size_t
+utf8_len(const unsigned char *s, size_t avail)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (avail < n)
+        return 0;
+    unsigned cp = c & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+size_t qp__utf8_len(const unsigned char *s, size_t avail);
+size_t
+qp__utf8_len(const unsigned char *s, size_t avail)
+{
+    return utf8_len(s, avail);
+}
+
+void
+qp__out_quoted(qp__out *o, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    qp__out_char(o, '"');
+    size_t run = 0; /* bytes written as they are, flushed in one piece */
+    for (size_t i = 0; i < len;) {
+        unsigned c = u[i];
+        const char *esc = NULL;
+        char xb[4];
+        size_t step = 1;
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !(step = utf8_len(u + i, len - i)))) {
+            xb[0] = '\\';
+            xb[1] = 'x';
+            xb[2] = hex[c >> 4];
+            xb[3] = hex[c & 15];
+            step = 1;
+            qp__out_bytes(o, s + i - run, run);
+            run = 0;
+            qp__out_bytes(o, xb, 4);
+            i++;
+            continue;
+        }
+        if (esc) {
+            qp__out_bytes(o, s + i - run, run);
+            run = 0;
+            qp__out_str(o, esc);
+            i++;
+            continue;
+        }
+        run += step;
+        i += step;
+    }
+    qp__out_bytes(o, s + len - run, run);
+    qp__out_char(o, '"');
+}
+
+static bool
+bare_key(const char *s, size_t len)
+{
+    if (!len || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+        return false;
+    for (size_t i = 1; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.'))
+            return false;
+    }
+    return !(len == 3 && (!memcmp(s, "inf", 3) || !memcmp(s, "nan", 3)));
+}
+
+static void
+out_items(qp__out *o, const qp_graph *g, const struct qp__val *r, char open, char close)
+{
+    qp__out_char(o, open);
+    for (uint32_t i = 0; i < r->b; i++) {
+        if (i)
+            qp__out_bytes(o, ", ", 2);
+        const struct qp__val *it = &g->vals[r->a + i];
+        if (r->kind == QP_VAL_DICT) {
+            const char *k = qp__sym_str(g, it->key);
+            size_t kl = qp__sym_len(g, it->key);
+            if (bare_key(k, kl))
+                qp__out_bytes(o, k, kl);
+            else
+                qp__out_quoted(o, k, kl);
+            qp__out_bytes(o, ": ", 2);
+        }
+        qp__out_val(o, g, r->a + i);
+    }
+    if (r->kind == QP_VAL_TUPLE && r->b == 1)
+        qp__out_char(o, ',');
+    qp__out_char(o, close);
+}
+
+void
+qp__out_val(qp__out *o, const qp_graph *g, uint32_t v)
+{
+    const struct qp__val *r = &g->vals[v];
+    char buf[40];
+    switch (r->kind) {
+    case QP_VAL_NONE:
+        qp__out_bytes(o, "None", 4);
+        break;
+    case QP_VAL_BOOL:
+        qp__out_str(o, r->u.i ? "True" : "False");
+        break;
+    case QP_VAL_INT:
+        qp__out_bytes(o, buf, (size_t)sprintf(buf, "%lld", (long long)r->u.i));
+        break;
+    case QP_VAL_FLOAT:
+        qp__out_bytes(o, buf, qp__fmt_float(r->u.f, buf));
+        break;
+    case QP_VAL_STR:
+        qp__out_quoted(o, qp__sym_str(g, r->a), qp__sym_len(g, r->a));
+        break;
+    case QP_VAL_IDENT:
+        qp__out_bytes(o, qp__sym_str(g, r->a), qp__sym_len(g, r->a));
+        break;
+    case QP_VAL_NODE:
+        qp__out_char(o, '%');
+        qp__out_bytes(o, qp__sym_str(g, g->nodes[r->a].name),
+                      qp__sym_len(g, g->nodes[r->a].name));
+        break;
+    case QP_VAL_TUPLE:
+        out_items(o, g, r, '(', ')');
+        break;
+    case QP_VAL_LIST:
+        out_items(o, g, r, '[', ']');
+        break;
+    case QP_VAL_DICT:
+        out_items(o, g, r, '{', '}');
+        break;
+    case QP_VAL_CALL:
+        qp__out_bytes(o, qp__sym_str(g, r->u.name), qp__sym_len(g, r->u.name));
+        out_items(o, g, r, '(', ')');
+        break;
+    default:
+        qp__out_str(o, "<?>");
+        break;
+    }
+}
+
+static void
+out_sym(qp__out *o, const qp_graph *g, uint32_t sym)
+{
+    qp__out_bytes(o, qp__sym_str(g, sym), qp__sym_len(g, sym));
+}
+
+qp_status
+qp_graph_write_text(const qp_graph *g, qp_write_fn fn, void *ud)
+{
+    if (!g || !fn)
+        return QP_ERR_NULL_ARG;
+    qp__out o;
+    qp__out_init(&o, fn, ud);
+    qp__out_str(&o, "qgraph 1\n");
+    for (uint32_t i = 0; i < g->ncomments; i++) {
+        out_sym(&o, g, g->comments[i]);
+        qp__out_char(&o, '\n');
+    }
+    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
+        qp__out_str(&o, "module ");
+        out_sym(&o, g, g->mods[m].path);
+        qp__out_char(&o, ' ');
+        out_sym(&o, g, g->mods[m].type);
+        qp__out_char(&o, ' ');
+        qp__out_val(&o, g, g->mods[m].attrs);
+        qp__out_char(&o, '\n');
+    }
+    for (uint32_t i = 0; i < g->nparams; i++) {
+        qp__out_str(&o, "attr ");
+        out_sym(&o, g, g->params[i].name);
+        qp__out_char(&o, ' ');
+        qp__out_val(&o, g, g->params[i].attrs);
+        qp__out_char(&o, '\n');
+    }
+    for (uint32_t n = g->nodes[0].next; n; n = g->nodes[n].next) {
+        const struct qp__node *r = &g->nodes[n];
+        qp__out_char(&o, '%');
+        out_sym(&o, g, r->name);
+        qp__out_str(&o, " = ");
+        qp__out_str(&o, qp_op_name((qp_op)r->op));
+        qp__out_char(&o, ' ');
+        out_sym(&o, g, r->target);
+        qp__out_char(&o, ' ');
+        qp__out_val(&o, g, r->args);
+        qp__out_char(&o, ' ');
+        qp__out_val(&o, g, r->kwargs);
+        qp__out_char(&o, '\n');
+    }
+    return qp__out_flush(&o);
+}
+
+static int
+file_write(void *ud, const char *data, size_t len)
+{
+    return fwrite(data, 1, len, (FILE *)ud) == len ? 0 : -1;
+}
+
+qp_status
+qp_graph_write_file(const qp_graph *g, FILE *f)
+{
+    if (!g || !f)
+        return QP_ERR_NULL_ARG;
+    return qp_graph_write_text(g, file_write, f);
+}
