@@ -1,0 +1,65 @@
+/*
+ * testlib.h - what every qprep test includes: cmocka (in the include order
+ * cmocka 1.1.5 needs), the library, its internals, and the test allocator.
+ */
+#ifndef QP_TESTLIB_H
+#define QP_TESTLIB_H
+
+/* libc headers first: with UNIT_TESTING cmocka.h turns malloc and free into macros */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+#include <qprep/prepare.h>
+#include <qprep/qprep.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/*
+ * A test allocator: blocks come from cmocka's test_malloc so a leak fails the
+ * test; realloc always moves (a stale pointer shows under ASan at once); the
+ * k-th call (1-based) can be made to fail, alone or with every later one.
+ */
+typedef struct qpt_alloc {
+    size_t calls;      /* allocation calls so far (frees not counted) */
+    size_t fail_at;    /* 0: never fail */
+    int fail_after;    /* fail fail_at and every later call */
+    size_t failed;     /* calls made to fail */
+    size_t live;       /* bytes allocated and not freed */
+    size_t live_blocks;
+} qpt_alloc;
+
+/* A qp_allocator over st (which must outlive every graph made with it). */
+qp_allocator qpt_allocator(qpt_alloc *st);
+void qpt_alloc_reset(qpt_alloc *st);
+
+/* The data folder (argv[1] of every test). Set by qpt_main. */
+extern const char *qpt_data_dir;
+/* Reads a whole file under the data folder into a test_malloc'd buffer; *len its size. */
+char *qpt_read_file(const char *rel, size_t *len);
+/* The canonical text of a graph, test_malloc'd, NUL-terminated. */
+char *qpt_graph_text(const qp_graph *g);
+/* Reads a graph from text (asserts success). */
+qp_graph *qpt_parse(const char *text, const qp_allocator *a);
+/* Lists the files of a data sub-folder ending in suffix; returns the count; names are
+ * test_malloc'd (free with qpt_free_list). */
+size_t qpt_list(const char *reldir, const char *suffix, char ***names);
+void qpt_free_list(char **names, size_t n);
+
+#define QPT_MAIN(group)                                                                    \
+    int main(int argc, char **argv)                                                        \
+    {                                                                                      \
+        qpt_data_dir = argc > 1 ? argv[1] : "tests/data";                                   \
+        return cmocka_run_group_tests_name(#group, group, NULL, NULL);                     \
+    }
+
+#endif
