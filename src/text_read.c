@@ -757,7 +757,7 @@ node_line(struct reader *r)
         return rc;
     uint32_t prior = g->st.syms[name].node;
     if (prior && strict)
-        return fail(r, QP_ERR_DUP_NAME, n0, "node %%%.*s defined twice (first on line %u)",
+        return fail(r, QP_ERR_DUP_NAME, n0 + 1, "node %%%.*s defined twice (first on line %u)",
                     (int)nl, r->s + n0, (unsigned)g->nodes[prior].line);
     if (r->output_seen && strict)
         return fail(r, QP_ERR_INVALID_GRAPH, 1, "text after the output node (line %u)",
