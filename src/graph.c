@@ -383,19 +383,26 @@ last_use_by(qp_graph *g, uint32_t to, uint32_t user)
 uint32_t
 qp__node_replace_uses(qp_graph *g, uint32_t from, uint32_t to, uint32_t skip)
 {
-    uint32_t count = 0, r = g->nodes[from].use_head;
+    uint32_t count = 0, r = g->nodes[from].use_head, user = 0, after = 0;
     while (r) {
-        uint32_t next = g->vals[r].u.use.next, user = g->vals[r].b;
-        if (user == skip) {
+        uint32_t next = g->vals[r].u.use.next;
+        if (g->vals[r].b == skip) {
             r = next;
             continue;
         }
         unlink_use(g, r);
-        uint32_t after = g->nodes[to].use_head ? last_use_by(g, to, user) : 0;
-        if (!after)
-            after = g->nodes[to].use_tail;
+        if (g->vals[r].b != user) {
+            /* A user's records are one run in each list, so where its run goes in
+             * `to`'s list is found once per user, not once per record: a user
+             * holding k references costs O(k + its args), not O(k * its args). */
+            user = g->vals[r].b;
+            after = g->nodes[to].use_head ? last_use_by(g, to, user) : 0;
+            if (!after)
+                after = g->nodes[to].use_tail;
+        }
         g->vals[r].a = to;
         link_use(g, to, r, after);
+        after = r;
         count++;
         r = next;
     }
@@ -424,8 +431,9 @@ qp__node_num_users(const qp_graph *g, uint32_t n)
 
 /* ==== torch.fx naming ==== */
 
-/* Python keywords, builtins and torch.fx's custom builtins (Python 3.11,
- * torch 1.13): names a generated node name must not take. Sorted. */
+/* Python keywords, builtins (dir(builtins), dunders included) and torch.fx's
+ * custom builtins (Python 3.11, torch 1.13): names a generated node name must
+ * not take. Sorted by bytes, for the binary search. */
 static const char *const reserved[] = {
     "ArithmeticError", "AssertionError", "AttributeError", "BaseException",
     "BaseExceptionGroup", "BlockingIOError", "BrokenPipeError", "BufferError", "BytesWarning",
@@ -442,7 +450,9 @@ static const char *const reserved[] = {
     "StopAsyncIteration", "StopIteration", "SyntaxError", "SyntaxWarning", "SystemError",
     "SystemExit", "TabError", "TimeoutError", "True", "TypeError", "UnboundLocalError",
     "UnicodeDecodeError", "UnicodeEncodeError", "UnicodeError", "UnicodeTranslateError",
-    "UnicodeWarning", "UserWarning", "ValueError", "Warning", "ZeroDivisionError", "abs",
+    "UnicodeWarning", "UserWarning", "ValueError", "Warning", "ZeroDivisionError",
+    "__build_class__", "__debug__", "__doc__", "__import__", "__loader__", "__name__",
+    "__package__", "__spec__", "abs",
     "aiter", "all", "and", "anext", "any", "as", "ascii", "assert", "async", "await", "bin",
     "bool", "break", "breakpoint", "bytearray", "bytes", "callable", "chr", "class",
     "classmethod", "compile", "complex", "continue", "copyright", "credits", "def", "del",
@@ -557,18 +567,22 @@ qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *out)
         buf[0] = '_';
         n++;
     }
-    /* split "base_123" (digits: at most 9, to stay in 32 bits) */
+    /* split "base_123" as the regex (.*)_(\d+)$ does. The number is a Python int:
+     * up to 19 significant digits fit 64 bits; a longer one (rare enough) is
+     * kept as part of the base, which differs from fx only once it is taken */
     size_t d = n;
     while (d > 0 && buf[d - 1] >= '0' && buf[d - 1] <= '9')
         d--;
-    size_t base_len = n;
-    uint32_t num = 0;
-    if (d < n && d >= 1 && buf[d - 1] == '_' && n - d <= 9) {
+    size_t base_len = n, z = d;
+    while (z + 1 < n && buf[z] == '0')
+        z++;
+    uint64_t num = 0;
+    if (d < n && d >= 1 && buf[d - 1] == '_' && n - z <= 19) {
         base_len = d - 1;
-        for (size_t i = d; i < n; i++)
-            num = num * 10 + (uint32_t)(buf[i] - '0');
+        for (size_t i = z; i < n; i++)
+            num = num * 10 + (uint64_t)(buf[i] - '0');
         /* f'{base}_{num}' drops leading zeros */
-        n = base_len + (size_t)sprintf(buf + base_len, "_%u", (unsigned)num);
+        n = base_len + (size_t)sprintf(buf + base_len, "_%llu", (unsigned long long)num);
     }
     qp_status rc = qp__sym_reserve(g, 2);
     if (rc)
@@ -584,14 +598,16 @@ qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *out)
             num = known;
         do {
             num++;
-            n = base_len + (size_t)sprintf(buf + base_len, "_%u", (unsigned)num);
+            n = base_len + (size_t)sprintf(buf + base_len, "_%llu", (unsigned long long)num);
         } while (name_taken(g, buf, n));
     }
     rc = qp__sym_intern(g, buf, n, out);
     if (rc)
         return rc;
-    if (num > known && num == known + 1)
-        g->st.syms[base].count = num;
+    /* The name is taken only once the caller links a node to it, and nothing
+     * may fail after this: insert() reserves the node record first. */
+    if (num == (uint64_t)known + 1 && num <= UINT32_MAX)
+        g->st.syms[base].count = (uint32_t)num;
     return QP_OK;
 }
 
@@ -851,6 +867,9 @@ check_target(qp_graph *g, const char *target, const char *what)
             return qp__err(g, QP_ERR_INVALID_NAME, "%s '%.64s' has white space or a control "
                            "character", what, target);
     }
+    /* written unquoted on a line the reader checks for UTF-8 */
+    if (!qp__utf8_valid(target, len))
+        return qp__err(g, QP_ERR_INVALID_NAME, "%s is not valid UTF-8", what);
     return QP_OK;
 }
 
@@ -887,7 +906,10 @@ insert(qp_graph *g, uint32_t after, const qp_node_spec *spec, qp_node *out)
         clen = qp__target_to_name((uint8_t)spec->op, spec->target, cand, sizeof cand);
         c = cand;
     }
-    if ((rc = qp__sym_intern(g, spec->target, strlen(spec->target), &target)) ||
+    /* the node record is reserved before the name is made: qp__name_create
+     * advances the namespace counter, so nothing may fail after it */
+    if ((rc = QP__GROW(g, g->nodes, g->nnodes, g->capnodes, 1)) ||
+        (rc = qp__sym_intern(g, spec->target, strlen(spec->target), &target)) ||
         (rc = qp__name_create(g, c, clen, &name)))
         return rc;
     uint32_t id;
@@ -910,6 +932,8 @@ check_anchor(qp_graph *g, qp_node anchor)
 qp_status
 qp_graph_insert_after(qp_graph *g, qp_node anchor, const qp_node_spec *spec, qp_node *out)
 {
+    if (out)
+        out->id = 0; /* null on every failure, the anchor's included */
     if (!g)
         return QP_ERR_NULL_ARG;
     qp_status rc = check_anchor(g, anchor);
@@ -919,6 +943,8 @@ qp_graph_insert_after(qp_graph *g, qp_node anchor, const qp_node_spec *spec, qp_
 qp_status
 qp_graph_insert_before(qp_graph *g, qp_node anchor, const qp_node_spec *spec, qp_node *out)
 {
+    if (out)
+        out->id = 0;
     if (!g)
         return QP_ERR_NULL_ARG;
     qp_status rc = check_anchor(g, anchor);
@@ -1002,4 +1028,16 @@ qp_node_set_target(qp_graph *g, qp_node n, const char *target)
         return rc;
     g->nodes[n.id].target = sym;
     return QP_OK;
+}
+
+void
+qp__use_move(qp_graph *g, uint32_t r, uint32_t to)
+{
+    uint32_t user = g->vals[r].b;
+    unlink_use(g, r);
+    uint32_t after = g->nodes[to].use_head ? last_use_by(g, to, user) : 0;
+    if (!after)
+        after = g->nodes[to].use_tail;
+    g->vals[r].a = to;
+    link_use(g, to, r, after);
 }

@@ -232,6 +232,9 @@ void qp__node_set_args(qp_graph *g, uint32_t n, uint32_t args);
 void qp__node_set_kwargs(qp_graph *g, uint32_t n, uint32_t kwargs);
 /* Moves every reference to `from` (except those held by `skip`) onto `to`; O(uses). */
 uint32_t qp__node_replace_uses(qp_graph *g, uint32_t from, uint32_t to, uint32_t skip);
+/* Moves one use record onto node `to` (it then refers to `to`, at the end of its
+ * use list, next to other uses by the same user). O(args of the user). */
+void qp__use_move(qp_graph *g, uint32_t rec, uint32_t to);
 /* Unlinks node n (no users) from the order and marks it erased. */
 void qp__node_erase(qp_graph *g, uint32_t n);
 /* Distinct-user iteration: first user after use record *it (start with 0); 0 at end. */
@@ -271,6 +274,11 @@ uint32_t qp__node_module(const qp_graph *g, uint32_t n);
 size_t qp__fmt_float(double f, char *buf);
 /* Reads a float token (no locale dependence); false if it is not one. */
 bool qp__parse_float(const char *s, size_t len, double *out);
+/* Length of the valid UTF-8 sequence at s (1..4, within avail), or 0 if there is none. */
+size_t qp__utf8_len(const unsigned char *s, size_t avail);
+/* True if s[0..len) is valid UTF-8: a name the API takes must be, since every
+ * qgraph line must be and names are written unquoted. */
+bool qp__utf8_valid(const char *s, size_t len);
 
 /* A buffered writer over a qp_write_fn (no allocation). */
 typedef struct qp__out {
@@ -289,6 +297,14 @@ void qp__out_val(qp__out *o, const qp_graph *g, uint32_t v);
 /* Writes a string value with quotes and escapes. */
 void qp__out_quoted(qp__out *o, const char *s, size_t len);
 qp_status qp__out_flush(qp__out *o);
+
+/* ==== text_read.c ==== */
+
+/* Parses one dict, list or tuple at s[*pos..n) in qgraph value syntax, without
+ * node references, into g's pool. On success *pos is past it; on failure *pos is
+ * at the offending byte (0-based) and msg says what is wrong. */
+qp_status qp__parse_value(qp_graph *g, const char *s, size_t n, size_t *pos, uint32_t *out,
+                          char *msg, size_t cap);
 
 /* ==== verify.c ==== */
 

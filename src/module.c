@@ -71,14 +71,22 @@ qp__mod_add_origins(qp_graph *g, uint32_t m, void *const *ptrs, uint32_t n)
     struct qp__module *r = &g->mods[m];
     /* origins are one run: copy the old run and the new pointers to the end */
     uint32_t total = r->norigins + n;
+    /* ptrs may be another module's run inside g->ptrs (a fusion handing its
+     * origins on), which growing moves: keep its index, not the pointer */
+    uintptr_t p = (uintptr_t)ptrs, lo = (uintptr_t)g->ptrs;
+    bool inside = g->ptrs && p >= lo && p < lo + (uintptr_t)g->nptrs * sizeof *g->ptrs;
+    size_t at = inside ? (size_t)(p - lo) / sizeof *g->ptrs : 0;
     qp_status rc = QP__GROW(g, g->ptrs, g->nptrs, g->capptrs, total);
     if (rc)
         return rc;
+    if (inside)
+        ptrs = &g->ptrs[at];
     r = &g->mods[m];
     uint32_t first = g->nptrs;
     if (r->norigins)
         memmove(&g->ptrs[first], &g->ptrs[r->origins], r->norigins * sizeof *g->ptrs);
-    memcpy(&g->ptrs[first + r->norigins], ptrs, n * sizeof *g->ptrs);
+    if (n)
+        memmove(&g->ptrs[first + r->norigins], ptrs, n * sizeof *g->ptrs);
     g->nptrs += total;
     r->origins = first;
     r->norigins = total;
@@ -206,6 +214,8 @@ check_word(qp_graph *g, const char *s, const char *what)
         if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
             return qp__err(g, QP_ERR_INVALID_NAME,
                            "%s '%.64s' has white space or a control character", what, s);
+    if (!qp__utf8_valid(s, len))
+        return qp__err(g, QP_ERR_INVALID_NAME, "%s is not valid UTF-8", what);
     return QP_OK;
 }
 
@@ -274,6 +284,10 @@ qp_module_set_attr(qp_graph *g, qp_module m, const char *key, qp_val value)
     if (!qp__val_valid(g, value.id) || qp__val_has_nodes(g, value.id))
         return qp__err(g, QP_ERR_INVALID_ARG, "attribute '%.64s' must be a value of this graph "
                        "without node references", key);
+    /* checked here so that a failure of qp__val_dict_set below means memory */
+    if (g->vals[value.id].depth > QP__MAX_DEPTH)
+        return qp__err(g, QP_ERR_LIMIT, "attribute '%.64s' is nested deeper than %d", key,
+                       QP__MAX_DEPTH);
     uint32_t k;
     if ((rc = qp__sym_intern(g, key, strlen(key), &k)))
         return rc;
@@ -364,10 +378,13 @@ qp_graph_add_comment(qp_graph *g, const char *text)
     if (!text)
         return qp__err(g, QP_ERR_NULL_ARG, "text is NULL");
     size_t len = strlen(text);
+    /* written as a line of its own, so it must be one the reader takes back */
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char)text[i] < ' ' && text[i] != '\t')
+        if (((unsigned char)text[i] < ' ' && text[i] != '\t') || text[i] == 0x7f)
             return qp__err(g, QP_ERR_INVALID_ARG, "a comment is one line without control "
                            "characters");
+    if (!qp__utf8_valid(text, len))
+        return qp__err(g, QP_ERR_INVALID_ARG, "a comment must be valid UTF-8");
     if (len > QP_MAX_LINE - 3)
         return qp__err(g, QP_ERR_LIMIT, "comment longer than a line may be");
     qp_status rc = QP__GROW(g, g->comments, g->ncomments, g->capcomments, 1);

@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t qp__utf8_len(const unsigned char *s, size_t avail);
-
 #define CHUNK (64u * 1024u)
 
 struct ref {
@@ -101,10 +99,12 @@ fill(struct reader *r)
     if (r->eof)
         return QP_OK;
     size_t got = r->fn(r->ud, r->chunk, CHUNK);
-    if (got == (size_t)-1)
-        return fail(r, QP_ERR_IO, 1, "reading the input failed");
-    if (got > CHUNK)
-        return fail(r, QP_ERR_IO, 1, "the read callback returned more than asked");
+    if (got == (size_t)-1 || got > CHUNK) {
+        r->lineno++; /* the line being read; reading stops here */
+        return fail(r, QP_ERR_IO, 1, got == (size_t)-1 ? "reading the input failed"
+                                                       : "the read callback returned more "
+                                                         "than asked");
+    }
     if (got == 0)
         r->eof = true;
     r->clen = got;
@@ -140,13 +140,16 @@ next_line(struct reader *r, bool *have)
             goto got;
         }
         if (!too_long) {
-            if (len + take > QP_MAX_LINE) {
+            /* one byte more than the limit: a "\r" ending the line is not part of it */
+            if (len + take > QP_MAX_LINE + 1) {
                 too_long = true;
             } else {
                 if (len + take > r->linecap) {
                     size_t cap = r->linecap ? r->linecap : 256;
                     while (cap < len + take)
                         cap *= 2;
+                    if (cap > QP_MAX_LINE + 1)
+                        cap = QP_MAX_LINE + 1;
                     char *p = qp__realloc(r->g, r->line, r->linecap, cap);
                     if (!p) {
                         r->lineno++;
@@ -174,11 +177,11 @@ next_line(struct reader *r, bool *have)
     r->n = len;
     *have = true;
 got:
+    if (r->n && r->s[r->n - 1] == '\r')
+        r->n--;
     if (r->n > QP_MAX_LINE)
         return fail(r, QP_ERR_LIMIT, (size_t)QP_MAX_LINE + 1, "line longer than %u bytes",
                     QP_MAX_LINE);
-    if (r->n && r->s[r->n - 1] == '\r')
-        r->n--;
     /* bytes: UTF-8, no control characters but tab */
     const unsigned char *u = (const unsigned char *)r->s;
     for (size_t i = 0; i < r->n;) {
@@ -485,8 +488,8 @@ container(struct reader *r, char open, const char *what, uint32_t *out)
         return fail(r, QP_ERR_PARSE, r->pos + 1, "expected '%c' to open the %s", open, what);
     int top = 0;
     struct frame *f = &r->frames[0];
-    f->kind = open == '(' ? QP_VAL_TUPLE : QP_VAL_DICT;
-    f->close = open == '(' ? ')' : '}';
+    f->kind = open == '(' ? QP_VAL_TUPLE : open == '[' ? QP_VAL_LIST : QP_VAL_DICT;
+    f->close = open == '(' ? ')' : open == '[' ? ']' : '}';
     f->first = r->nitems;
     f->col = (uint32_t)r->pos + 1;
     f->key = 0;
@@ -728,10 +731,11 @@ node_line(struct reader *r)
     while (r->pos < r->n && is_word(r->s[r->pos]))
         r->pos++;
     size_t nl = r->pos - n0;
+    /* columns point at the name, as for a name defined twice */
     if (!nl || (r->pos < r->n && r->s[r->pos] != ' ' && r->s[r->pos] != '\t'))
-        return fail(r, QP_ERR_PARSE, n0, "a node name is '%%' and [A-Za-z0-9_]+");
+        return fail(r, QP_ERR_PARSE, n0 + 1, "a node name is '%%' and [A-Za-z0-9_]+");
     if (nl > QP_MAX_NAME)
-        return fail(r, QP_ERR_LIMIT, n0, "node name longer than %u bytes", QP_MAX_NAME);
+        return fail(r, QP_ERR_LIMIT, n0 + 1, "node name longer than %u bytes", QP_MAX_NAME);
     skip_ws(r);
     if (r->pos >= r->n || r->s[r->pos] != '=' ||
         (r->pos + 1 < r->n && r->s[r->pos + 1] != ' ' && r->s[r->pos + 1] != '\t'))
@@ -905,7 +909,9 @@ run(struct reader *r)
     }
     if (rc)
         return rc;
-    if (!r->output_seen)
+    /* a missing output is a structural problem: QP_READ_NO_VERIFY keeps it for
+     * qp_graph_verify to report, like the others */
+    if (!r->output_seen && !(r->flags & QP_READ_NO_VERIFY))
         return fail(r, QP_ERR_INVALID_GRAPH, 1, "the graph has no output node");
     return resolve(r);
 }
@@ -920,6 +926,8 @@ mem_read(void *ud, char *buf, size_t cap)
 {
     struct mem_src *m = ud;
     size_t n = m->left < cap ? m->left : cap;
+    if (!n)
+        return 0; /* p may be NULL for empty text: no memcpy from it */
     memcpy(buf, m->p, n);
     m->p += n;
     m->left -= n;
@@ -1022,4 +1030,42 @@ qp_graph_read_file(FILE *f, const qp_read_opts *opts, qp_graph **out, qp_error *
         return QP_ERR_NULL_ARG;
     }
     return qp_graph_read(file_read, f, opts, out, err);
+}
+
+qp_status
+qp__parse_value(qp_graph *g, const char *s, size_t n, size_t *pos, uint32_t *out, char *msg,
+                size_t cap)
+{
+    struct reader r;
+    qp_error e;
+    memset(&r, 0, sizeof r);
+    memset(&e, 0, sizeof e);
+    r.g = g;
+    r.err = &e;
+    r.s = s;
+    r.n = n;
+    r.pos = *pos;
+    r.lineno = 1;
+    *out = 0;
+    skip_ws(&r);
+    char open = r.pos < n ? s[r.pos] : 0;
+    qp_status rc;
+    if (open != '(' && open != '[' && open != '{')
+        rc = fail(&r, QP_ERR_PARSE, r.pos + 1, "expected a dict, list or tuple");
+    else
+        rc = container(&r, open, "value", out);
+    if (!rc && r.nrefs)
+        rc = fail(&r, QP_ERR_PARSE, r.refs[0].col, "node references are not allowed here");
+    qp__free(g, r.refs, (size_t)r.caprefs * sizeof *r.refs);
+    qp__free(g, r.items, (size_t)r.capitems * sizeof *r.items);
+    qp__free(g, r.sbuf, r.scap);
+    qp__free(g, r.keys, (size_t)r.capkeys * sizeof *r.keys);
+    if (rc) {
+        *out = 0;
+        *pos = e.col ? e.col - 1 : r.pos;
+        qp__fmt(msg, cap, "%s", e.msg);
+        return rc;
+    }
+    *pos = r.pos;
+    return QP_OK;
 }

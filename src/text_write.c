@@ -68,15 +68,34 @@ qp__parse_float(const char *s, size_t len, double *out)
     return true;
 }
 
-/* Digits and decimal exponent of the shortest %e form that reads back as f. */
+/* Reads digits d[0..nd) x 10^(e - nd + 1) back; no decimal point, so no locale. */
+static double
+read_back(const char *d, int nd, int e)
+{
+    char s[48];
+    memcpy(s, d, (size_t)nd);
+    int k = snprintf(s + nd, sizeof s - (size_t)nd, "e%d", e - nd + 1);
+    double x = 0;
+    if (k > 0 && !qp__parse_float(s, (size_t)nd + (size_t)k, &x))
+        x = 0;
+    return x;
+}
+
+/*
+ * Digits and decimal exponent of the shortest text that reads back as f > 0,
+ * the one nearest f among those (what Python's repr prints). At each precision
+ * the correctly rounded %e digits are the nearest candidate. Just above a power
+ * of two the doubles below f are twice as close as those above, so the
+ * round-trip interval is lopsided: the nearest digits may fall out of it below
+ * while the next digits up still read back as f. Both are tried before adding
+ * a digit.
+ */
 static int
 shortest(double f, char *digits, int *exp10)
 {
     char tmp[48];
     for (int prec = 0; prec < 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*e", prec, f);
-        if (strtod(tmp, NULL) != f && prec < 16)
-            continue;
         /* [-]d<point>ddde[+-]xx: the point is the locale's, so skip non-digits */
         int nd = 0;
         const char *p = tmp;
@@ -86,6 +105,27 @@ shortest(double f, char *digits, int *exp10)
             if (*p >= '0' && *p <= '9')
                 digits[nd++] = *p;
         *exp10 = *p == 'e' ? atoi(p + 1) : 0;
+        bool ok = strtod(tmp, NULL) == f || prec == 16;
+        if (!ok) {
+            char up[24];
+            int e = *exp10, i = nd - 1;
+            memcpy(up, digits, (size_t)nd);
+            while (i >= 0 && up[i] == '9')
+                up[i--] = '0';
+            if (i >= 0) {
+                up[i]++;
+            } else { /* 9.99e5 + 1 unit = 1.00e6 */
+                up[0] = '1';
+                e++;
+            }
+            if (read_back(up, nd, e) == f) {
+                memcpy(digits, up, (size_t)nd);
+                *exp10 = e;
+                ok = true;
+            }
+        }
+        if (!ok)
+            continue;
         while (nd > 1 && digits[nd - 1] == '0')
             nd--;
         digits[nd] = 0;
@@ -241,11 +281,23 @@ utf8_len(const unsigned char *s, size_t avail)
     return n;
 }
 
-size_t qp__utf8_len(const unsigned char *s, size_t avail);
 size_t
 qp__utf8_len(const unsigned char *s, size_t avail)
 {
     return utf8_len(s, avail);
+}
+
+bool
+qp__utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        size_t k = utf8_len(u + i, len - i);
+        if (!k)
+            return false;
+        i += k;
+    }
+    return true;
 }
 
 void

@@ -13,7 +13,25 @@ struct qp_tracer {
     qp_graph *g;
     qp_status st;
     bool has_output;
+    qp_allocator user; /* the caller's allocator; the graph uses watch() until finish */
 };
+
+/*
+ * Every allocation of the graph being recorded passes here, so that a failure
+ * anywhere is sticky: also in a qp_val_new_* whose status the caller did not
+ * check, whose null handle would otherwise read as "no args" and record a node
+ * that silently lost its arguments. (A clone of the graph taken while tracing
+ * allocates here too, so it must not outlive the tracer.)
+ */
+static void *
+watch(void *ud, void *p, size_t osize, size_t nsize)
+{
+    qp_tracer *t = ud;
+    void *q = qp__raw_alloc(&t->user, p, osize, nsize);
+    if (nsize && !q && !t->st)
+        t->st = QP_ERR_NOMEM;
+    return q;
+}
 
 qp_status
 qp_tracer_create(const qp_allocator *alloc, qp_tracer **out)
@@ -25,7 +43,10 @@ qp_tracer_create(const qp_allocator *alloc, qp_tracer **out)
     if (!t)
         return QP_ERR_NOMEM;
     memset(t, 0, sizeof *t);
-    qp_status rc = qp_graph_create(alloc, &t->g);
+    if (alloc)
+        t->user = *alloc;
+    qp_allocator w = {watch, t};
+    qp_status rc = qp_graph_create(&w, &t->g);
     if (rc) {
         qp__raw_alloc(alloc, t, sizeof *t, 0);
         return rc;
@@ -39,8 +60,8 @@ qp_tracer_destroy(qp_tracer *t)
 {
     if (!t)
         return;
-    qp_allocator a = t->g->alloc;
-    qp_graph_destroy(t->g);
+    qp_allocator a = t->user;
+    qp_graph_destroy(t->g); /* through watch(), which needs t: free t after */
     qp__raw_alloc(&a, t, sizeof *t, 0);
 }
 
@@ -181,7 +202,10 @@ qp_tracer_finish(qp_tracer *t, qp_graph **out)
         qp_tracer_destroy(t);
         return rc;
     }
-    qp_allocator a = t->g->alloc;
+    /* the graph's blocks came from the caller's allocator through watch(): hand the
+     * graph over with the caller's allocator itself */
+    qp_allocator a = t->user;
+    t->g->alloc = a;
     *out = t->g;
     qp__raw_alloc(&a, t, sizeof *t, 0);
     return QP_OK;

@@ -3,8 +3,15 @@
  *
  * Records are append-only and an aggregate's items are one contiguous run,
  * so building a tuple copies its item records (a shallow copy: nested
- * aggregates share their items). Walks recurse at most QP__MAX_DEPTH deep,
- * which constructors enforce.
+ * aggregates share their items). Walks recurse at most QP__MAX_DEPTH + 1
+ * deep, which constructors enforce.
+ *
+ * Depth: a scalar or an empty aggregate is 1, an aggregate 1 + its deepest
+ * item. FORMAT.md (and qgraph.py) count nesting from inside the args tuple
+ * or attribute dict: its items may be QP__MAX_DEPTH deep. So an aggregate
+ * may hold items of depth QP__MAX_DEPTH, which lets a reader-built args tuple
+ * be rebuilt through the API; an item one deeper would print as text the
+ * reader refuses.
  */
 #include "internal.h"
 
@@ -99,7 +106,7 @@ qp__val_agg(qp_graph *g, uint8_t kind, uint32_t name, uint32_t n, const uint32_t
     for (uint32_t i = 0; i < n; i++)
         if (g->vals[items[i]].depth > depth)
             depth = g->vals[items[i]].depth;
-    if (depth >= QP__MAX_DEPTH) {
+    if (depth > QP__MAX_DEPTH) {
         qp__err(g, QP_ERR_LIMIT, "values nested deeper than %d", QP__MAX_DEPTH);
         return 0;
     }
@@ -166,7 +173,7 @@ qp__val_dict_set(qp_graph *g, uint32_t d, uint32_t key, uint32_t v)
     for (uint32_t i = 0; i < n; i++)
         if (i != at && g->vals[first + i].depth > depth)
             depth = g->vals[first + i].depth;
-    if (depth >= QP__MAX_DEPTH) {
+    if (depth > QP__MAX_DEPTH) {
         qp__err(g, QP_ERR_LIMIT, "values nested deeper than %d", QP__MAX_DEPTH);
         return 0;
     }
@@ -211,9 +218,17 @@ qp__val_equal(const qp_graph *g, uint32_t a, uint32_t b)
         if (x->b != y->b)
             return false;
         for (uint32_t i = 0; i < x->b; i++) {
-            if (g->vals[x->a + i].key != g->vals[y->a + i].key)
-                return false;
-            if (!qp__val_equal(g, x->a + i, y->a + i))
+            uint32_t xi = x->a + i, yi = y->a + i;
+            /* a dict is a Python dict: the same keys in any order (keys are
+             * distinct, so equal counts and a match for each key suffice) */
+            if (g->vals[xi].key != g->vals[yi].key) {
+                if (x->kind != QP_VAL_DICT)
+                    return false;
+                yi = qp__val_get(g, b, g->vals[xi].key);
+                if (!yi)
+                    return false;
+            }
+            if (!qp__val_equal(g, xi, yi))
                 return false;
         }
         return true;
@@ -414,49 +429,56 @@ qp_val_equal(const qp_graph *g, qp_val a, qp_val b)
 
 /* ==== public constructors ==== */
 
+/*
+ * Every constructor writes *out last, after it has read its inputs, so an
+ * out-param may alias an item (v = tuple(v) as qp_val_new_tuple(g, 1, &v, &v)).
+ * On failure *out is the null handle.
+ */
 static qp_status
-done(qp_graph *g, uint32_t id, qp_val *out)
+done(qp_val *out, uint32_t id, qp_status rc)
 {
-    (void)g;
-    out->id = id;
-    return id ? QP_OK : QP_ERR_NOMEM;
+    if (!rc && !id)
+        rc = QP_ERR_NOMEM;
+    out->id = rc ? 0 : id;
+    return rc;
 }
 
 #define CHECK_OUT(g, out)                                                                  \
     do {                                                                                   \
         if (!(out))                                                                        \
             return qp__err((g), QP_ERR_NULL_ARG, "out is NULL");                           \
-        (out)->id = 0;                                                                     \
-        if (!(g))                                                                          \
+        if (!(g)) {                                                                        \
+            (out)->id = 0;                                                                 \
             return QP_ERR_NULL_ARG;                                                        \
+        }                                                                                  \
     } while (0)
 
 qp_status
 qp_val_new_none(qp_graph *g, qp_val *out)
 {
     CHECK_OUT(g, out);
-    return done(g, qp__val_none(g), out);
+    return done(out, qp__val_none(g), QP_OK);
 }
 
 qp_status
 qp_val_new_bool(qp_graph *g, bool b, qp_val *out)
 {
     CHECK_OUT(g, out);
-    return done(g, qp__val_bool(g, b), out);
+    return done(out, qp__val_bool(g, b), QP_OK);
 }
 
 qp_status
 qp_val_new_int(qp_graph *g, int64_t i, qp_val *out)
 {
     CHECK_OUT(g, out);
-    return done(g, qp__val_int(g, i), out);
+    return done(out, qp__val_int(g, i), QP_OK);
 }
 
 qp_status
 qp_val_new_float(qp_graph *g, double f, qp_val *out)
 {
     CHECK_OUT(g, out);
-    return done(g, qp__val_float(g, f), out);
+    return done(out, qp__val_float(g, f), QP_OK);
 }
 
 qp_status
@@ -464,15 +486,15 @@ qp_val_new_str(qp_graph *g, const char *s, size_t len, qp_val *out)
 {
     CHECK_OUT(g, out);
     if (!s && len)
-        return qp__err(g, QP_ERR_NULL_ARG, "string is NULL");
+        return done(out, 0, qp__err(g, QP_ERR_NULL_ARG, "string is NULL"));
     uint32_t sym;
     qp_status rc = qp__sym_intern(g, s, len, &sym);
-    if (rc)
-        return rc;
-    uint32_t id = qp__val_strsym(g, QP_VAL_STR, sym);
-    return id ? done(g, id, out) : QP_ERR_NOMEM;
+    return done(out, rc ? 0 : qp__val_strsym(g, QP_VAL_STR, sym), rc);
 }
 
+/* [A-Za-z_][A-Za-z0-9_.]*, and not a word the reader takes for a literal
+ * (True, False, None, inf, nan): an identifier or call named so would read
+ * back as something else. */
 static bool
 ident_ok(const char *s, size_t len)
 {
@@ -486,7 +508,8 @@ ident_ok(const char *s, size_t len)
               c == '_' || c == '.'))
             return false;
     }
-    return true;
+    return strcmp(s, "True") && strcmp(s, "False") && strcmp(s, "None") && strcmp(s, "inf") &&
+           strcmp(s, "nan");
 }
 
 qp_status
@@ -494,17 +517,14 @@ qp_val_new_ident(qp_graph *g, const char *name, qp_val *out)
 {
     CHECK_OUT(g, out);
     if (!name)
-        return qp__err(g, QP_ERR_NULL_ARG, "name is NULL");
+        return done(out, 0, qp__err(g, QP_ERR_NULL_ARG, "name is NULL"));
     size_t len = strlen(name);
-    if (!ident_ok(name, len) || !strcmp(name, "True") || !strcmp(name, "False") ||
-        !strcmp(name, "None") || !strcmp(name, "inf") || !strcmp(name, "nan"))
-        return qp__err(g, QP_ERR_INVALID_NAME, "'%.64s' is not an identifier", name);
+    if (!ident_ok(name, len))
+        return done(out, 0, qp__err(g, QP_ERR_INVALID_NAME, "'%.64s' is not an identifier",
+                                    name));
     uint32_t sym;
     qp_status rc = qp__sym_intern(g, name, len, &sym);
-    if (rc)
-        return rc;
-    uint32_t id = qp__val_strsym(g, QP_VAL_IDENT, sym);
-    return id ? done(g, id, out) : QP_ERR_NOMEM;
+    return done(out, rc ? 0 : qp__val_strsym(g, QP_VAL_IDENT, sym), rc);
 }
 
 qp_status
@@ -512,12 +532,12 @@ qp_val_new_node(qp_graph *g, qp_node n, qp_val *out)
 {
     CHECK_OUT(g, out);
     if (!qp__node_live(g, n.id))
-        return qp__err(g, QP_ERR_INVALID_ARG, "node #%u is not a live node of this graph",
-                       (unsigned)n.id);
+        return done(out, 0, qp__err(g, QP_ERR_INVALID_ARG, "node #%u is not a live node of "
+                                    "this graph", (unsigned)n.id));
     uint32_t id = scalar(g, QP_VAL_NODE);
     if (id)
         g->vals[id].a = n.id;
-    return done(g, id, out);
+    return done(out, id, QP_OK);
 }
 
 static qp_status
@@ -525,40 +545,40 @@ check_items(qp_graph *g, uint32_t n, const qp_val *items)
 {
     if (n && !items)
         return qp__err(g, QP_ERR_NULL_ARG, "items is NULL");
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         if (!qp__val_valid(g, items[i].id))
             return qp__err(g, QP_ERR_INVALID_ARG, "item %u is not a value of this graph",
                            (unsigned)i);
+        if (g->vals[items[i].id].depth > QP__MAX_DEPTH)
+            return qp__err(g, QP_ERR_LIMIT, "values nested deeper than %d", QP__MAX_DEPTH);
+    }
     return QP_OK;
 }
 
+/* The items were checked, so a failure here is the allocator's. */
 static qp_status
 agg(qp_graph *g, uint8_t kind, uint32_t name, uint32_t n, const qp_val *items,
     const uint32_t *keys, qp_val *out)
 {
-    qp_status rc = check_items(g, n, items);
-    if (rc)
-        return rc;
     /* qp_val is a one-field struct of uint32_t: the same layout as the id array */
     uint32_t id = qp__val_agg(g, kind, name, n, (const uint32_t *)(const void *)items, keys);
-    if (!id)
-        return g->errmsg[0] && strstr(g->errmsg, "nested") ? QP_ERR_LIMIT : QP_ERR_NOMEM;
-    out->id = id;
-    return QP_OK;
+    return done(out, id, id ? QP_OK : QP_ERR_NOMEM);
 }
 
 qp_status
 qp_val_new_tuple(qp_graph *g, uint32_t n, const qp_val *items, qp_val *out)
 {
     CHECK_OUT(g, out);
-    return agg(g, QP_VAL_TUPLE, 0, n, items, NULL, out);
+    qp_status rc = check_items(g, n, items);
+    return rc ? done(out, 0, rc) : agg(g, QP_VAL_TUPLE, 0, n, items, NULL, out);
 }
 
 qp_status
 qp_val_new_list(qp_graph *g, uint32_t n, const qp_val *items, qp_val *out)
 {
     CHECK_OUT(g, out);
-    return agg(g, QP_VAL_LIST, 0, n, items, NULL, out);
+    qp_status rc = check_items(g, n, items);
+    return rc ? done(out, 0, rc) : agg(g, QP_VAL_LIST, 0, n, items, NULL, out);
 }
 
 static int
@@ -574,24 +594,24 @@ qp_val_new_dict(qp_graph *g, uint32_t n, const char *const *keys, const qp_val *
 {
     CHECK_OUT(g, out);
     if (n && !keys)
-        return qp__err(g, QP_ERR_NULL_ARG, "keys is NULL");
+        return done(out, 0, qp__err(g, QP_ERR_NULL_ARG, "keys is NULL"));
     qp_status rc = check_items(g, n, items);
     if (rc)
-        return rc;
+        return done(out, 0, rc);
     for (uint32_t i = 0; i < n; i++) {
         if (!keys[i])
-            return qp__err(g, QP_ERR_NULL_ARG, "key %u is NULL", (unsigned)i);
+            return done(out, 0, qp__err(g, QP_ERR_NULL_ARG, "key %u is NULL", (unsigned)i));
         size_t len = strlen(keys[i]);
         if (!len || len > QP_MAX_NAME || strpbrk(keys[i], " \t\r\n"))
-            return qp__err(g, QP_ERR_INVALID_NAME, "dict key %u is empty, too long or has "
-                           "white space", (unsigned)i);
+            return done(out, 0, qp__err(g, QP_ERR_INVALID_NAME, "dict key %u is empty, too "
+                                        "long or has white space", (unsigned)i));
     }
     rc = qp__sym_reserve(g, n);
     if (rc)
-        return rc;
+        return done(out, 0, rc);
     uint32_t *ks = qp__alloc(g, (size_t)(n ? n : 1) * 2 * sizeof *ks);
     if (!ks)
-        return qp__err(g, QP_ERR_NOMEM, "out of memory");
+        return done(out, 0, qp__err(g, QP_ERR_NOMEM, "out of memory"));
     for (uint32_t i = 0; i < n && !rc; i++)
         rc = qp__sym_intern(g, keys[i], strlen(keys[i]), &ks[i]);
     if (!rc) {
@@ -604,8 +624,7 @@ qp_val_new_dict(qp_graph *g, uint32_t n, const char *const *keys, const qp_val *
                 break;
             }
     }
-    if (!rc)
-        rc = agg(g, QP_VAL_DICT, 0, n, items, ks, out);
+    rc = rc ? done(out, 0, rc) : agg(g, QP_VAL_DICT, 0, n, items, ks, out);
     qp__free(g, ks, (size_t)(n ? n : 1) * 2 * sizeof *ks);
     return rc;
 }
@@ -615,12 +634,13 @@ qp_val_new_call(qp_graph *g, const char *name, uint32_t n, const qp_val *items, 
 {
     CHECK_OUT(g, out);
     if (!name)
-        return qp__err(g, QP_ERR_NULL_ARG, "name is NULL");
+        return done(out, 0, qp__err(g, QP_ERR_NULL_ARG, "name is NULL"));
     if (!ident_ok(name, strlen(name)))
-        return qp__err(g, QP_ERR_INVALID_NAME, "'%.64s' is not a function name", name);
-    uint32_t sym;
-    qp_status rc = qp__sym_intern(g, name, strlen(name), &sym);
-    if (rc)
-        return rc;
-    return agg(g, QP_VAL_CALL, sym, n, items, NULL, out);
+        return done(out, 0, qp__err(g, QP_ERR_INVALID_NAME, "'%.64s' is not a function name",
+                                    name));
+    qp_status rc = check_items(g, n, items);
+    uint32_t sym = 0;
+    if (!rc)
+        rc = qp__sym_intern(g, name, strlen(name), &sym);
+    return rc ? done(out, 0, rc) : agg(g, QP_VAL_CALL, sym, n, items, NULL, out);
 }

@@ -5,8 +5,9 @@
  * Checks names (valid, unique), ops, args/kwargs shapes, that every reference
  * is to a live node defined earlier, the single output node placed last,
  * call_module and get_attr targets, and that use lists agree with the args
- * trees. When references go forward it finds out whether there is a real
- * cycle (Kahn's algorithm) and names one. O(nodes + edges), no recursion per node.
+ * trees. When references go forward it finds out whether there are real
+ * cycles (Kahn's, then Tarjan's algorithm) and names one through each group of
+ * nodes that reach one another. O(nodes + edges), no recursion per node.
  */
 #include "internal.h"
 
@@ -106,9 +107,10 @@ param_exists(const qp_graph *g, uint32_t target)
     return false;
 }
 
+/* A producer of x in strongly connected component `comp` other than x itself (0 if none). */
 struct pick {
-    const uint32_t *indeg;
-    uint32_t found;
+    const uint32_t *comp;
+    uint32_t self, want, found;
 };
 
 static void
@@ -116,26 +118,67 @@ pick_one(qp_graph *g, uint32_t r, void *ud)
 {
     struct pick *p = ud;
     uint32_t a = g->vals[r].a;
-    if (!p->found && qp__node_live(g, a) && p->indeg[a] != UINT32_MAX)
+    if (!p->found && a != p->self && qp__node_live(g, a) && p->comp[a] == p->want)
         p->found = a;
 }
 
-/* A producer of x that Kahn's algorithm left over (0 if none). */
 static uint32_t
-leftover_producer(qp_graph *g, uint32_t x, const uint32_t *indeg)
+producer_in(qp_graph *g, uint32_t x, const uint32_t *comp, uint32_t want)
 {
-    struct pick p = {indeg, 0};
+    struct pick p = {comp, x, want, 0};
     qp__val_each_node(g, g->nodes[x].args, pick_one, &p);
     qp__val_each_node(g, g->nodes[x].kwargs, pick_one, &p);
     return p.found;
 }
 
-/* Finds one cycle among nodes left over by Kahn's algorithm and reports it. */
+/* Names one cycle through the component `cid` whose members are marked in comp[]
+ * (seen[] is 0 for them): walks producers inside the component until one repeats. */
 static void
-find_cycle(struct vctx *v)
+report_cycle(struct vctx *v, uint32_t root, const uint32_t *comp, uint32_t cid, uint32_t *seen)
+{
+    qp_graph *g = v->g;
+    uint32_t x = root;
+    while (x && !seen[x]) {
+        seen[x] = 1;
+        x = producer_in(g, x, comp, cid);
+    }
+    if (!x)
+        return; /* unreachable: every member has a producer in its component */
+    /* "%a <- %c <- %b <- %a": each node uses the one after it; at most 8 names */
+    char path[300];
+    size_t o = 0;
+    uint32_t y = x, k = 0;
+    bool closed = false;
+    path[0] = 0;
+    for (;;) {
+        int w = snprintf(path + o, sizeof path - o, "%s%%%s", k ? " <- " : "", name(g, y));
+        if (w < 0 || (size_t)w >= sizeof path - o) {
+            path[o] = 0; /* a name that does not fit is left out whole */
+            closed = false;
+            break;
+        }
+        o += (size_t)w;
+        if (closed || ++k == 8)
+            break;
+        y = producer_in(g, y, comp, cid);
+        closed = y == x;
+    }
+    report(v, QP_ERR_CYCLE, x, "cycle: %s%s", path, closed ? "" : " <- ...");
+}
+
+/*
+ * Reports every cycle. Kahn's algorithm leaves the nodes on a cycle or behind
+ * one; Tarjan's algorithm (iterative, over use lists) splits them into strongly
+ * connected components, and each component of two or more nodes gets one cycle
+ * named. A node using itself was reported already and is left out here, so it
+ * neither repeats nor hides another cycle. O(nodes + edges).
+ */
+static void
+find_cycles(struct vctx *v)
 {
     qp_graph *g = v->g;
     uint32_t n = g->nnodes;
+    const uint32_t DONE = UINT32_MAX;
     uint32_t *indeg = v->pos; /* reused: order positions are no longer needed */
     memset(indeg, 0, (size_t)n * sizeof *indeg);
     uint32_t live = 0;
@@ -143,56 +186,89 @@ find_cycle(struct vctx *v)
         if (g->nodes[i].flags & QP__NODE_ERASED)
             continue;
         live++;
-        for (uint32_t r = g->nodes[i].use_head; r; r = g->vals[r].u.use.next)
-            if (qp__node_live(g, g->vals[r].b))
-                indeg[g->vals[r].b]++;
+        for (uint32_t r = g->nodes[i].use_head; r; r = g->vals[r].u.use.next) {
+            uint32_t u = g->vals[r].b;
+            if (u != i && qp__node_live(g, u))
+                indeg[u]++;
+        }
     }
-    /* Kahn, with the stack threaded through a second use of the array: a node is
-     * "done" when its in-degree reaches 0 and we mark it UINT32_MAX. */
-    uint32_t *stack = qp__alloc(g, (size_t)n * sizeof *stack);
-    if (!stack) {
-        report(v, QP_ERR_NOMEM, 0, "out of memory looking for a cycle");
+    uint32_t *a = qp__alloc(g, (size_t)n * 6 * sizeof *a);
+    if (!a) {
+        report(v, QP_ERR_NOMEM, 0, "out of memory looking for cycles");
         return;
     }
+    uint32_t *stk = a, *idx = a + n, *low = a + 2 * (size_t)n, *it = a + 3 * (size_t)n;
+    uint32_t *call = a + 4 * (size_t)n, *comp = a + 5 * (size_t)n;
+    /* Kahn: a node is DONE once every producer is */
     uint32_t sp = 0, done = 0;
     for (uint32_t i = 1; i < n; i++)
         if (!(g->nodes[i].flags & QP__NODE_ERASED) && indeg[i] == 0)
-            stack[sp++] = i;
+            stk[sp++] = i;
     while (sp) {
-        uint32_t x = stack[--sp];
-        indeg[x] = UINT32_MAX;
+        uint32_t x = stk[--sp];
+        indeg[x] = DONE;
         done++;
         for (uint32_t r = g->nodes[x].use_head; r; r = g->vals[r].u.use.next) {
             uint32_t u = g->vals[r].b;
-            if (qp__node_live(g, u) && indeg[u] != UINT32_MAX && --indeg[u] == 0)
-                stack[sp++] = u;
+            if (u != x && qp__node_live(g, u) && indeg[u] != DONE && --indeg[u] == 0)
+                stk[sp++] = u;
         }
     }
     if (done < live) {
-        /* every left-over node has a left-over producer: walk back until a repeat */
-        uint32_t x = 0;
-        for (uint32_t i = 1; i < n && !x; i++)
-            if (!(g->nodes[i].flags & QP__NODE_ERASED) && indeg[i] != UINT32_MAX)
-                x = i;
-        memset(stack, 0, (size_t)n * sizeof *stack); /* now: visited marks */
-        while (x && !stack[x]) {
-            stack[x] = 1;
-            x = leftover_producer(g, x, indeg);
+        /* Tarjan over the leftovers, edges producer -> user; stk is the component
+         * stack, call the DFS stack, it[x] the next use record of x to follow */
+        memset(idx, 0, (size_t)n * sizeof *idx);
+        memset(comp, 0, (size_t)n * sizeof *comp);
+        uint32_t counter = 0, ssp = 0, csp = 0, ncomp = 0;
+#define LEFT(u) (qp__node_live(g, (u)) && indeg[(u)] != DONE)
+        for (uint32_t s = 1; s < n; s++) {
+            if (!LEFT(s) || idx[s])
+                continue;
+            idx[s] = low[s] = ++counter;
+            stk[ssp++] = s;
+            it[s] = g->nodes[s].use_head;
+            call[csp++] = s;
+            while (csp) {
+                uint32_t x = call[csp - 1], r = it[x], u = 0;
+                while (r && !u) {
+                    u = g->vals[r].b;
+                    r = g->vals[r].u.use.next;
+                    if (u == x || !LEFT(u))
+                        u = 0;
+                }
+                it[x] = r;
+                if (u) {
+                    if (!idx[u]) {
+                        idx[u] = low[u] = ++counter;
+                        stk[ssp++] = u;
+                        it[u] = g->nodes[u].use_head;
+                        call[csp++] = u;
+                    } else if (!comp[u] && idx[u] < low[x]) {
+                        low[x] = idx[u]; /* u is on the component stack */
+                    }
+                    continue;
+                }
+                csp--;
+                if (csp && low[x] < low[call[csp - 1]])
+                    low[call[csp - 1]] = low[x];
+                if (low[x] != idx[x])
+                    continue;
+                /* x roots a component: pop it; low[] now marks the cycle walk */
+                uint32_t size = 0, w;
+                ncomp++;
+                do {
+                    w = stk[--ssp];
+                    comp[w] = ncomp;
+                    low[w] = 0;
+                    size++;
+                } while (w != x);
+                if (size > 1)
+                    report_cycle(v, x, comp, ncomp, low);
+            }
         }
-        char path[300];
-        size_t o = 0;
-        uint32_t y = x, k = 0;
-        path[0] = 0;
-        do {
-            int w = snprintf(path + o, sizeof path - o, "%s%%%s", k ? " <- " : "", name(g, y));
-            if (w < 0 || (size_t)w >= sizeof path - o)
-                break;
-            o += (size_t)w;
-            y = leftover_producer(g, y, indeg);
-        } while (y && y != x && ++k < 8);
-        report(v, QP_ERR_CYCLE, x, "cycle: %s%s", path, y == x ? " <- (again)" : " <- ...");
+#undef LEFT
     }
-    qp__free(g, stack, (size_t)n * sizeof *stack);
+    qp__free(g, a, (size_t)n * 6 * sizeof *a);
 }
 
 qp_status
@@ -280,7 +356,7 @@ qp__verify(qp_graph *g, qp_diag_fn fn, void *ud)
         report(&v, QP_ERR_INTERNAL, 0, "use lists hold %u references, args hold %u",
                (unsigned)listed, (unsigned)v.edges);
     if (v.forward)
-        find_cycle(&v);
+        find_cycles(&v);
     qp__free(g, v.pos, (size_t)g->nnodes * sizeof *v.pos);
     if (v.count > 1) {
         size_t len = strlen(g->errmsg);

@@ -253,9 +253,13 @@ QP_API qp_status qp_node_set_user_data(qp_graph *g, qp_node n, void *user);
 /*
  * Values are immutable trees owned by the graph: args, kwargs, module and
  * parameter attributes. Constructors append to the graph's value pool and
- * fail only with QP_ERR_NOMEM, QP_ERR_NULL_ARG or QP_ERR_INVALID_ARG (an
- * item handle that is not a value of g, a node that is not live). Accessors
- * on the wrong kind return 0 / false / NULL / a null handle.
+ * fail only with QP_ERR_NOMEM, QP_ERR_NULL_ARG, QP_ERR_INVALID_ARG (an item
+ * handle that is not a value of g, a node that is not live),
+ * QP_ERR_INVALID_NAME (a bad identifier, call name or dict key),
+ * QP_ERR_DUP_NAME (a dict key given twice) or QP_ERR_LIMIT (nested deeper
+ * than FORMAT.md allows: an item of args, kwargs or attributes at most 64
+ * deep). *out is written last, so it may be one of the items. Accessors on the
+ * wrong kind return 0 / false / NULL / a null handle.
  */
 QP_API qp_val_kind qp_val_kind_of(const qp_graph *g, qp_val v);
 QP_API bool qp_val_as_bool(const qp_graph *g, qp_val v);
@@ -272,7 +276,8 @@ QP_API qp_val qp_val_item_at(const qp_graph *g, qp_val v, uint32_t i);
 QP_API const char *qp_val_key_at(const qp_graph *g, qp_val v, uint32_t i);
 /* The DICT item with this key, or a null handle. */
 QP_API qp_val qp_val_dict_get(const qp_graph *g, qp_val v, const char *key);
-/* True if a and b are equal values (floats by value, NaN equal to NaN). */
+/* True if a and b are equal values, as qgraph.py compares them: kinds must match (1 is not
+ * 1.0), floats by value (NaN equal to NaN), dicts by keys in any order. */
 QP_API bool qp_val_equal(const qp_graph *g, qp_val a, qp_val b);
 
 QP_API qp_status qp_val_new_none(qp_graph *g, qp_val *out);
@@ -281,7 +286,8 @@ QP_API qp_status qp_val_new_int(qp_graph *g, int64_t i, qp_val *out);
 QP_API qp_status qp_val_new_float(qp_graph *g, double f, qp_val *out);
 /* A string of len bytes (any bytes; escaped when written). */
 QP_API qp_status qp_val_new_str(qp_graph *g, const char *s, size_t len, qp_val *out);
-/* An identifier such as torch.float32: [A-Za-z_][A-Za-z0-9_.]*, else QP_ERR_INVALID_NAME. */
+/* An identifier such as torch.float32: [A-Za-z_][A-Za-z0-9_.]* other than True, False,
+ * None, inf and nan (which read back as literals), else QP_ERR_INVALID_NAME. */
 QP_API qp_status qp_val_new_ident(qp_graph *g, const char *name, qp_val *out);
 /* A reference to a live node of g. */
 QP_API qp_status qp_val_new_node(qp_graph *g, qp_node n, qp_val *out);
@@ -338,14 +344,18 @@ QP_API qp_status qp_graph_add_param(qp_graph *g, const char *name, qp_val attrs)
 /* Description comment lines (each starting "#"), kept and written after the header. */
 QP_API uint32_t qp_graph_num_comments(const qp_graph *g);
 QP_API const char *qp_graph_comment_at(const qp_graph *g, uint32_t i);
-/* Adds one comment line; "# " is prepended unless it starts with '#'. No newlines allowed. */
+/* Adds one comment line; "# " is prepended unless it starts with '#'. It must read back as
+ * a line: valid UTF-8 without control characters but tab (else QP_ERR_INVALID_ARG). */
 QP_API qp_status qp_graph_add_comment(qp_graph *g, const char *text);
 
 /* ==== Mutation ==== */
 
 /* What to create: name NULL generates one the way torch.fx does ("add", "add_1", ...;
- * target "layer1.0.conv1" gives "layer1_0_conv1"). args: a TUPLE or null for ();
- * kwargs: a DICT or null for {}. */
+ * target "layer1.0.conv1" gives "layer1_0_conv1"); a name given goes through the same
+ * namespace ("x" taken gives "x_1"). target: one word of valid UTF-8 without white space
+ * or control characters, at most QP_MAX_NAME bytes (module paths, module types and
+ * parameter names follow the same rule). args: a TUPLE or null for (); kwargs: a DICT or
+ * null for {}. */
 typedef struct qp_node_spec {
     qp_op op;
     const char *target;
@@ -399,7 +409,8 @@ QP_API qp_status qp_graph_verify(qp_graph *g, qp_diag_fn fn, void *ud);
  * A framework runs its model once and reports each step; the tracer records
  * the graph torch.fx's symbolic trace records, with torch.fx's node names.
  * Calls are sticky: after the first failure every call returns that status
- * and does nothing, so a caller may check only qp_tracer_finish().
+ * and does nothing, so a caller may check only qp_tracer_finish(). Running out
+ * of memory anywhere on the tracer's graph counts, qp_val_new_* included.
  * Values for args/kwargs are built on qp_tracer_graph(t) with qp_val_new_*.
  */
 QP_API qp_status qp_tracer_create(const qp_allocator *alloc, qp_tracer **out);
@@ -428,8 +439,10 @@ QP_API qp_status qp_tracer_call_method(qp_tracer *t, const char *method, qp_val 
                                        qp_val kwargs, qp_node *out);
 /* Records the output node (value: what the model returns). Once only. */
 QP_API qp_status qp_tracer_output(qp_tracer *t, qp_val value);
-/* Verifies the recording and hands the graph over in *out (tracer freed either way;
- * on failure *out is NULL). */
+/* Verifies the recording and hands the graph over in *out, with the allocator given to
+ * qp_tracer_create (tracer freed either way, so finish is called once; on failure *out
+ * is NULL and the message is gone with the tracer: read qp_tracer_status and
+ * qp_graph_errmsg(qp_tracer_graph(t)) first if it matters). */
 QP_API qp_status qp_tracer_finish(qp_tracer *t, qp_graph **out);
 
 /* ==== Text I/O (qgraph format, FORMAT.md) ==== */
@@ -448,9 +461,9 @@ typedef struct qp_read_opts {
     qp_diag_fn diag;           /* called for every structural problem (see verify) */
     void *diag_ud;
 } qp_read_opts;
-/* Keep a graph with structural problems (forward references, duplicate names, output
- * not last, ...) instead of failing, so qp_graph_verify can list them all. Syntax
- * errors and undefined references still fail. */
+/* Keep a graph with structural problems (forward references, duplicate names, no output
+ * or more than one, output not last, ...) instead of failing, so qp_graph_verify can list
+ * them all. Syntax errors and undefined references still fail. */
 #define QP_READ_NO_VERIFY 1u
 
 /* Longest accepted line and name, in bytes (longer: QP_ERR_LIMIT with the line). */

@@ -1,0 +1,297 @@
+/*
+ * test_sym.c - string interning (sym.c): one id per distinct byte string,
+ * lookups that do not intern, big and many strings, and bytes that never
+ * move while the graph lives.
+ */
+#include "testlib.h"
+
+#include <string.h>
+
+static qp_graph *
+mkgraph(qpt_alloc *st)
+{
+    qpt_alloc_reset(st);
+    qp_allocator a = qpt_allocator(st);
+    qp_graph *g = NULL;
+    assert_int_equal(qp_graph_create(&a, &g), QP_OK);
+    return g;
+}
+
+/* Ends the graph with an output if it has none (declaring what its call_module
+ * and get_attr nodes name) and checks it verifies: every test's mutations must
+ * leave a graph qp_graph_verify accepts. */
+static void
+close_and_verify(qp_graph *g)
+{
+    for (qp_node n = qp_graph_first(g); !qp_node_is_null(n); n = qp_node_next(g, n)) {
+        const char *t = qp_node_target(g, n);
+        qp_module m;
+        if (qp_node_op(g, n) == QP_OP_CALL_MODULE && qp_module_is_null(qp_graph_find_module(g, t)))
+            assert_int_equal(qp_graph_add_module(g, t, "nn.Identity", QP_NULL_VAL, &m), QP_OK);
+        if (qp_node_op(g, n) == QP_OP_GET_ATTR) {
+            bool found = false;
+            for (uint32_t i = 0; i < qp_graph_num_params(g); i++)
+                found |= !strcmp(qp_graph_param_name(g, i), t);
+            if (!found)
+                assert_int_equal(qp_graph_add_param(g, t, QP_NULL_VAL), QP_OK);
+        }
+    }
+    qp_node last = qp_graph_last(g);
+    if (qp_node_is_null(last) || qp_node_op(g, last) != QP_OP_OUTPUT) {
+        qp_node_spec s = {QP_OP_PLACEHOLDER, "closing_input", NULL, QP_NULL_VAL, QP_NULL_VAL};
+        qp_node x, o;
+        assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &s, &x), QP_OK);
+        qp_val r, args;
+        assert_int_equal(qp_val_new_node(g, x, &r), QP_OK);
+        assert_int_equal(qp_val_new_tuple(g, 1, &r, &args), QP_OK);
+        qp_node_spec out = {QP_OP_OUTPUT, "output", NULL, args, QP_NULL_VAL};
+        assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &out, &o), QP_OK);
+    }
+    qp_status rc = qp_graph_verify(g, NULL, NULL);
+    if (rc) {
+        print_error("verify: %s: %s\n", qp_status_str(rc), qp_graph_errmsg(g));
+        fail();
+    }
+}
+
+static void
+done(qp_graph *g, qpt_alloc *st)
+{
+    close_and_verify(g);
+    qp_graph_destroy(g);
+    assert_int_equal(st->live, 0);
+    assert_int_equal(st->live_blocks, 0);
+}
+
+static uint32_t
+intern(qp_graph *g, const char *s, size_t len)
+{
+    uint32_t id = 0;
+    assert_int_equal(qp__sym_intern(g, s, len, &id), QP_OK);
+    return id;
+}
+
+static void
+interning_the_same_bytes_gives_the_same_id(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *g = mkgraph(&st);
+    uint32_t a = intern(g, "conv1", 5);
+    uint32_t b = intern(g, "conv1", 5);
+    uint32_t c = intern(g, "conv2", 5);
+    uint32_t d = intern(g, "conv", 4); /* a prefix is another string */
+    assert_true(a != 0);
+    assert_int_equal(a, b);
+    assert_true(a != c && a != d && c != d);
+    assert_string_equal(qp__sym_str(g, a), "conv1");
+    assert_int_equal(qp__sym_len(g, a), 5);
+    assert_string_equal(qp__sym_str(g, d), "conv");
+    /* the string is copied: the caller's buffer may change */
+    char buf[8] = "relu";
+    uint32_t r = intern(g, buf, 4);
+    buf[0] = 'X';
+    assert_string_equal(qp__sym_str(g, r), "relu");
+    assert_int_equal(intern(g, "relu", 4), r);
+    done(g, &st);
+}
+
+static void
+the_empty_string_is_sym_zero(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *g = mkgraph(&st);
+    assert_int_equal(intern(g, "", 0), 0);
+    assert_int_equal(intern(g, NULL, 0), 0);
+    assert_string_equal(qp__sym_str(g, 0), "");
+    assert_int_equal(qp__sym_len(g, 0), 0);
+    assert_int_equal(qp__sym_find(g, "", 0), 0);
+    done(g, &st);
+}
+
+static void
+lookup_does_not_intern(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *g = mkgraph(&st);
+    uint32_t n = g->st.n;
+    assert_int_equal(qp__sym_find(g, "absent", 6), 0);
+    assert_int_equal(g->st.n, n);
+    uint32_t id = intern(g, "present", 7);
+    assert_int_equal(qp__sym_find(g, "present", 7), id);
+    assert_int_equal(qp__sym_find(g, "presen", 6), 0);
+    assert_int_equal(qp__sym_find(g, "present!", 8), 0);
+    /* by length, not by NUL: "a\0b" and "a" are different strings */
+    uint32_t x = intern(g, "a\0b", 3);
+    uint32_t y = intern(g, "a", 1);
+    assert_true(x != y);
+    assert_int_equal(qp__sym_len(g, x), 3);
+    assert_memory_equal(qp__sym_str(g, x), "a\0b", 4); /* and NUL-terminated */
+    assert_int_equal(qp__sym_find(g, "a\0b", 3), x);
+    assert_int_equal(qp__sym_find(g, "a\0c", 3), 0);
+    done(g, &st);
+}
+
+static void
+big_strings_are_stored_whole(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *g = mkgraph(&st);
+    /* around the sizes where a string gets a chunk of its own (a quarter chunk), a
+     * whole chunk, and far beyond */
+    static const size_t sizes[] = {1,         16383,     16384,     16385,    65535,
+                                   65536,     65537,     1u << 20,  3000000};
+    uint32_t ids[sizeof sizes / sizeof sizes[0]];
+    const char *ptrs[sizeof sizes / sizeof sizes[0]];
+    char *buf = test_malloc(3000001);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        for (size_t i = 0; i < sizes[k]; i++)
+            buf[i] = (char)('a' + (i * 7 + k) % 26);
+        ids[k] = intern(g, buf, sizes[k]);
+        ptrs[k] = qp__sym_str(g, ids[k]);
+        /* small strings in between share chunks */
+        char small[32];
+        snprintf(small, sizeof small, "small%zu", k);
+        intern(g, small, strlen(small));
+    }
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        for (size_t i = 0; i < sizes[k]; i++)
+            buf[i] = (char)('a' + (i * 7 + k) % 26);
+        assert_int_equal(qp__sym_len(g, ids[k]), sizes[k]);
+        assert_ptr_equal(qp__sym_str(g, ids[k]), ptrs[k]);
+        assert_memory_equal(ptrs[k], buf, sizes[k]);
+        assert_int_equal(ptrs[k][sizes[k]], 0);
+        assert_int_equal(qp__sym_find(g, buf, sizes[k]), ids[k]);
+    }
+    test_free(buf);
+    done(g, &st);
+}
+
+static void
+many_strings_keep_their_ids_and_bytes(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *g = mkgraph(&st);
+    enum { N = 200000 };
+    uint32_t *ids = test_malloc(N * sizeof *ids);
+    const char **ptrs = test_malloc(N * sizeof *ptrs);
+    char s[32];
+    for (uint32_t i = 0; i < N; i++) {
+        int len = snprintf(s, sizeof s, "node_%u", (unsigned)i);
+        ids[i] = intern(g, s, (size_t)len);
+        ptrs[i] = qp__sym_str(g, ids[i]);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        int len = snprintf(s, sizeof s, "node_%u", (unsigned)i);
+        assert_int_equal(qp__sym_find(g, s, (size_t)len), ids[i]);
+        assert_ptr_equal(qp__sym_str(g, ids[i]), ptrs[i]); /* bytes never moved */
+        assert_string_equal(ptrs[i], s);
+        for (uint32_t j = i + 1; j < N && j < i + 3; j++)
+            assert_true(ids[i] != ids[j]);
+    }
+    assert_int_equal(g->st.n, N + 1);
+    /* the hash table stays at most half full */
+    assert_true((uint64_t)g->st.n * 2 <= g->st.nslots);
+    test_free(ptrs);
+    test_free(ids);
+    done(g, &st);
+}
+
+static void
+reserve_makes_the_next_interns_need_no_table_growth(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *g = mkgraph(&st);
+    assert_int_equal(qp__sym_reserve(g, 1000), QP_OK);
+    /* short strings fit in the current chunk: no allocation at all */
+    st.fail_at = st.calls + 1;
+    st.fail_after = 1;
+    char s[16];
+    for (int i = 0; i < 1000; i++) {
+        int len = snprintf(s, sizeof s, "r%d", i);
+        intern(g, s, (size_t)len);
+    }
+    assert_int_equal(st.failed, 0);
+    st.fail_at = 0;
+    done(g, &st);
+}
+
+static void
+intern_failure_leaves_the_table_intact(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *g = mkgraph(&st);
+    /* fill up to a growth point so interning has to allocate */
+    char s[32];
+    uint32_t n0 = g->st.capsyms - g->st.n;
+    for (uint32_t i = 0; i < n0; i++) {
+        int len = snprintf(s, sizeof s, "fill%u", (unsigned)i);
+        intern(g, s, (size_t)len);
+    }
+    uint32_t count = g->st.n;
+    for (size_t k = 1;; k++) {
+        st.fail_at = st.calls + k;
+        uint32_t id = 77;
+        qp_status rc = qp__sym_intern(g, "newcomer", 8, &id);
+        st.fail_at = 0;
+        if (rc == QP_OK) {
+            assert_int_equal(qp__sym_find(g, "newcomer", 8), id);
+            break;
+        }
+        assert_int_equal(rc, QP_ERR_NOMEM);
+        assert_int_equal(g->st.n, count);
+        assert_int_equal(qp__sym_find(g, "newcomer", 8), 0);
+        assert_int_equal(qp__sym_find(g, "fill0", 5), intern(g, "fill0", 5));
+        assert_true(k < 50);
+    }
+    for (uint32_t i = 0; i < n0; i++) {
+        int len = snprintf(s, sizeof s, "fill%u", (unsigned)i);
+        assert_true(qp__sym_find(g, s, (size_t)len) != 0);
+    }
+    done(g, &st);
+}
+
+static void
+public_strings_stay_valid_until_destroy(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *g = mkgraph(&st);
+    qp_val v;
+    assert_int_equal(qp_val_new_str(g, "hello", 5, &v), QP_OK);
+    size_t len = 0;
+    const char *p = qp_val_as_str(g, v, &len);
+    assert_int_equal(len, 5);
+    char s[32];
+    for (int i = 0; i < 50000; i++) {
+        int n = snprintf(s, sizeof s, "filler%d", i);
+        qp_val w;
+        assert_int_equal(qp_val_new_str(g, s, (size_t)n, &w), QP_OK);
+    }
+    assert_ptr_equal(qp_val_as_str(g, v, NULL), p);
+    assert_string_equal(p, "hello");
+    done(g, &st);
+}
+
+int
+main(int argc, char **argv)
+{
+    qpt_data_dir = argc > 1 ? argv[1] : "tests/data";
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(interning_the_same_bytes_gives_the_same_id),
+        cmocka_unit_test(the_empty_string_is_sym_zero),
+        cmocka_unit_test(lookup_does_not_intern),
+        cmocka_unit_test(big_strings_are_stored_whole),
+        cmocka_unit_test(many_strings_keep_their_ids_and_bytes),
+        cmocka_unit_test(reserve_makes_the_next_interns_need_no_table_growth),
+        cmocka_unit_test(intern_failure_leaves_the_table_intact),
+        cmocka_unit_test(public_strings_stay_valid_until_destroy),
+    };
+    return cmocka_run_group_tests_name("sym", tests, NULL, NULL);
+}
