@@ -1,20 +1,453 @@
 /*
- * prepare.c - qp_prepare_qat: runs the passes in order on a copy of the graph
- * and swaps the copy in only on success. (Passes arrive with issue 3.)
+ * prepare.c - qp_prepare_qat: checks the input, copies the graph, runs the
+ * passes in order on the copy (QBE's main.c: straight-line calls), and swaps
+ * the copy in only when every pass succeeded. Also the per-run context the
+ * passes share: op lists built from the backend row and the configuration,
+ * lazily computed facts per symbol, the report and the explanations.
  */
-#include "internal.h"
+#include "prep.h"
 
 #include <string.h>
+
+/* ==== the context ==== */
+
+uint32_t
+qp__prep_sym(struct qp__prep *P, const char *s)
+{
+    uint32_t sym;
+    return qp__sym_intern(P->g, s, strlen(s), &sym) ? 0 : sym;
+}
+
+static qp_status
+list_add(struct qp__prep *P, int L, uint8_t kind, const char *name)
+{
+    struct qp__oplist *l = &P->lists[L];
+    qp_status rc = QP__GROW(P->g, l->e, l->n, l->cap, 1);
+    if (rc)
+        return rc;
+    l->e[l->n].kind = kind;
+    l->e[l->n].name = name;
+    l->n++;
+    return QP_OK;
+}
+
+static qp_status
+list_add_all(struct qp__prep *P, int L, const struct qp__entry *e)
+{
+    qp_status rc = QP_OK;
+    for (; e && e->kind != QP__E_END && !rc; e++)
+        rc = list_add(P, L, e->kind, e->name);
+    return rc;
+}
+
+/* Config names live in the config's store; their strings outlive the run. */
+static qp_status
+list_add_config(struct qp__prep *P, int L, qp_list which, bool as_module)
+{
+    const qp_config *c = P->cfg;
+    qp_status rc = QP_OK;
+    for (uint32_t i = 0; i < c->nnames[which] && !rc; i++) {
+        const char *s = qp__sym_str(c->store, c->names[which][i]);
+        if (as_module)
+            rc = list_add(P, L, QP__E_MOD, s);
+        else /* a qualified name is a function, a bare name a method (MQBench strings) */
+            rc = list_add(P, L, strchr(s, '.') ? QP__E_FUNC : QP__E_METH,
+                          strchr(s, '.') ? qp__canon_fn(s) : s);
+    }
+    return rc;
+}
+
+static qp_status
+build_lists(struct qp__prep *P)
+{
+    const struct qp__backend *be = P->be;
+    const struct qp__ov_lists *ov = &qp__ov;
+    qp_status rc;
+    bool add = be->use_additional_types;
+    if ((rc = list_add_all(P, QP__L_CONSUMER, be->consumers)) ||
+        (add && (rc = list_add_config(P, QP__L_CONSUMER, QP_ADDITIONAL_FUNCTION_TYPE, false))) ||
+        (add && (rc = list_add_config(P, QP__L_CONSUMER, QP_ADDITIONAL_MODULE_TYPE, true))) ||
+        (P->fix && (rc = list_add_all(P, QP__L_CONSUMER, qp__fix_consumers))) ||
+        (rc = list_add_all(P, QP__L_BASE, be->consumers)) ||
+        (rc = list_add_all(P, QP__L_PASS, be->passthrough)) ||
+        (rc = list_add_all(P, QP__L_OUTPUT, be->outputs)))
+        return rc;
+    if ((rc = list_add_all(P, QP__L_OV_QUAL, ov->funcs)) ||
+        (rc = list_add_all(P, QP__L_OV_QUAL, P->academic_mode ? ov->academic_modules
+                                                              : ov->modules)) ||
+        (add && (rc = list_add_config(P, QP__L_OV_QUAL, QP_ADDITIONAL_MODULE_TYPE, true))) ||
+        (rc = list_add_all(P, QP__L_OV_PASSED, ov->passed)) ||
+        (!P->academic_mode && (rc = list_add_all(P, QP__L_OV_PASSED, ov->passed_nonacademic))) ||
+        (rc = list_add_all(P, QP__L_OV_PREV, ov->prop_prev)) ||
+        (rc = list_add_all(P, QP__L_OV_CUR, ov->prop_cur)) ||
+        (rc = list_add_all(P, QP__L_OV_UNS, P->academic_mode ? ov->academic_unsigned
+                                                             : ov->unsigned_ops)) ||
+        (rc = list_add_all(P, QP__L_OV_MAYBE, ov->funcs)) ||
+        (rc = list_add_all(P, QP__L_OV_MAYBE, ov->maybe_unsigned)))
+        return rc;
+    if ((rc = list_add(P, QP__L_EMBED, QP__E_MOD, "nn.Embedding")) ||
+        (rc = list_add(P, QP__L_EMBED, QP__E_MOD, "qnnqat.Embedding")) ||
+        (rc = list_add_config(P, QP__L_EXCL_FN, QP_EXCLUDE_FUNCTION_TYPE, false)) ||
+        (rc = list_add(P, QP__L_FUSED, QP__E_MOD, "nni._FusedModule")) ||
+        (rc = list_add(P, QP__L_GETITEM, QP__E_FUNC, "operator.getitem")) ||
+        (rc = list_add(P, QP__L_ADD, QP__E_FUNC, "operator.add")))
+        return rc;
+    return QP_OK;
+}
+
+qp_status
+qp__cls_refresh(struct qp__prep *P)
+{
+    uint32_t n = P->g->st.n;
+    if (n <= P->ncls)
+        return QP_OK;
+    struct qp__symclass *c = qp__realloc(P->g, P->cls, (size_t)P->ncls * sizeof *c,
+                                         (size_t)n * sizeof *c);
+    if (!c)
+        return qp__err(P->g, QP_ERR_NOMEM, "out of memory");
+    memset(c + P->ncls, 0, (size_t)(n - P->ncls) * sizeof *c);
+    P->cls = c;
+    P->ncls = n;
+    return QP_OK;
+}
+
+static uint64_t
+classify(struct qp__prep *P, uint32_t sym)
+{
+    const char *s = qp__sym_str(P->g, sym);
+    const char *canon = qp__canon_fn(s);
+    uint64_t bits = 0;
+    for (int L = 0; L < QP__L_COUNT; L++) {
+        const struct qp__oplist *l = &P->lists[L];
+        for (uint32_t i = 0; i < l->n; i++) {
+            const struct qp__entry *e = &l->e[i];
+            if (e->kind == QP__E_MOD && qp__type_isa(s, e->name))
+                bits |= 1ull << (3 * L);
+            else if (e->kind == QP__E_FUNC && !strcmp(canon, e->name))
+                bits |= 1ull << (3 * L + 1);
+            else if (e->kind == QP__E_METH && !strcmp(s, e->name))
+                bits |= 1ull << (3 * L + 2);
+        }
+    }
+    return bits;
+}
+
+const struct qp__symclass *
+qp__cls(struct qp__prep *P, uint32_t sym)
+{
+    static const struct qp__symclass none = {0, 1, 0};
+    if (sym >= P->ncls)
+        return &none; /* a sym made after the last refresh: no pass asks about those */
+    struct qp__symclass *c = &P->cls[sym];
+    if (!c->done) {
+        c->bits = classify(P, sym);
+        c->done = 1;
+    }
+    return c;
+}
+
+bool
+qp__in_list(struct qp__prep *P, uint32_t n, int L)
+{
+    const struct qp__node *r = &P->g->nodes[n];
+    switch (r->op) {
+    case QP_OP_CALL_MODULE: {
+        uint32_t m = qp__mod_find(P->g, r->target);
+        return m && (qp__cls(P, P->g->mods[m].type)->bits >> (3 * L) & 1);
+    }
+    case QP_OP_CALL_FUNCTION:
+        return qp__cls(P, r->target)->bits >> (3 * L + 1) & 1;
+    case QP_OP_CALL_METHOD:
+        return qp__cls(P, r->target)->bits >> (3 * L + 2) & 1;
+    default:
+        return false;
+    }
+}
+
+bool
+qp__node_is(struct qp__prep *P, uint32_t n, const struct qp__entry *e)
+{
+    const struct qp__node *r = &P->g->nodes[n];
+    switch (e->kind) {
+    case QP__E_MOD: {
+        if (r->op != QP_OP_CALL_MODULE)
+            return false;
+        uint32_t m = qp__mod_find(P->g, r->target);
+        return m && !strcmp(qp__sym_str(P->g, P->g->mods[m].type), e->name);
+    }
+    case QP__E_FUNC:
+        return r->op == QP_OP_CALL_FUNCTION &&
+               !strcmp(qp__canon_fn(qp__sym_str(P->g, r->target)), e->name);
+    case QP__E_METH:
+        return r->op == QP_OP_CALL_METHOD && !strcmp(qp__sym_str(P->g, r->target), e->name);
+    default:
+        return false;
+    }
+}
+
+/* Flags config names (interned into the working graph) on their syms. */
+static qp_status
+flag_names(struct qp__prep *P, qp_list which, uint8_t flag)
+{
+    const qp_config *c = P->cfg;
+    for (uint32_t i = 0; i < c->nnames[which]; i++) {
+        const char *s = qp__sym_str(c->store, c->names[which][i]);
+        uint32_t sym = qp__prep_sym(P, s);
+        if (!sym)
+            return QP_ERR_NOMEM;
+        qp_status rc = qp__cls_refresh(P);
+        if (rc)
+            return rc;
+        P->cls[sym].flags |= flag;
+    }
+    return QP_OK;
+}
+
+qp_status
+qp__explain_add(struct qp__prep *P, qp_reason why, uint32_t node, uint32_t fq, uint32_t cause)
+{
+    struct qp__explain *x = &P->ex;
+    qp_status rc = QP__GROW(P->g, x->items, x->n, x->cap, 1);
+    if (rc)
+        return rc;
+    qp_explain_item *it = &x->items[x->n++];
+    memset(it, 0, sizeof *it);
+    it->reason = why;
+    it->node.id = node;
+    it->fq.id = fq;
+    it->cause.id = cause;
+    /* names are syms of the graph, stable for its life */
+    it->node_name = node ? qp__sym_str(P->g, P->g->nodes[node].name) : NULL;
+    it->cause_name = cause ? qp__sym_str(P->g, P->g->nodes[cause].name) : NULL;
+    return QP_OK;
+}
+
+static const char *const reason_text[QP_REASON_COUNT] = {
+    "input of a listed consumer",
+    "output of a pass-through op after a listed op",
+    "output of a listed op",
+    "a graph output",
+    "a graph input",
+    "feeds a quantizable op",
+    "skipped: implicit merge (no quantizer between these two)",
+    "skipped: excluded by the configuration",
+    "skipped: a pass-through op",
+    "skipped: feeds the graph output (last layer)",
+    "skipped: pool or flatten feeding a conv or linear",
+    "skipped: consumer has a non-tensor argument",
+    "skipped: a sum of embeddings",
+    "skipped: consumer left float by an override",
+    "already quantized",
+};
+
+const char *
+qp_reason_str(qp_reason r)
+{
+    return (unsigned)r < QP_REASON_COUNT ? reason_text[r] : "unknown reason";
+}
 
 void qp__explain_free(qp_graph *g);
 void
 qp__explain_free(qp_graph *g)
 {
-    (void)g;
+    struct qp__explain *x = g->explain;
+    if (!x)
+        return;
+    qp__free(g, x->items, (size_t)x->cap * sizeof *x->items);
+    qp__free(g, x, sizeof *x);
+    g->explain = NULL;
+}
+
+uint32_t
+qp_graph_num_explain(const qp_graph *g)
+{
+    const struct qp__explain *x = g ? g->explain : NULL;
+    return x ? x->n : 0;
+}
+
+qp_status
+qp_graph_explain_at(const qp_graph *g, uint32_t i, qp_explain_item *out)
+{
+    if (!g || !out)
+        return QP_ERR_NULL_ARG;
+    const struct qp__explain *x = g->explain;
+    if (!x || i >= x->n)
+        return QP_ERR_INVALID_ARG;
+    *out = x->items[i];
+    return QP_OK;
 }
 
 const qp_report *
 qp_graph_report(const qp_graph *g)
 {
     return g ? &g->report : NULL;
+}
+
+/* ==== the driver ==== */
+
+static const struct {
+    const char *name;
+    qp_status (*run)(struct qp__prep *);
+} passes[] = {
+    {"ffswap", qp__pass_ffswap},   {"dup", qp__pass_dup},   {"fuse", qp__pass_fuse},
+    {"qconfig", qp__pass_qconfig}, {"swap", qp__pass_swap}, {"fakequant", qp__pass_fakequant},
+};
+
+static void
+prep_free(struct qp__prep *P)
+{
+    qp_graph *g = P->g;
+    for (int L = 0; L < QP__L_COUNT; L++)
+        qp__free(g, P->lists[L].e, (size_t)P->lists[L].cap * sizeof *P->lists[L].e);
+    qp__free(g, P->cls, (size_t)P->ncls * sizeof *P->cls);
+    qp__free(g, P->specs, (size_t)P->capspecs * sizeof *P->specs);
+    qp__free(g, P->mod_w, (size_t)P->nmod_spec * sizeof *P->mod_w);
+    qp__free(g, P->mod_a, (size_t)P->nmod_spec * sizeof *P->mod_a);
+    qp__free(g, P->ex.items, (size_t)P->ex.cap * sizeof *P->ex.items);
+    qp__free(g, P->eight, P->neight);
+    memset(P, 0, sizeof *P);
+}
+
+/* Checks what the backend demands of the configuration before anything runs. */
+static qp_status
+check_config(qp_graph *g, const struct qp__backend *be, const qp_config *c)
+{
+    if (be->requires_config) {
+        static const char *const need[] = {"w_qscheme", "a_qscheme", "w_observer", "a_observer",
+                                           "w_fakequantize", "a_fakequantize"};
+        bool have[6] = {c->qscheme[0] != 0, c->qscheme[1] != 0, c->obs[0] != 0, c->obs[1] != 0,
+                        c->fq[0] != 0, c->fq[1] != 0};
+        for (int i = 0; i < 6; i++)
+            if (!have[i])
+                return qp__err(g, QP_ERR_INVALID_CONFIG, "backend %s has no defaults: the "
+                               "configuration must give extra_qconfig_dict.%s (and all of "
+                               "w_qscheme, a_qscheme, w_observer, a_observer, w_fakequantize, "
+                               "a_fakequantize)", be->name, need[i]);
+    }
+    return QP_OK;
+}
+
+static bool
+already_prepared(const qp_graph *g, uint32_t *which)
+{
+    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next)
+        if (!strncmp(qp__sym_str(g, g->mods[m].type), "fq.", 3)) {
+            *which = m;
+            return true;
+        }
+    return false;
+}
+
+static qp_status
+run(struct qp__prep *P)
+{
+    qp_graph *g = P->g;
+    qp_status rc = build_lists(P);
+    if (!rc)
+        rc = qp__cls_refresh(P);
+    if (!rc && (rc = flag_names(P, QP_EXCLUDE_MODULE_NAME, QP__SF_EXCL_MODULE | QP__SF_EXCL_LOCAL)))
+        return rc;
+    if (!rc && (rc = flag_names(P, QP_EXCLUDE_NODE_NAME, QP__SF_EXCL_NODE)))
+        return rc;
+    if (!rc && (rc = flag_names(P, QP_ADDITIONAL_NODE_NAME, QP__SF_ADD_NODE)))
+        return rc;
+    if (rc)
+        return rc;
+    g->report.npass = 0;
+    for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+        qp_pass_stats *st = &g->report.pass[g->report.npass++];
+        memset(st, 0, sizeof *st);
+        st->pass = passes[i].name;
+        P->st = st;
+        if ((rc = qp__cls_refresh(P)) || (rc = passes[i].run(P)))
+            return rc;
+        if (P->cfg->verify_each && (rc = qp__verify(g, NULL, NULL)) != QP_OK) {
+            char msg[sizeof g->errmsg];
+            memcpy(msg, g->errmsg, sizeof msg);
+            return qp__err(g, QP_ERR_INTERNAL, "after pass %s: %s", passes[i].name, msg);
+        }
+        qp__logf(g, QP_LOG_INFO, passes[i].name, "%u matched, %u nodes added, %u erased, %u "
+                 "modules swapped, %u fake-quantizers", (unsigned)st->matched,
+                 (unsigned)st->nodes_added, (unsigned)st->nodes_erased,
+                 (unsigned)st->modules_swapped, (unsigned)st->fq_inserted);
+    }
+    return QP_OK;
+}
+
+qp_status
+qp_prepare_qat(qp_graph *g, qp_backend be, const qp_config *cfg)
+{
+    if (!g)
+        return QP_ERR_NULL_ARG;
+    qp__clear_err(g);
+    const struct qp__backend *row = qp__backend_get(be);
+    if (!row)
+        return qp__err(g, QP_ERR_UNSUPPORTED_BACKEND, "backend %d is not a qp_backend", (int)be);
+    qp_config *empty = NULL;
+    qp_status rc;
+    if (!cfg) {
+        if (row->requires_config)
+            return qp__err(g, QP_ERR_INVALID_CONFIG, "backend %s has no defaults: give a "
+                           "configuration with extra_qconfig_dict w_qscheme, a_qscheme, "
+                           "w_observer, a_observer, w_fakequantize and a_fakequantize",
+                           row->name);
+        if ((rc = qp_config_create(&g->alloc, &empty)))
+            return qp__err(g, rc, "out of memory");
+        cfg = empty;
+    }
+    if ((rc = check_config(g, row, cfg)))
+        goto out;
+    uint32_t fqm;
+    if (already_prepared(g, &fqm)) {
+        rc = qp__err(g, QP_ERR_ALREADY_PREPARED, "the graph is already prepared: module %s is "
+                     "a fake-quantizer", qp__sym_str(g, g->mods[fqm].path));
+        goto out;
+    }
+    if ((rc = qp__verify(g, NULL, NULL)))
+        goto out;
+    qp_graph *w;
+    if ((rc = qp_graph_clone(g, &w))) {
+        qp__err(g, rc, "out of memory copying the graph");
+        goto out;
+    }
+    struct qp__prep P;
+    memset(&P, 0, sizeof P);
+    P.g = w;
+    P.orig = g;
+    P.be = row;
+    P.cfg = cfg;
+    P.fix = cfg->fix;
+    P.academic_mode = cfg->academic_mode && row->reads_academic_mode;
+    P.fuse = row->fuse && !P.academic_mode;
+    w->report.nodes_before = g->nlive;
+    w->report.modules_before = g->nlivemods;
+    rc = run(&P);
+    if (!rc) {
+        /* hand the explanations to the graph */
+        struct qp__explain *x = qp__alloc(w, sizeof *x);
+        if (!x) {
+            rc = qp__err(w, QP_ERR_NOMEM, "out of memory");
+        } else {
+            *x = P.ex;
+            memset(&P.ex, 0, sizeof P.ex);
+            qp__explain_free(w);
+            w->explain = x;
+        }
+    }
+    prep_free(&P);
+    if (rc) {
+        /* the message names nodes by name, which the original shares */
+        memcpy(g->errmsg, w->errmsg, sizeof g->errmsg);
+        g->errnode = w->errnode < g->nnodes ? w->errnode : 0;
+        qp_graph_destroy(w);
+        goto out;
+    }
+    w->report.nodes_after = w->nlive;
+    w->report.modules_after = w->nlivemods;
+    qp__graph_swap(g, w);
+    qp_graph_destroy(w);
+    qp__clear_err(g);
+out:
+    qp_config_destroy(empty);
+    return rc;
 }

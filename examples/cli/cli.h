@@ -21,7 +21,12 @@ int cli_file_write(void *ud, const char *data, size_t len);
 /* Closes what cli_open_out opened; returns 0, or 1 after printing an error. */
 int cli_close_out(FILE *f, const char *path);
 
+/* Reads a .qcfg file; prints FILE:LINE:COL: message and returns NULL on error. */
+qp_config *cli_read_config(const char *path);
+
 int cmd_fmt(int argc, char **argv);
+int cmd_prepare(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_dot(int argc, char **argv);
 

@@ -36,6 +36,27 @@ cli_file_write(void *ud, const char *data, size_t len)
     return fwrite(data, 1, len, (FILE *)ud) == len ? 0 : -1;
 }
 
+qp_config *
+cli_read_config(const char *path)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    qp_config *c = NULL;
+    qp_error err;
+    qp_status rc = qp_config_read_file(f, NULL, &c, &err);
+    if (f != stdin)
+        fclose(f);
+    if (rc) {
+        fprintf(stderr, "%s:%u:%u: %s\n", path, (unsigned)err.line,
+                (unsigned)(err.col ? err.col : 1), err.msg);
+        return NULL;
+    }
+    return c;
+}
+
 FILE *
 cli_open_out(const char *path)
 {

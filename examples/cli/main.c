@@ -14,6 +14,12 @@ static const struct {
     {"fmt", cmd_fmt, "fmt FILE                  canonical rewrite to stdout"},
     {"check", cmd_check, "check FILE...             read and verify; list every problem"},
     {"dot", cmd_dot, "dot FILE [-o OUT.dot]     Graphviz picture"},
+    {"prepare", cmd_prepare,
+     "prepare --backend NAME [--config FILE.qcfg] [--fix] [--stats] IN.qg [-o OUT.qg]\n"
+     "                            prepare for quantization-aware training, as MQBench"},
+    {"explain", cmd_explain,
+     "explain --backend NAME [--config FILE.qcfg] [--fix] IN.qg\n"
+     "                            why each fake-quantizer is where it is"},
 };
 
 static int

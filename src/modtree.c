@@ -1,0 +1,185 @@
+/*
+ * modtree.c - the module table seen as torch's module tree, for the passes:
+ * ordering it the way named_modules() lists it (each module followed by its
+ * submodules), so that a subtree is one contiguous run; removing, copying
+ * and extending subtrees; and dropping the modules no node calls, as
+ * rebuilding a GraphModule does. Paths are dotted; a parent may be absent.
+ */
+#include "prep.h"
+
+#include <string.h>
+
+uint32_t
+qp__sym_join(qp_graph *g, uint32_t a, const char *b, size_t blen)
+{
+    size_t al = qp__sym_len(g, a);
+    char buf[2 * QP_MAX_NAME + 64];
+    if (al + blen >= sizeof buf) {
+        qp__err(g, QP_ERR_INVALID_NAME, "path longer than %zu bytes", sizeof buf);
+        return 0;
+    }
+    memcpy(buf, qp__sym_str(g, a), al);
+    memcpy(buf + al, b, blen);
+    uint32_t s;
+    return qp__sym_intern(g, buf, al + blen, &s) ? 0 : s;
+}
+
+/* The nearest module whose path is a dotted prefix of m's path, or 0. */
+static uint32_t
+parent_of(const qp_graph *g, uint32_t m)
+{
+    const char *p = qp__sym_str(g, g->mods[m].path);
+    size_t len = qp__sym_len(g, g->mods[m].path);
+    while (len > 0) {
+        while (len > 0 && p[len - 1] != '.')
+            len--;
+        if (len == 0)
+            break;
+        len--; /* drop the dot */
+        uint32_t q = qp__mod_find(g, qp__sym_find(g, p, len));
+        if (q)
+            return q;
+    }
+    return 0;
+}
+
+qp_status
+qp__mod_tree_order(qp_graph *g)
+{
+    uint32_t n = g->nmods;
+    /* child lists threaded through two arrays: first child, next sibling (table order) */
+    uint32_t *first = qp__alloc(g, (size_t)n * 3 * sizeof *first);
+    if (!first)
+        return qp__err(g, QP_ERR_NOMEM, "out of memory ordering the module table");
+    uint32_t *next = first + n, *last = first + 2 * n;
+    memset(first, 0, (size_t)n * 3 * sizeof *first);
+    uint32_t roots = 0, roots_last = 0;
+    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
+        uint32_t p = parent_of(g, m);
+        if (p) {
+            if (last[p])
+                next[last[p]] = m;
+            else
+                first[p] = m;
+            last[p] = m;
+        } else {
+            if (roots_last)
+                next[roots_last] = m;
+            else
+                roots = m;
+            roots_last = m;
+        }
+    }
+    /* pre-order walk with an explicit stack (the `last` array is free again) */
+    uint32_t *stack = last, sp = 0, prev = 0;
+    for (uint32_t r = roots; r; r = next[r]) {
+        stack[sp++] = r;
+        while (sp) {
+            uint32_t m = stack[--sp];
+            g->mods[prev].next = m;
+            g->mods[m].prev = prev;
+            prev = m;
+            /* push children in reverse so the first comes out first */
+            uint32_t k = sp;
+            for (uint32_t c = first[m]; c; c = next[c])
+                stack[sp++] = c;
+            for (uint32_t i = k, j = sp; j > i + 1; i++, j--) {
+                uint32_t t = stack[i];
+                stack[i] = stack[j - 1];
+                stack[j - 1] = t;
+            }
+        }
+    }
+    g->mods[prev].next = 0;
+    g->mods[0].prev = prev;
+    qp__free(g, first, (size_t)n * 3 * sizeof *first);
+    return QP_OK;
+}
+
+static bool
+under(const qp_graph *g, uint32_t root_path, uint32_t path)
+{
+    size_t rl = qp__sym_len(g, root_path);
+    const char *r = qp__sym_str(g, root_path), *p = qp__sym_str(g, path);
+    return path == root_path || (qp__sym_len(g, path) > rl && !memcmp(r, p, rl) && p[rl] == '.');
+}
+
+void
+qp__mod_remove_subtree(qp_graph *g, uint32_t m, uint32_t *removed)
+{
+    uint32_t root = g->mods[m].path;
+    uint32_t x = m;
+    while (x && under(g, root, g->mods[x].path)) {
+        uint32_t nx = g->mods[x].next;
+        qp__mod_remove(g, x);
+        if (removed)
+            (*removed)++;
+        x = nx;
+    }
+}
+
+qp_status
+qp__mod_copy_subtree(qp_graph *g, uint32_t m, uint32_t to_path, uint32_t after, uint32_t *added)
+{
+    uint32_t root = g->mods[m].path;
+    size_t rl = qp__sym_len(g, root);
+    /* the run to copy is fixed before copying: copies may land inside or after it */
+    uint32_t last = qp__mod_subtree_end(g, m);
+    for (uint32_t x = m;;) {
+        uint32_t nx = g->mods[x].next;
+        const char *p = qp__sym_str(g, g->mods[x].path);
+        uint32_t np = qp__sym_join(g, to_path, p + rl, qp__sym_len(g, g->mods[x].path) - rl);
+        if (!np)
+            return QP_ERR_NOMEM;
+        uint32_t old = qp__mod_find(g, np);
+        if (old) /* MQBench overwrites an existing module of that name */
+            qp__mod_remove(g, old);
+        uint32_t id;
+        qp_status rc = qp__mod_add(g, np, g->mods[x].type, g->mods[x].attrs, after, &id);
+        if (rc)
+            return rc;
+        g->mods[id].user = g->mods[x].user;
+        g->mods[id].origins = g->mods[x].origins;
+        g->mods[id].norigins = g->mods[x].norigins;
+        after = id;
+        if (added)
+            (*added)++;
+        if (x == last)
+            break;
+        x = nx;
+    }
+    return QP_OK;
+}
+
+qp_status
+qp__mod_gc(qp_graph *g)
+{
+    uint32_t n = g->st.n;
+    uint8_t *called = qp__alloc(g, n);
+    if (!called)
+        return qp__err(g, QP_ERR_NOMEM, "out of memory");
+    memset(called, 0, n);
+    for (uint32_t i = g->nodes[0].next; i; i = g->nodes[i].next) {
+        if (g->nodes[i].op == QP_OP_CALL_MODULE)
+            called[g->nodes[i].target] |= 1;
+        else if (g->nodes[i].op == QP_OP_GET_ATTR)
+            called[g->nodes[i].target] |= 2;
+    }
+    /* table order is tree order: a kept root's subtree follows it */
+    uint32_t root = 0;
+    for (uint32_t m = g->mods[0].next; m;) {
+        uint32_t nx = g->mods[m].next, p = g->mods[m].path;
+        if (called[p] & 1)
+            root = p;
+        else if (!(root && under(g, root, p)))
+            qp__mod_remove(g, m);
+        m = nx;
+    }
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < g->nparams; i++)
+        if (called[g->params[i].name] & 2)
+            g->params[k++] = g->params[i];
+    g->nparams = k;
+    qp__free(g, called, n);
+    return QP_OK;
+}

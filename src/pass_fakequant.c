@@ -1,0 +1,252 @@
+/*
+ * pass_fakequant.c - insert activation fake-quantizers (MQBench's
+ * _insert_fake_quantize_for_act_quant).
+ *
+ * For each producer placement.c chose (first discovery order, each once):
+ * a fake-quantizer module `<producer>_post_act_fake_quantizer` at the top of
+ * the table, a call_module node of it right after the producer, named as
+ * torch.fx names it, and every use of the producer in an args tree moved to
+ * it: the quantizer is shared by all consumers, even when one asked for it.
+ * MQBench rewrites args only (kwargs keep the raw producer), never looks
+ * inside slices, turns list values of dicts in args into tuples and fails on
+ * a scalar dict value; fixed mode rewrites kwargs too and leaves dicts be.
+ * The spec is the activation qconfig, 8-bit for Academic's first and last
+ * layers, unsigned [0, 255] where OPENVINO finds the tensor unsigned; Vitis
+ * marks the quantizers "tensor" (and "input" after a graph input).
+ * Rewiring costs O(uses of the producer): no rescan of the graph.
+ */
+#include "prep.h"
+
+#include <string.h>
+
+/* MQBench's _fix_succ_recursivly on dicts inside args (default mode). */
+static qp_status
+dict_quirk(struct qp__prep *P, uint32_t n, uint32_t v, bool dict_value)
+{
+    qp_graph *g = P->g;
+    struct qp__val *r = &g->vals[v];
+    if (r->kind == QP_VAL_NODE)
+        return QP_OK;
+    if (r->kind == QP_VAL_LIST || r->kind == QP_VAL_TUPLE) {
+        if (dict_value)
+            r->kind = QP_VAL_TUPLE; /* a list value of a dict comes back a tuple */
+        for (uint32_t i = 0; i < g->vals[v].b; i++) {
+            uint8_t k = g->vals[g->vals[v].a + i].kind;
+            if (k == QP_VAL_TUPLE || k == QP_VAL_LIST || k == QP_VAL_DICT) {
+                qp_status rc = dict_quirk(P, n, g->vals[v].a + i, false);
+                if (rc)
+                    return rc;
+            }
+        }
+        return QP_OK;
+    }
+    if (r->kind == QP_VAL_DICT) {
+        for (uint32_t i = 0; i < g->vals[v].b; i++) {
+            qp_status rc = dict_quirk(P, n, g->vals[v].a + i, true);
+            if (rc)
+                return rc;
+        }
+        return QP_OK;
+    }
+    if (!dict_value)
+        return QP_OK;
+    return qp__errn(g, QP_ERR_INVALID_GRAPH, n, "%%%s has a dict argument holding a %s, which "
+                    "MQBench cannot rewrite when it inserts fake-quantizers (\"can not be "
+                    "handled now\"); prepare with the fixed mode to accept it",
+                    qp__sym_str(g, g->nodes[n].name), qp_val_kind_name((qp_val_kind)r->kind));
+}
+
+/* Marks the NODE records a rewrite may move: in args (and kwargs in fixed mode), not
+ * inside a call such as slice(...). */
+static void
+mark_eligible(qp_graph *g, uint32_t v, uint8_t *bits)
+{
+    const struct qp__val *r = &g->vals[v];
+    if (r->kind == QP_VAL_NODE) {
+        bits[v >> 3] |= (uint8_t)(1u << (v & 7));
+        return;
+    }
+    if (r->kind == QP_VAL_TUPLE || r->kind == QP_VAL_LIST || r->kind == QP_VAL_DICT)
+        for (uint32_t i = 0; i < r->b; i++)
+            mark_eligible(g, r->a + i, bits);
+}
+
+struct ctx {
+    struct qp__prep *P;
+    uint8_t *eligible;
+    uint32_t nvals0;
+    uint8_t *fq_unsigned;
+    uint32_t *mark, *queue, stamp;
+    uint32_t spec8; /* 8-bit variant of the default activation spec (Academic) */
+};
+
+/* The module path for a producer's fake-quantizer; a clash with an existing
+ * module (not one of ours: prepared graphs are refused) gets _1, _2, ... */
+static uint32_t
+fq_path(struct qp__prep *P, uint32_t node)
+{
+    qp_graph *g = P->g;
+    static const char sfx[] = "_post_act_fake_quantizer";
+    uint32_t p = qp__sym_join(g, g->nodes[node].name, sfx, sizeof sfx - 1);
+    for (unsigned k = 1; p && qp__mod_find(g, p); k++) {
+        char buf[64];
+        int n = snprintf(buf, sizeof buf, "%s_%u", sfx, k);
+        qp__logf(g, QP_LOG_WARN, "fakequant", "module %s exists; using a suffix",
+                 qp__sym_str(g, p));
+        p = qp__sym_join(g, g->nodes[node].name, buf, (size_t)n);
+    }
+    return p;
+}
+
+static qp_status
+insert_one(struct ctx *C, const struct qp__cand *c)
+{
+    struct qp__prep *P = C->P;
+    qp_graph *g = P->g;
+    uint32_t spec = c->spec ? c->spec : P->aspec;
+    qp_status rc;
+    if (P->eight && c->node < P->neight && P->eight[c->node]) {
+        rc = qp__spec_symmetric(P, spec) ? qp__spec_range(P, spec, -128, 127, &spec)
+                                         : qp__spec_range(P, spec, 0, 255, &spec);
+        if (rc)
+            return rc;
+    }
+    if (P->be->strategy == QP__PLACE_OPENVINO && qp__spec_symmetric(P, spec)) {
+        bool uns;
+        if ((rc = qp__ov_unsigned(P, c->node, C->fq_unsigned, C->mark, ++C->stamp, C->queue,
+                                  &uns)))
+            return rc;
+        if (uns && (rc = qp__spec_range(P, spec, 0, 255, &spec)))
+            return rc;
+    }
+    uint32_t path = fq_path(P, c->node);
+    if (!path)
+        return QP_ERR_NOMEM;
+    int qt = P->be->quant_type_marking ? 1 : 0;
+    if ((rc = qp__fq_module_add(P, spec, path, false, qt, 0)))
+        return rc;
+    /* the node: named by torch.fx from the target, reading the producer */
+    char cand[QP_MAX_NAME + 64];
+    size_t cl = qp__target_to_name(QP_OP_CALL_MODULE, qp__sym_str(g, path), cand, sizeof cand);
+    uint32_t name, ref, args, fq;
+    if ((rc = qp__name_create(g, cand, cl, &name)))
+        return rc;
+    if ((rc = qp__val_push(g, 1, &ref)))
+        return rc;
+    g->vals[ref].kind = QP_VAL_NODE;
+    g->vals[ref].depth = 1;
+    g->vals[ref].a = c->node;
+    if (!(args = qp__val_agg(g, QP_VAL_TUPLE, 0, 1, &ref, NULL)))
+        return QP_ERR_NOMEM;
+    if ((rc = qp__node_new(g, c->node, QP_OP_CALL_MODULE, name, path, args, 0, &fq)))
+        return rc;
+    g->nodes[fq].flags |= QP__NODE_FQ;
+    g->nodes[fq].fq_of = c->node;
+    C->fq_unsigned[fq] = qp__spec_int(P, spec, "quant_min", -1) == 0;
+    /* move the producer's eligible uses (by snapshot nodes) onto the quantizer */
+    uint32_t moved = 0;
+    for (uint32_t r = g->nodes[c->node].use_head; r;) {
+        uint32_t next = g->vals[r].u.use.next;
+        if (r < C->nvals0 && (C->eligible[r >> 3] >> (r & 7) & 1) && g->vals[r].b != fq) {
+            qp__use_move(g, r, fq);
+            moved++;
+        }
+        r = next;
+    }
+    P->st->uses_rewired += moved;
+    P->st->nodes_added++;
+    P->st->fq_inserted++;
+    qp__logf(g, QP_LOG_DEBUG, "fakequant", "insert %%%s after %%%s (%s)", qp__sym_str(g, name),
+             qp__sym_str(g, g->nodes[c->node].name), qp_reason_str((qp_reason)c->why));
+    return qp__explain_add(P, (qp_reason)c->why, c->node, fq, c->cause);
+}
+
+/* Vitis: a fake-quantizer that is the first user of a graph input is "input". */
+static qp_status
+mark_inputs(struct qp__prep *P)
+{
+    qp_graph *g = P->g;
+    for (uint32_t n = g->nodes[0].next; n; n = g->nodes[n].next) {
+        if (g->nodes[n].op != QP_OP_PLACEHOLDER)
+            continue;
+        uint32_t it = 0, u = qp__node_next_user(g, n, &it);
+        if (!u) {
+            if (P->fix)
+                continue;
+            return qp__errn(g, QP_ERR_INVALID_GRAPH, n, "graph input %%%s has no users "
+                            "(MQBench's Vitis quantizer fails on it); prepare with the fixed "
+                            "mode to accept it", qp__sym_str(g, g->nodes[n].name));
+        }
+        uint32_t m = qp__node_module(g, u);
+        if (m) {
+            qp_status rc = qp__fq_set_quant_type(P, m, 3);
+            if (rc)
+                return rc;
+        }
+    }
+    return QP_OK;
+}
+
+qp_status
+qp__pass_fakequant(struct qp__prep *P)
+{
+    qp_graph *g = P->g;
+    struct qp__cand *cands;
+    uint32_t ncand;
+    qp_status rc = qp__placement(P, &cands, &ncand);
+    if (rc)
+        return rc;
+    struct ctx C;
+    memset(&C, 0, sizeof C);
+    C.P = P;
+    C.nvals0 = g->nvals;
+    uint32_t cap = g->nnodes + ncand; /* every node there will be */
+    uint32_t nseen = g->nnodes;
+    uint8_t *seen = qp__alloc(g, nseen);
+    C.eligible = qp__alloc(g, (size_t)C.nvals0 / 8 + 1);
+    C.fq_unsigned = qp__alloc(g, cap);
+    if (!seen || !C.eligible || !C.fq_unsigned) {
+        rc = qp__err(g, QP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    memset(seen, 0, nseen);
+    memset(C.eligible, 0, (size_t)C.nvals0 / 8 + 1);
+    memset(C.fq_unsigned, 0, cap);
+    if (P->be->strategy == QP__PLACE_OPENVINO) {
+        C.mark = qp__alloc(g, (size_t)cap * 3 * sizeof *C.mark);
+        if (!C.mark) {
+            rc = qp__err(g, QP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        memset(C.mark, 0, (size_t)cap * sizeof *C.mark);
+        C.queue = C.mark + cap;
+    }
+    /* keep the first occurrence of each producer, MQBench's OrderedDict.fromkeys */
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < ncand; i++) {
+        if (seen[cands[i].node]) {
+            continue;
+        }
+        seen[cands[i].node] = 1;
+        cands[k++] = cands[i];
+    }
+    P->st->matched = k;
+    for (uint32_t n = g->nodes[0].next; n && k; n = g->nodes[n].next) {
+        if (!P->fix && (rc = dict_quirk(P, n, g->nodes[n].args, false)))
+            goto out;
+        mark_eligible(g, g->nodes[n].args, C.eligible);
+        if (P->fix)
+            mark_eligible(g, g->nodes[n].kwargs, C.eligible);
+    }
+    for (uint32_t i = 0; i < k && !rc; i++)
+        rc = insert_one(&C, &cands[i]);
+    if (!rc && P->be->quant_type_marking)
+        rc = mark_inputs(P);
+out:
+    qp__free(g, seen, seen ? nseen : 0);
+    qp__free(g, C.eligible, C.eligible ? (size_t)C.nvals0 / 8 + 1 : 0);
+    qp__free(g, C.fq_unsigned, C.fq_unsigned ? cap : 0);
+    qp__free(g, C.mark, C.mark ? (size_t)cap * 3 * sizeof *C.mark : 0);
+    qp__free(g, cands, (size_t)P->ncand_cap * sizeof *cands);
+    return rc;
+}

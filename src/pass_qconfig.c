@@ -1,0 +1,300 @@
+/*
+ * pass_qconfig.c - the qconfig of every module (MQBench's
+ * get_qconfig_by_platform, then the quantizers' own weight overrides, then
+ * qprep's per-module overrides).
+ *
+ * The backend row gives schemes and kinds; the configuration may replace a
+ * scheme whole (missing keys take QuantizeScheme's defaults), the kinds and
+ * the keyword dicts, except on backends whose fake-quantizer is fixed (NNIE:
+ * observers only). OPENVINO's weights are 7-bit; Academic's first and last
+ * layers are 8-bit (modules keyed by node target, MQBench's way, or by node
+ * in fixed mode). Overrides match by path, type or glob, later ones winning;
+ * one with neither scheme leaves its module float.
+ * Produces: P->wspec, P->aspec, P->mod_w[], P->mod_a[] (0 = float).
+ */
+#include "prep.h"
+
+#include <string.h>
+
+static void
+to_qscheme(const struct qp__scheme *s, qp_qscheme *q)
+{
+    q->bit = s->bit;
+    q->symmetry = s->sym;
+    q->per_channel = s->per_channel;
+    q->pot_scale = s->pot;
+    q->symmetric_range = s->symrange;
+}
+
+/* A spec for one side from backend defaults and the configuration. */
+static qp_status
+side_spec(struct qp__prep *P, qp_side side, const qp_qscheme *override, uint32_t *out)
+{
+    const struct qp__backend *be = P->be;
+    const qp_config *c = P->cfg;
+    qp_config *cm = (qp_config *)(uintptr_t)c; /* for error text only */
+    const char *fqn = side == QP_WEIGHT ? be->w_fq : be->a_fq;
+    const char *obn = side == QP_WEIGHT ? be->w_obs : be->a_obs;
+    if (c->obs[side])
+        obn = qp__sym_str(c->store, c->obs[side]);
+    if (c->fq[side] && !be->fixed_fakequant)
+        fqn = qp__sym_str(c->store, c->fq[side]);
+    if (!fqn || !obn)
+        return qp__err(P->g, QP_ERR_INVALID_CONFIG, "backend %s needs %s_fakequantize and "
+                       "%s_observer from the configuration", be->name, side ? "a" : "w",
+                       side ? "a" : "w");
+    int fq = qp__fq_find(fqn), obs = qp__obs_find(obn);
+    qp_qscheme s;
+    uint32_t dict = 0;
+    qp_status rc;
+    to_qscheme(side == QP_WEIGHT ? &be->w : &be->a, &s);
+    if (override) {
+        s = *override;
+    } else if (c->qscheme[side] && !be->fixed_fakequant) {
+        dict = c->qscheme[side];
+        if ((rc = qp__config_scheme(cm, dict, &s, side ? "a_qscheme" : "w_qscheme")))
+            return qp__err(P->g, rc, "%s", cm->errmsg);
+    }
+    uint32_t fqp = 0, oba = 0;
+    if (!be->fixed_fakequant) {
+        fqp = c->kwargs[side == QP_WEIGHT ? QP_W_FAKEQ_PARAMS : QP_A_FAKEQ_PARAMS];
+        oba = c->kwargs[side == QP_WEIGHT ? QP_W_OBSERVER_EXTRA_ARGS : QP_A_OBSERVER_EXTRA_ARGS];
+    }
+    return qp__spec_make(P, fq, obs, &s, dict, fqp, oba, side ? "a" : "w", out);
+}
+
+/* OPENVINO: weights in [-64, 63] (symmetric), [0, 127] (asymmetric), [-63, 63] academic. */
+static qp_status
+weight_range(struct qp__prep *P)
+{
+    if (P->be->weight_range != QP__WRANGE_OPENVINO)
+        return QP_OK;
+    bool sym = qp__spec_symmetric(P, P->wspec);
+    if (sym && P->academic_mode)
+        return qp__spec_range(P, P->wspec, -63, 63, &P->wspec);
+    return sym ? qp__spec_range(P, P->wspec, -64, 63, &P->wspec)
+               : qp__spec_range(P, P->wspec, 0, 127, &P->wspec);
+}
+
+static qp_status
+eight_bit(struct qp__prep *P, uint32_t spec, uint32_t *out)
+{
+    return qp__spec_symmetric(P, spec) ? qp__spec_range(P, spec, -128, 127, out)
+                                       : qp__spec_range(P, spec, 0, 255, out);
+}
+
+/* Marks the top-level node arguments of io node n as 8-bit activations. */
+static void
+mark_inputs(struct qp__prep *P, uint32_t n)
+{
+    const qp_graph *g = P->g;
+    const struct qp__val *a = &g->vals[g->nodes[n].args];
+    for (uint32_t i = 0; i < a->b; i++)
+        if (g->vals[a->a + i].kind == QP_VAL_NODE)
+            P->eight[g->vals[a->a + i].a] = 1;
+}
+
+/* Academic (_get_io_module): nodes with a graph input among their top-level args
+ * and the top-level args of the output are the first and last layers. Their
+ * modules get 8-bit weights and their inputs 8-bit activations. MQBench keys the
+ * io nodes by target, so of several nodes with one target only the last one's
+ * inputs are 8-bit; fixed mode keys them by node. */
+static qp_status
+academic_io(struct qp__prep *P)
+{
+    qp_graph *g = P->g;
+    uint32_t w8, ns = g->st.n;
+    qp_status rc = eight_bit(P, P->wspec, &w8);
+    if (rc)
+        return rc;
+    uint32_t *by_target = qp__alloc(g, (size_t)ns * sizeof *by_target);
+    P->eight = qp__alloc(g, g->nnodes);
+    if (!by_target || !P->eight) {
+        qp__free(g, by_target, by_target ? (size_t)ns * sizeof *by_target : 0);
+        return qp__err(g, QP_ERR_NOMEM, "out of memory");
+    }
+    P->neight = g->nnodes;
+    memset(by_target, 0, (size_t)ns * sizeof *by_target);
+    memset(P->eight, 0, g->nnodes);
+    for (uint32_t n = g->nodes[0].next; n; n = g->nodes[n].next) {
+        const struct qp__node *r = &g->nodes[n];
+        const struct qp__val *a = &g->vals[r->args];
+        for (uint32_t i = 0; i < a->b; i++) {
+            const struct qp__val *it = &g->vals[a->a + i];
+            if (it->kind != QP_VAL_NODE)
+                continue;
+            uint32_t io = 0;
+            if (r->op == QP_OP_OUTPUT)
+                io = it->a;
+            else if (g->nodes[it->a].op == QP_OP_PLACEHOLDER)
+                io = n;
+            if (!io)
+                continue;
+            by_target[g->nodes[io].target] = io;
+            if (P->fix)
+                mark_inputs(P, io);
+        }
+    }
+    for (uint32_t t = 1; t < ns; t++) {
+        uint32_t io = by_target[t];
+        if (!io)
+            continue;
+        if (!P->fix)
+            mark_inputs(P, io);
+        /* a target that is a module path: functions are objects, never paths */
+        uint32_t m = g->nodes[io].op == QP_OP_CALL_FUNCTION ? 0 : qp__mod_find(g, t);
+        if (m)
+            P->mod_w[m] = w8;
+    }
+    qp__free(g, by_target, (size_t)ns * sizeof *by_target);
+    return QP_OK;
+}
+
+/* Glob match: `*` any run, `?` one character; iterative with one backtrack point. */
+static bool
+glob(const char *p, const char *s)
+{
+    const char *star = NULL, *ss = NULL;
+    while (*s) {
+        if (*p == '?' || *p == *s) {
+            p++;
+            s++;
+        } else if (*p == '*') {
+            star = p++;
+            ss = s;
+        } else if (star) {
+            p = star + 1;
+            s = ++ss;
+        } else {
+            return false;
+        }
+    }
+    while (*p == '*')
+        p++;
+    return !*p;
+}
+
+static bool
+override_matches(struct qp__prep *P, const struct qp__override *o, uint32_t m)
+{
+    qp_graph *g = P->g;
+    const char *what = qp__sym_str(P->cfg->store, o->what);
+    const char *path = qp__sym_str(g, g->mods[m].path);
+    const char *type = qp__sym_str(g, g->mods[m].type);
+    switch (o->how) {
+    case QP_MATCH_PATH:
+        return !strcmp(what, path);
+    case QP_MATCH_PATTERN:
+        return glob(what, path);
+    default:
+        if (qp__type_isa(type, what))
+            return true;
+        /* a fused container is what its first child is (nni.ConvBnReLU2d: a conv) */
+        if (qp__type_isa(type, "nni._FusedModule")) {
+            uint32_t c = qp__sym_join(g, g->mods[m].path, ".0", 2);
+            uint32_t cm = c ? qp__mod_find(g, c) : 0;
+            return cm && qp__type_isa(qp__sym_str(g, g->mods[cm].type), what);
+        }
+        return false;
+    }
+}
+
+static qp_status
+overrides(struct qp__prep *P)
+{
+    const qp_config *c = P->cfg;
+    qp_graph *g = P->g;
+    if (!c->noverrides)
+        return QP_OK;
+    /* the specs of each rule, made once */
+    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
+        for (uint32_t i = c->noverrides; i-- > 0;) {
+            const struct qp__override *o = &c->overrides[i];
+            if (!override_matches(P, o, m))
+                continue;
+            qp_status rc;
+            if (!o->has_w && !o->has_a) {
+                P->mod_w[m] = P->mod_a[m] = 0;
+            } else {
+                uint32_t ws = P->wspec, as = P->aspec;
+                if ((o->has_w && (rc = side_spec(P, QP_WEIGHT, &o->w, &ws))) ||
+                    (o->has_a && (rc = side_spec(P, QP_ACT, &o->a, &as))))
+                    return rc;
+                P->mod_w[m] = ws;
+                P->mod_a[m] = as;
+            }
+            break; /* the last matching rule wins */
+        }
+    }
+    return QP_OK;
+}
+
+/* Submodules inherit the nearest ancestor's qconfig (propagate_qconfig_). */
+static void
+propagate(struct qp__prep *P, const uint8_t *set)
+{
+    qp_graph *g = P->g;
+    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
+        if (set[m])
+            continue;
+        const char *p = qp__sym_str(g, g->mods[m].path);
+        size_t len = qp__sym_len(g, g->mods[m].path);
+        while (len > 0) {
+            while (len > 0 && p[len - 1] != '.')
+                len--;
+            if (!len)
+                break;
+            len--;
+            uint32_t a = qp__mod_find(g, qp__sym_find(g, p, len));
+            if (a && set[a]) {
+                P->mod_w[m] = P->mod_w[a];
+                P->mod_a[m] = P->mod_a[a];
+                break;
+            }
+        }
+    }
+}
+
+qp_status
+qp__pass_qconfig(struct qp__prep *P)
+{
+    qp_graph *g = P->g;
+    qp_status rc;
+    /* spec 0 is "none" */
+    if (!P->nspecs) {
+        if ((rc = QP__GROW(g, P->specs, 0, P->capspecs, 8)))
+            return rc;
+        memset(&P->specs[0], 0, sizeof P->specs[0]);
+        P->specs[0].fq = P->specs[0].obs = -1;
+        P->nspecs = 1;
+    }
+    if ((rc = side_spec(P, QP_WEIGHT, NULL, &P->wspec)) ||
+        (rc = side_spec(P, QP_ACT, NULL, &P->aspec)) || (rc = weight_range(P)))
+        return rc;
+    P->nmod_spec = g->nmods;
+    P->mod_w = qp__alloc(g, (size_t)g->nmods * sizeof *P->mod_w);
+    P->mod_a = qp__alloc(g, (size_t)g->nmods * sizeof *P->mod_a);
+    uint8_t *set = qp__alloc(g, g->nmods);
+    if (!P->mod_w || !P->mod_a || !set) {
+        qp__free(g, set, g->nmods);
+        return qp__err(g, QP_ERR_NOMEM, "out of memory");
+    }
+    for (uint32_t m = 0; m < g->nmods; m++) {
+        P->mod_w[m] = P->wspec;
+        P->mod_a[m] = P->aspec;
+    }
+    if (P->be->eightbit_io && (rc = academic_io(P)))
+        goto out;
+    /* remember which modules got their own qconfig before propagating */
+    for (uint32_t m = 0; m < g->nmods; m++)
+        set[m] = P->mod_w[m] != P->wspec;
+    if ((rc = overrides(P)))
+        goto out;
+    for (uint32_t m = 0; m < g->nmods; m++)
+        set[m] = set[m] || P->mod_w[m] != P->wspec || P->mod_a[m] != P->aspec;
+    propagate(P, set);
+    P->st->matched = P->nspecs - 1;
+out:
+    qp__free(g, set, g->nmods);
+    return rc;
+}

@@ -1,0 +1,308 @@
+/*
+ * prep.h - private machinery of qp_prepare_qat: the type vocabulary, the
+ * backend table, the resolved configuration, quantization specs, and the
+ * context every pass receives. Grouped by the file that defines it.
+ */
+#ifndef QPREP_PREP_H
+#define QPREP_PREP_H
+
+#include "internal.h"
+
+/* ==== vocab.c: torch / MQBench facts ==== */
+
+/* An op-list entry: a module type (isinstance), a function (canonical qualified
+ * name, call_function only) or a method name (call_method only). */
+enum { QP__E_END, QP__E_MOD, QP__E_FUNC, QP__E_METH };
+struct qp__entry {
+    uint8_t kind;
+    const char *name;
+};
+
+/* True if module type t is w or derives from it (torch/MQBench class bases). */
+bool qp__type_isa(const char *t, const char *w);
+/* The canonical spelling of a function's qualified name (operator.add for
+ * _operator.add, torch.conv2d for torch.nn.functional.conv2d, ...); static or s. */
+const char *qp__canon_fn(const char *s);
+
+/* Fake-quantizer kinds (fake_quantize/) and observer kinds (observer.py). */
+struct qp__fqkind {
+    const char *name;
+    const char *const *consumes; /* kwargs the fake-quantizer takes for itself */
+    bool eps, grad_scaling, quant_type; /* printed extras */
+};
+struct qp__obskind {
+    const char *name;
+    bool p, ema_ratio, quant_type; /* printed extras (defaults 2.0, 0.9, None) */
+    const char *const *accepted;   /* other accepted kwargs (not printed) */
+    bool per_tensor_only;
+};
+/* Index of a kind by MQBench's name, or -1. */
+int qp__fq_find(const char *name);
+int qp__obs_find(const char *name);
+const struct qp__fqkind *qp__fq_kind(int i);
+const struct qp__obskind *qp__obs_kind(int i);
+/* Names for messages: "MinMaxObserver, EMAMinMaxObserver, ..." */
+const char *qp__obs_names(void);
+const char *qp__fq_names(void);
+
+/* ==== backend.c: one row per backend ==== */
+
+/* A fusion pattern, last op first: {relu, bn, conv} matches conv -> bn -> relu. */
+struct qp__pattern {
+    uint8_t n;
+    struct qp__entry e[3];
+    const char *fused; /* fused container type */
+    const char *error; /* fusing it is an error in MQBench (message) */
+};
+
+struct qp__map {
+    const char *from, *to;
+};
+
+/* An implicit-merge pattern (consumer, producer): no fake-quantizer between them. */
+struct qp__merge {
+    struct qp__entry consumer, producer;
+};
+
+struct qp__scheme {
+    int bit;
+    bool sym, per_channel, pot, symrange;
+};
+
+enum { QP__PLACE_INPUT, QP__PLACE_OPENVINO, QP__PLACE_OUTPUT };
+enum { QP__WRANGE_NONE, QP__WRANGE_OPENVINO };
+
+struct qp__backend {
+    const char *name, *summary;
+    bool requires_config;  /* Academic: schemes and kinds must come from the config */
+    bool fixed_fakequant;  /* NNIE: schemes and fake-quantizers fixed, observers free */
+    struct qp__scheme w, a;
+    const char *w_fq, *a_fq, *w_obs, *a_obs;
+    bool fuse;
+    const struct qp__map *qat_map;
+    uint8_t weight_range; /* QP__WRANGE_* */
+    uint8_t strategy;     /* QP__PLACE_* */
+    /* consumer-input placement (ModelQuantizer._find_act_quants and variants) */
+    const struct qp__entry *consumers;
+    bool use_additional_types;
+    const struct qp__merge *merges;
+    bool map_getitem, skip_nontensor, skip_embedding_add, exclude_methods, eightbit_io;
+    /* the second loop of TotalINT / Tengine / ONNX_QNN */
+    bool post;
+    const struct qp__entry *passthrough;
+    bool check_merge, output_args, map_getitem_all;
+    /* OPENVINO */
+    bool reads_academic_mode;
+    /* Vitis */
+    const struct qp__entry *outputs;
+    bool quant_type_marking;
+};
+
+const struct qp__backend *qp__backend_get(qp_backend be);
+/* Fusion patterns (NULL-name-terminated by n == 0) and the OPENVINO lists. */
+extern const struct qp__pattern qp__fusion_patterns[];
+struct qp__ov_lists {
+    const struct qp__entry *funcs, *modules, *academic_modules, *passed, *passed_nonacademic,
+        *prop_prev, *prop_cur, *unsigned_ops, *academic_unsigned, *maybe_unsigned;
+};
+extern const struct qp__ov_lists qp__ov;
+/* Consumer types fixed mode adds (inputs of LinearBn1d and frozen-BN convs quantized). */
+extern const struct qp__entry qp__fix_consumers[];
+/* Types whose QAT weight fake-quantizer works per channel on axis 1. */
+bool qp__ch_axis1_type(const char *qat_type);
+/* QAT types that carry freeze_bn (written just before `bias`) and a `bn` child. */
+bool qp__freeze_bn_type(const char *qat_type);
+
+/* ==== config.c: the resolved configuration ==== */
+
+struct qp__fusion_rule {
+    uint32_t n, types[3], fused; /* syms of the config store, forward order */
+};
+struct qp__override {
+    uint8_t how; /* qp_match */
+    uint32_t what;
+    bool has_w, has_a;
+    qp_qscheme w, a;
+};
+struct qp__preserve {
+    uint32_t path, attr;
+};
+
+struct qp_config {
+    qp_allocator alloc;
+    qp_graph *store; /* owns the config's strings and values */
+    char errmsg[512];
+    uint32_t obs[2], fq[2];      /* syms; 0 unset (index qp_side) */
+    uint32_t qscheme[2];         /* DICT values; 0 unset */
+    uint32_t kwargs[4];          /* DICT values (qp_kwargs); 0 unset */
+    uint32_t *names[QP_LIST_COUNT];
+    uint32_t nnames[QP_LIST_COUNT], capnames[QP_LIST_COUNT];
+    bool academic_mode, fix, verify_each;
+    struct qp__fusion_rule *fusions;
+    uint32_t nfusions, capfusions;
+    struct qp__map_sym {
+        uint32_t from, to;
+    } *qatmaps;
+    uint32_t nqatmaps, capqatmaps;
+    struct qp__preserve *preserve;
+    uint32_t npreserve, cappreserve;
+    struct qp__override *overrides;
+    uint32_t noverrides, capoverrides;
+};
+
+/* Checks a scheme dict of the config store (keys, types, bit range) and fills s
+ * with it over QuantizeScheme's defaults. */
+qp_status qp__config_scheme(qp_config *c, uint32_t dict, qp_qscheme *s, const char *what);
+
+/* ==== qspec.c: quantization specs and fake-quantizer modules ==== */
+
+/* A fake-quantizer spec: kinds plus the kwargs MQBench passes to
+ * FQ.with_args(observer=OBS, **fakeq_params, **observer_params): a DICT of the
+ * working graph. */
+struct qp__qspec {
+    int8_t fq, obs;
+    uint32_t kwargs;
+    /* the built attribute dicts, per ch_axis override (0: none, 1: axis 1) and
+     * quant_type (0: None, 1 "tensor", 2 "param", 3 "input"): 0 until built */
+    uint32_t fq_attrs[2][4], obs_attrs[2][4];
+};
+
+/* ==== the context of a prepare run (prepare.c) ==== */
+
+/* Op lists a pass asks about; each is built once per run (backend + config). */
+enum {
+    QP__L_CONSUMER,  /* consumer-input strategy: listed consumers */
+    QP__L_BASE,      /* the backend's own consumer list (for explanations) */
+    QP__L_PASS,      /* pass-through users (post loop) */
+    QP__L_OUTPUT,    /* Vitis: ops whose output is quantized */
+    QP__L_OV_QUAL,   /* OPENVINO: quantizable users */
+    QP__L_OV_PASSED, /* OPENVINO: pass-through producers */
+    QP__L_OV_PREV,   /* OPENVINO: propagated producer */
+    QP__L_OV_CUR,    /* OPENVINO: propagated user */
+    QP__L_OV_UNS,    /* OPENVINO: real unsigned */
+    QP__L_OV_MAYBE,  /* OPENVINO: maybe unsigned */
+    QP__L_EMBED,     /* nn.Embedding (Tensorrt_NLP) */
+    QP__L_EXCL_FN,   /* config exclude_function_type */
+    QP__L_FUSED,     /* fused containers (nni._FusedModule) */
+    QP__L_GETITEM,   /* operator.getitem */
+    QP__L_ADD,       /* operator.add */
+    QP__L_COUNT
+};
+
+/* Per-sym facts, computed lazily: bit 3*L + k says the sym is in list L as a
+ * module type (k = 0), function (1) or method (2). */
+struct qp__symclass {
+    uint64_t bits;
+    uint8_t done;
+    uint8_t flags; /* QP__SF_* exact-name facts from the config */
+};
+enum {
+    QP__SF_EXCL_MODULE = 1, /* exclude_module_name: full module path */
+    QP__SF_EXCL_NODE = 2,   /* exclude_node_name */
+    QP__SF_ADD_NODE = 4,    /* additional_node_name */
+    QP__SF_EXCL_LOCAL = 8   /* exclude_module_name as a local name (swap) */
+};
+
+struct qp__oplist {
+    struct qp__entry *e;
+    uint32_t n, cap;
+};
+
+struct qp__explain {
+    qp_explain_item *items;
+    uint32_t n, cap;
+};
+
+struct qp__prep {
+    qp_graph *g;  /* the working copy */
+    qp_graph *orig;
+    const struct qp__backend *be;
+    const qp_config *cfg; /* never NULL during a run (an empty one for defaults) */
+    bool fix, academic_mode, fuse;
+    struct qp__oplist lists[QP__L_COUNT];
+    struct qp__merge *merges;
+    uint32_t nmerges;
+    struct qp__symclass *cls;
+    uint32_t ncls;
+    /* qconfig */
+    struct qp__qspec *specs; /* spec 0 is "none": not quantized */
+    uint32_t nspecs, capspecs;
+    uint32_t wspec, aspec;      /* defaults */
+    uint32_t *mod_w, *mod_a;    /* per module slot: weight spec / act spec of its inputs */
+    uint32_t nmod_spec;
+    uint8_t *eight;             /* per node: its output FQ is 8-bit (Academic io inputs) */
+    uint32_t neight;
+    qp_pass_stats *st;
+    struct qp__explain ex;
+    uint32_t ncand_cap;
+};
+
+/* Classification: the facts about a sym (computed on first use). */
+const struct qp__symclass *qp__cls(struct qp__prep *P, uint32_t sym);
+/* Makes room for every sym that exists now (call at the start of a pass). */
+qp_status qp__cls_refresh(struct qp__prep *P);
+/* Is node n in list L (module type isinstance / function / method)? */
+bool qp__in_list(struct qp__prep *P, uint32_t n, int list);
+/* Does node n match an entry exactly (module: exact type; function: canonical)? */
+bool qp__node_is(struct qp__prep *P, uint32_t n, const struct qp__entry *e);
+/* The sym of a static name in the working graph (interned; 0 on NOMEM). */
+uint32_t qp__prep_sym(struct qp__prep *P, const char *s);
+/* Records an explanation (copies the names). */
+qp_status qp__explain_add(struct qp__prep *P, qp_reason why, uint32_t node, uint32_t fq,
+                          uint32_t cause);
+
+/* qspec.c */
+/* Spec from kinds + a scheme + kwargs dicts (config store values), validated. */
+qp_status qp__spec_make(struct qp__prep *P, int fq, int obs, const qp_qscheme *s,
+                        uint32_t scheme_dict, uint32_t fakeq_params, uint32_t obs_args,
+                        const char *what, uint32_t *out);
+/* A copy of spec with quant_min/quant_max replaced (cached per spec and range). */
+qp_status qp__spec_range(struct qp__prep *P, uint32_t spec, int64_t qmin, int64_t qmax,
+                         uint32_t *out);
+bool qp__spec_symmetric(struct qp__prep *P, uint32_t spec);
+int64_t qp__spec_int(struct qp__prep *P, uint32_t spec, const char *key, int64_t dflt);
+/* Adds fake-quantizer module `path` (+ .activation_post_process) built from spec,
+ * after table entry `after` (0: at the end). axis1: per-channel on axis 1;
+ * quant_type 0..3 as in qp__qspec. `what` names the module in errors. */
+qp_status qp__fq_module_add(struct qp__prep *P, uint32_t spec, uint32_t path, bool axis1,
+                            int quant_type, uint32_t after);
+/* Sets quant_type on an existing fake-quantizer module and its observer. */
+qp_status qp__fq_set_quant_type(struct qp__prep *P, uint32_t fq_module, int quant_type);
+
+/* modtree.c: the module table as torch's module tree */
+/* Reorders the table as named_modules() would list it (a subtree is a contiguous run). */
+qp_status qp__mod_tree_order(qp_graph *g);
+/* Drops modules no call_module node calls (keeping their submodules) and parameters no
+ * get_attr reads, as rebuilding a GraphModule does. */
+qp_status qp__mod_gc(qp_graph *g);
+/* Removes module m and its subtree; *removed (if set) counts them. */
+void qp__mod_remove_subtree(qp_graph *g, uint32_t m, uint32_t *removed);
+/* Copies module m and its subtree to path to_path (after table entry `after`). */
+qp_status qp__mod_copy_subtree(qp_graph *g, uint32_t m, uint32_t to_path, uint32_t after,
+                               uint32_t *added);
+/* The sym of sym a followed by blen bytes of b (0 on failure, message set). */
+uint32_t qp__sym_join(qp_graph *g, uint32_t a, const char *b, size_t blen);
+
+/* Passes: one file each, one function each, run in this order by prepare.c. */
+qp_status qp__pass_ffswap(struct qp__prep *P);
+qp_status qp__pass_dup(struct qp__prep *P);
+qp_status qp__pass_fuse(struct qp__prep *P);
+qp_status qp__pass_qconfig(struct qp__prep *P);
+qp_status qp__pass_swap(struct qp__prep *P);
+qp_status qp__pass_fakequant(struct qp__prep *P);
+/* placement.c */
+/* A producer to quantize, why, because of which node, and with which spec. */
+struct qp__cand {
+    uint32_t node, cause, spec;
+    uint8_t why; /* qp_reason */
+};
+/* The producers to quantize, in MQBench's discovery order (may repeat); *out is
+ * allocated on the graph (capacity in P->ncand_cap). */
+qp_status qp__placement(struct qp__prep *P, struct qp__cand **out, uint32_t *n);
+/* OPENVINO: is the output of `node` unsigned? fq_unsigned[fq node] says it of the
+ * fake-quantizers inserted so far; mark (stamped with `stamp`) and queue (2 entries
+ * per node) are scratch arrays as large as the node arena. */
+qp_status qp__ov_unsigned(struct qp__prep *P, uint32_t node, const uint8_t *fq_unsigned,
+                          uint32_t *mark, uint32_t stamp, uint32_t *queue, bool *out);
+
+#endif /* QPREP_PREP_H */

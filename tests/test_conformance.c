@@ -1,0 +1,139 @@
+/*
+ * test_conformance.c - every conformance fixture MODEL.BACKEND[.CFG].out.qg
+ * (MQBench's prepare_by_platform output) against qp_prepare_qat on
+ * MODEL.in.qg, by FORMAT.md's rules; configurations are found as FORMAT.md
+ * "Fixture names" says. Prints "N/M fixtures conform" and fails unless all do.
+ */
+#include "testlib.h"
+
+#include <string.h>
+
+unsigned qpt_compare(const qp_graph *e, const qp_graph *a, char *out, size_t cap);
+
+static bool
+exists(const char *rel)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", qpt_data_dir, rel);
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+static qp_config *
+config_for(const char *model, const char *backend, const char *cfg)
+{
+    char rel[512];
+    if (cfg) {
+        snprintf(rel, sizeof rel, "configs/%s-%s.qcfg", model, cfg);
+        if (!exists(rel))
+            snprintf(rel, sizeof rel, "configs/%s.qcfg", cfg);
+    } else if (!strncmp(backend, "Academic", 8)) {
+        snprintf(rel, sizeof rel, "configs/academic.qcfg");
+    } else {
+        return NULL;
+    }
+    size_t len;
+    char *text = qpt_read_file(rel, &len);
+    qp_config *c = NULL;
+    qp_error err;
+    if (qp_config_read_text(text, len, NULL, &c, &err)) {
+        print_error("%s:%u:%u: %s\n", rel, (unsigned)err.line, (unsigned)err.col, err.msg);
+        fail();
+    }
+    test_free(text);
+    return c;
+}
+
+/* Runs one fixture; returns true when it conforms. */
+static bool
+one(const char *name)
+{
+    char model[128], backend[64], cfg[64];
+    const char *p = name, *d1 = strchr(p, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    if (!d1 || !d2)
+        return false;
+    snprintf(model, sizeof model, "%.*s", (int)(d1 - p), p);
+    snprintf(backend, sizeof backend, "%.*s", (int)(d2 - d1 - 1), d1 + 1);
+    bool has_cfg = strncmp(d2, ".out.qg", 7) != 0;
+    if (has_cfg)
+        snprintf(cfg, sizeof cfg, "%.*s", (int)(strchr(d2 + 1, '.') - d2 - 1), d2 + 1);
+    char rel[512];
+    snprintf(rel, sizeof rel, "fixtures/%s.in.qg", model);
+    char *in = qpt_read_file(rel, NULL);
+    snprintf(rel, sizeof rel, "fixtures/%s", name);
+    char *want = qpt_read_file(rel, NULL);
+    qpt_alloc st;
+    qpt_alloc_reset(&st);
+    qp_allocator a = qpt_allocator(&st);
+    qp_graph *g = qpt_parse(in, &a), *e = qpt_parse(want, NULL);
+    qp_backend be;
+    assert_int_equal(qp_backend_from_name(backend, &be), QP_OK);
+    qp_config *c = config_for(model, backend, has_cfg ? cfg : NULL);
+    qp_status rc = qp_prepare_qat(g, be, c);
+    bool ok = false;
+    if (rc) {
+        print_message("%s: prepare failed: %s: %s\n", name, qp_status_str(rc), qp_graph_errmsg(g));
+    } else {
+        char diff[2048];
+        unsigned n = qpt_compare(e, g, diff, sizeof diff);
+        ok = n == 0;
+        if (!ok)
+            print_message("%s: %u differences\n%s", name, n, diff);
+        assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
+    }
+    qp_config_destroy(c);
+    qp_graph_destroy(g);
+    qp_graph_destroy(e);
+    assert_int_equal(st.live, 0);
+    test_free(in);
+    test_free(want);
+    return ok;
+}
+
+static void
+run(bool configs)
+{
+    char **names;
+    size_t n = qpt_list("fixtures", ".out.qg", &names), total = 0, ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* MODEL.BACKEND.out.qg has three dots, a config fixture four */
+        unsigned dots = 0;
+        for (const char *p = names[i]; *p; p++)
+            dots += *p == '.';
+        if ((dots == 4) != configs)
+            continue;
+        total++;
+        ok += one(names[i]);
+    }
+    qpt_free_list(names, n);
+    print_message("%zu/%zu fixtures conform (%s)\n", ok, total, configs ? "with configurations" : "backend defaults");
+    assert_true(total > 0);
+    assert_int_equal(ok, total);
+}
+
+static void
+default_fixtures_conform(void **state)
+{
+    (void)state;
+    run(false);
+}
+
+static void
+configuration_fixtures_conform(void **state)
+{
+    (void)state;
+    run(true);
+}
+
+int
+main(int argc, char **argv)
+{
+    qpt_data_dir = argc > 1 ? argv[1] : "tests/data";
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(default_fixtures_conform),
+        cmocka_unit_test(configuration_fixtures_conform),
+    };
+    return cmocka_run_group_tests_name("conformance", tests, NULL, NULL);
+}
