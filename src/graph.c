@@ -127,6 +127,7 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
     h->log = g->log;
     h->log_ud = g->log_ud;
     h->report = g->report;
+    h->gattrs = g->gattrs;
     const struct qp__symtab *s = &g->st;
     struct qp__symtab *t = &h->st;
     qp_status rc = dup_array(h, (void **)&t->chunks, s->chunks, s->nchunks, s->capchunks,
@@ -992,7 +993,7 @@ qp_node_set_args(qp_graph *g, qp_node n, qp_val args)
         return QP_ERR_NULL_ARG;
     if (!qp__node_live(g, n.id))
         return qp__err(g, QP_ERR_INVALID_ARG, "node #%u is not live", (unsigned)n.id);
-    uint32_t v;
+    uint32_t v = 0;
     qp_status rc = own_tree(g, args.id, QP_VAL_TUPLE, "args", &v);
     if (rc)
         return rc;
@@ -1007,7 +1008,7 @@ qp_node_set_kwargs(qp_graph *g, qp_node n, qp_val kwargs)
         return QP_ERR_NULL_ARG;
     if (!qp__node_live(g, n.id))
         return qp__err(g, QP_ERR_INVALID_ARG, "node #%u is not live", (unsigned)n.id);
-    uint32_t v;
+    uint32_t v = 0;
     qp_status rc = own_tree(g, kwargs.id, QP_VAL_DICT, "kwargs", &v);
     if (rc)
         return rc;

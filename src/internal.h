@@ -125,6 +125,7 @@ struct qp_graph {
     void **ptrs;
     uint32_t nptrs, capptrs;
 
+    uint32_t gattrs; /* DICT: the graph's own attributes (0: none) */
     qp_report report;
     void *explain; /* struct qp__explain *, owned (prepare.c) */
 
@@ -280,12 +281,21 @@ size_t qp__utf8_len(const unsigned char *s, size_t avail);
  * qgraph line must be and names are written unquoted. */
 bool qp__utf8_valid(const char *s, size_t len);
 
-/* A buffered writer over a qp_write_fn (no allocation). */
+/* A buffered writer over a qp_write_fn (no allocation). Floats written recently
+ * are kept formatted (a graph repeats a handful of them: eps, momentum, inf). */
+#define QP__OUT_FLOATS 8
 typedef struct qp__out {
     qp_write_fn fn;
     void *ud;
     int failed;
+    unsigned drains; /* times buf was handed to fn: a run of output in buf is whole
+                        if this did not change while it was written */
     size_t n;
+    struct {
+        uint64_t bits;
+        uint8_t len; /* 0: empty slot */
+        char text[31];
+    } floats[QP__OUT_FLOATS];
     char buf[4096];
 } qp__out;
 void qp__out_init(qp__out *o, qp_write_fn fn, void *ud);

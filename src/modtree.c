@@ -9,6 +9,14 @@
 
 #include <string.h>
 
+const struct qp__val *
+qp__mod_attr(const qp_graph *g, uint32_t m, const char *key)
+{
+    uint32_t k = qp__sym_find(g, key, strlen(key));
+    uint32_t v = k ? qp__val_get(g, g->mods[m].attrs, k) : 0;
+    return v ? &g->vals[v] : NULL;
+}
+
 uint32_t
 qp__sym_join(qp_graph *g, uint32_t a, const char *b, size_t blen)
 {

@@ -271,6 +271,30 @@ qp_module_replace(qp_graph *g, qp_module m, const char *type, qp_val attrs)
     return QP_OK;
 }
 
+/* Sets key in the attribute dict *dict (a copy with the key replaced or added). */
+static qp_status
+dict_put(qp_graph *g, uint32_t *dict, const char *key, qp_val value, const char *what)
+{
+    qp_status rc = check_word(g, key, "attribute key");
+    if (rc)
+        return rc;
+    if (!qp__val_valid(g, value.id) || qp__val_has_nodes(g, value.id))
+        return qp__err(g, QP_ERR_INVALID_ARG, "%s '%.64s' must be a value of this graph "
+                       "without node references", what, key);
+    /* checked here so that a failure of qp__val_dict_set below means memory */
+    if (g->vals[value.id].depth > QP__MAX_DEPTH)
+        return qp__err(g, QP_ERR_LIMIT, "%s '%.64s' is nested deeper than %d", what, key,
+                       QP__MAX_DEPTH);
+    uint32_t k;
+    if ((rc = qp__sym_intern(g, key, strlen(key), &k)))
+        return rc;
+    uint32_t d = qp__val_dict_set(g, *dict ? *dict : qp__val_empty(g, QP_VAL_DICT), k, value.id);
+    if (!d)
+        return QP_ERR_NOMEM;
+    *dict = d;
+    return QP_OK;
+}
+
 qp_status
 qp_module_set_attr(qp_graph *g, qp_module m, const char *key, qp_val value)
 {
@@ -278,24 +302,7 @@ qp_module_set_attr(qp_graph *g, qp_module m, const char *key, qp_val value)
         return QP_ERR_NULL_ARG;
     if (!mod_live(g, m))
         return qp__err(g, QP_ERR_INVALID_ARG, "module #%u is not in the table", (unsigned)m.id);
-    qp_status rc = check_word(g, key, "attribute key");
-    if (rc)
-        return rc;
-    if (!qp__val_valid(g, value.id) || qp__val_has_nodes(g, value.id))
-        return qp__err(g, QP_ERR_INVALID_ARG, "attribute '%.64s' must be a value of this graph "
-                       "without node references", key);
-    /* checked here so that a failure of qp__val_dict_set below means memory */
-    if (g->vals[value.id].depth > QP__MAX_DEPTH)
-        return qp__err(g, QP_ERR_LIMIT, "attribute '%.64s' is nested deeper than %d", key,
-                       QP__MAX_DEPTH);
-    uint32_t k;
-    if ((rc = qp__sym_intern(g, key, strlen(key), &k)))
-        return rc;
-    uint32_t d = qp__val_dict_set(g, g->mods[m.id].attrs, k, value.id);
-    if (!d)
-        return QP_ERR_NOMEM;
-    g->mods[m.id].attrs = d;
-    return QP_OK;
+    return dict_put(g, &g->mods[m.id].attrs, key, value, "attribute");
 }
 
 qp_status
@@ -407,4 +414,25 @@ qp_graph_add_comment(qp_graph *g, const char *text)
         return rc;
     g->comments[g->ncomments++] = s;
     return QP_OK;
+}
+
+/* ==== graph attributes ==== */
+
+qp_status
+qp_graph_set_attr(qp_graph *g, const char *key, qp_val value)
+{
+    if (!g)
+        return QP_ERR_NULL_ARG;
+    return dict_put(g, &g->gattrs, key, value, "graph attribute");
+}
+
+qp_val
+qp_graph_attr(const qp_graph *g, const char *key)
+{
+    qp_val v = {0};
+    if (!g || !key || !g->gattrs)
+        return v;
+    uint32_t k = qp__sym_find(g, key, strlen(key));
+    v.id = k ? qp__val_get(g, g->gattrs, k) : 0;
+    return v;
 }

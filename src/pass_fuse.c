@@ -119,26 +119,18 @@ match(struct fctx *F, uint32_t n, const struct fpat *p, uint32_t *chain)
     return true;
 }
 
-static const struct qp__val *
-attr(const qp_graph *g, uint32_t m, const char *key)
-{
-    uint32_t k = qp__sym_find(g, key, strlen(key));
-    uint32_t v = k ? qp__val_get(g, g->mods[m].attrs, k) : 0;
-    return v ? &g->vals[v] : NULL;
-}
-
 /* The fuser's checks (training mode): BN sizes and flags. */
 static qp_status
 check_bn(qp_graph *g, uint32_t root_m, uint32_t bn_m, uint32_t node)
 {
-    const struct qp__val *oc = attr(g, root_m, "out_channels");
-    const struct qp__val *nf = attr(g, bn_m, "num_features");
+    const struct qp__val *oc = qp__mod_attr(g, root_m, "out_channels");
+    const struct qp__val *nf = qp__mod_attr(g, bn_m, "num_features");
     if (oc && nf && oc->kind == QP_VAL_INT && nf->kind == QP_VAL_INT && oc->u.i != nf->u.i)
         return qp__errn(g, QP_ERR_INVALID_GRAPH, node, "cannot fuse %s (out_channels %lld) with "
                         "%s (num_features %lld): sizes differ",
                         qp__sym_str(g, g->mods[root_m].path), (long long)oc->u.i,
                         qp__sym_str(g, g->mods[bn_m].path), (long long)nf->u.i);
-    const struct qp__val *af = attr(g, bn_m, "affine"), *tr = attr(g, bn_m, "track_running_stats");
+    const struct qp__val *af = qp__mod_attr(g, bn_m, "affine"), *tr = qp__mod_attr(g, bn_m, "track_running_stats");
     if ((af && af->kind == QP_VAL_BOOL && !af->u.i) || (tr && tr->kind == QP_VAL_BOOL && !tr->u.i))
         return qp__errn(g, QP_ERR_INVALID_GRAPH, node, "cannot fuse %s: only BatchNorm with "
                         "affine and track_running_stats True fuses",

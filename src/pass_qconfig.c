@@ -190,7 +190,7 @@ override_matches(struct qp__prep *P, const struct qp__override *o, uint32_t m)
         if (qp__type_isa(type, what))
             return true;
         /* a fused container is what its first child is (nni.ConvBnReLU2d: a conv) */
-        if (qp__type_isa(type, "nni._FusedModule")) {
+        if (qp__is_fused(P, g->mods[m].type)) {
             uint32_t c = qp__sym_join(g, g->mods[m].path, ".0", 2);
             uint32_t cm = c ? qp__mod_find(g, c) : 0;
             return cm && qp__type_isa(qp__sym_str(g, g->mods[cm].type), what);

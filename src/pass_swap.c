@@ -67,18 +67,10 @@ inside_fused(struct qp__prep *P, uint32_t m)
             break;
         len--;
         uint32_t a = qp__mod_find(g, qp__sym_find(g, p, len));
-        if (a && qp__type_isa(qp__sym_str(g, g->mods[a].type), "nni._FusedModule"))
+        if (a && qp__is_fused(P, g->mods[a].type))
             return true;
     }
     return false;
-}
-
-static const struct qp__val *
-attr(const qp_graph *g, uint32_t m, const char *key)
-{
-    uint32_t k = qp__sym_find(g, key, strlen(key));
-    uint32_t v = k ? qp__val_get(g, g->mods[m].attrs, k) : 0;
-    return v ? &g->vals[v] : NULL;
 }
 
 /* The QAT attributes: the float ones, with freeze_bn: True just before bias. */
@@ -155,7 +147,7 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called)
         return qp__err(g, QP_ERR_INVALID_QCONFIG, "%s: EmbeddingBag weights need "
                        "per_channel_affine_float_qparams, which no backend uses",
                        qp__sym_str(g, g->mods[m].path));
-    bool fused = qp__type_isa(qp__sym_str(g, g->mods[m].type), "nni._FusedModule");
+    bool fused = qp__is_fused(P, g->mods[m].type);
     uint32_t src = m, bn = 0;
     if (fused) {
         uint32_t c0 = qp__mod_find(g, qp__sym_join(g, g->mods[m].path, ".0", 2));
@@ -176,18 +168,26 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called)
         return QP_ERR_NOMEM;
     bool axis1 = qp__ch_axis1_type(qts);
     /* fixed mode: a grouped ConvTranspose has no single output-channel axis */
-    const struct qp__val *groups = attr(g, src, "groups");
+    const struct qp__val *groups = qp__mod_attr(g, src, "groups");
     if (P->fix && axis1 && groups && groups->kind == QP_VAL_INT && groups->u.i > 1 &&
         qp__spec_int(P, spec, "ch_axis", -1) != -1) {
         qp_status rc = per_tensor(P, spec, &spec);
         if (rc)
             return rc;
     }
+    /* a per-channel axis must exist in the weight (rank from the traced weight_shape) */
+    int64_t ch = qp__spec_int(P, spec, "ch_axis", -1);
+    const struct qp__val *ws = qp__mod_attr(g, src, "weight_shape");
+    if (ch != -1 && !axis1 && ws && ws->kind == QP_VAL_TUPLE && (ch < -(int64_t)ws->b ||
+                                                                 ch >= (int64_t)ws->b))
+        return qp__err(g, QP_ERR_INVALID_QCONFIG, "per-channel axis %lld out of range for the "
+                       "rank-%u weight of %s", (long long)ch, (unsigned)ws->b,
+                       qp__sym_str(g, g->mods[m].path));
     /* LSQ resizes its per-channel scale by out_channels / out_features */
     int fqk = P->specs[spec].fq;
     if (!P->fix && fqk >= 0 && !strcmp(qp__fq_kind(fqk)->name, "LearnableFakeQuantize") &&
-        qp__spec_int(P, spec, "ch_axis", -1) != -1 && !attr(g, src, "out_channels") &&
-        !attr(g, src, "out_features"))
+        qp__spec_int(P, spec, "ch_axis", -1) != -1 && !qp__mod_attr(g, src, "out_channels") &&
+        !qp__mod_attr(g, src, "out_features"))
         return qp__err(g, QP_ERR_INVALID_QCONFIG, "%s (%s): per-channel LearnableFakeQuantize "
                        "needs out_channels or out_features (MQBench: \"Can not find "
                        "out_channels or out_features\"); use --fix or a per-tensor scheme",

@@ -241,6 +241,8 @@ struct qp__prep {
 const struct qp__symclass *qp__cls(struct qp__prep *P, uint32_t sym);
 /* Makes room for every sym that exists now (call at the start of a pass). */
 qp_status qp__cls_refresh(struct qp__prep *P);
+/* Is a module type a fused container (torch's, MQBench's or the configuration's)? */
+bool qp__is_fused(struct qp__prep *P, uint32_t type);
 /* Is node n in list L (module type isinstance / function / method)? */
 bool qp__in_list(struct qp__prep *P, uint32_t n, int list);
 /* Does node n match an entry exactly (module: exact type; function: canonical)? */
@@ -280,6 +282,8 @@ void qp__mod_remove_subtree(qp_graph *g, uint32_t m, uint32_t *removed);
 /* Copies module m and its subtree to path to_path (after table entry `after`). */
 qp_status qp__mod_copy_subtree(qp_graph *g, uint32_t m, uint32_t to_path, uint32_t after,
                                uint32_t *added);
+/* The attribute `key` of module m, or NULL. */
+const struct qp__val *qp__mod_attr(const qp_graph *g, uint32_t m, const char *key);
 /* The sym of sym a followed by blen bytes of b (0 on failure, message set). */
 uint32_t qp__sym_join(qp_graph *g, uint32_t a, const char *b, size_t blen);
 

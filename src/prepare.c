@@ -57,6 +57,23 @@ list_add_config(struct qp__prep *P, int L, qp_list which, bool as_module)
     return rc;
 }
 
+/* The configuration's fusion patterns make fused containers too. */
+static qp_status
+list_add_fused(struct qp__prep *P)
+{
+    const qp_config *c = P->cfg;
+    qp_status rc = QP_OK;
+    for (uint32_t i = 0; i < c->nfusions && !rc; i++)
+        rc = list_add(P, QP__L_FUSED, QP__E_MOD, qp__sym_str(c->store, c->fusions[i].fused));
+    return rc;
+}
+
+bool
+qp__is_fused(struct qp__prep *P, uint32_t type)
+{
+    return qp__cls(P, type)->bits >> (3 * QP__L_FUSED) & 1;
+}
+
 static qp_status
 build_lists(struct qp__prep *P)
 {
@@ -89,6 +106,7 @@ build_lists(struct qp__prep *P)
         (rc = list_add(P, QP__L_EMBED, QP__E_MOD, "qnnqat.Embedding")) ||
         (rc = list_add_config(P, QP__L_EXCL_FN, QP_EXCLUDE_FUNCTION_TYPE, false)) ||
         (rc = list_add(P, QP__L_FUSED, QP__E_MOD, "nni._FusedModule")) ||
+        (rc = list_add_fused(P)) ||
         (rc = list_add(P, QP__L_GETITEM, QP__E_FUNC, "operator.getitem")) ||
         (rc = list_add(P, QP__L_ADD, QP__E_FUNC, "operator.add")))
         return rc;
@@ -338,6 +356,40 @@ already_prepared(const qp_graph *g, uint32_t *which)
     return false;
 }
 
+/* preserve_attr: the values of the named attributes, read before the passes (the
+ * working copy shares value ids with the original) and set again after them.
+ * Missing attributes, or modules gone after prepare, are errors, as in MQBench. */
+static qp_status
+preserve(struct qp__prep *P, uint32_t *vals, bool restore)
+{
+    qp_graph *g = P->g;
+    const qp_config *c = P->cfg;
+    for (uint32_t i = 0; i < c->npreserve; i++) {
+        const struct qp__preserve *pr = &c->preserve[i];
+        const char *path = pr->path ? qp__sym_str(c->store, pr->path) : "";
+        const char *attr = qp__sym_str(c->store, pr->attr);
+        uint32_t m = 0;
+        if (pr->path && !(m = qp__mod_find(g, qp__sym_find(g, path, strlen(path)))))
+            return qp__err(g, QP_ERR_INVALID_CONFIG, "preserve_attr: no module '%s' %s prepare",
+                           path, restore ? "after" : "before");
+        if (!restore) {
+            qp_val v = m ? qp_module_attr(g, (qp_module){m}, attr) : qp_graph_attr(g, attr);
+            if (!v.id)
+                return qp__err(g, QP_ERR_INVALID_CONFIG, "preserve_attr: %s%s%s has no "
+                               "attribute '%s'", m ? "module '" : "the graph", path, m ? "'" : "",
+                               attr);
+            vals[i] = v.id;
+            continue;
+        }
+        qp_val v = {vals[i]};
+        qp_status rc = m ? qp_module_set_attr(g, (qp_module){m}, attr, v)
+                         : qp_graph_set_attr(g, attr, v);
+        if (rc)
+            return rc;
+    }
+    return QP_OK;
+}
+
 static qp_status
 run(struct qp__prep *P)
 {
@@ -353,25 +405,36 @@ run(struct qp__prep *P)
         return rc;
     if (rc)
         return rc;
+    uint32_t *kept = NULL, nkeep = P->cfg->npreserve;
+    if (nkeep && !(kept = qp__alloc(g, (size_t)nkeep * sizeof *kept)))
+        return qp__err(g, QP_ERR_NOMEM, "out of memory");
+    if (nkeep && (rc = preserve(P, kept, false))) {
+        qp__free(g, kept, (size_t)nkeep * sizeof *kept);
+        return rc;
+    }
     g->report.npass = 0;
-    for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+    for (size_t i = 0; i < sizeof passes / sizeof passes[0] && !rc; i++) {
         qp_pass_stats *st = &g->report.pass[g->report.npass++];
         memset(st, 0, sizeof *st);
         st->pass = passes[i].name;
         P->st = st;
         if ((rc = qp__cls_refresh(P)) || (rc = passes[i].run(P)))
-            return rc;
+            break;
         if (P->cfg->verify_each && (rc = qp__verify(g, NULL, NULL)) != QP_OK) {
             char msg[sizeof g->errmsg];
             memcpy(msg, g->errmsg, sizeof msg);
-            return qp__err(g, QP_ERR_INTERNAL, "after pass %s: %s", passes[i].name, msg);
+            rc = qp__err(g, QP_ERR_INTERNAL, "after pass %s: %s", passes[i].name, msg);
+            break;
         }
         qp__logf(g, QP_LOG_INFO, passes[i].name, "%u matched, %u nodes added, %u erased, %u "
                  "modules swapped, %u fake-quantizers", (unsigned)st->matched,
                  (unsigned)st->nodes_added, (unsigned)st->nodes_erased,
                  (unsigned)st->modules_swapped, (unsigned)st->fq_inserted);
     }
-    return QP_OK;
+    if (!rc && nkeep)
+        rc = preserve(P, kept, true);
+    qp__free(g, kept, (size_t)nkeep * sizeof *kept);
+    return rc;
 }
 
 qp_status

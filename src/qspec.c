@@ -185,7 +185,7 @@ qp__spec_range(struct qp__prep *P, uint32_t spec, int64_t qmin, int64_t qmax, ui
                 const char *key = qp__sym_str(P->g, x->key);
                 if (!strcmp(key, "quant_min") || !strcmp(key, "quant_max"))
                     continue;
-                uint32_t y = qp__val_get(P->g, b->a ? P->specs[spec].kwargs : 0, x->key);
+                uint32_t y = qp__val_get(P->g, P->specs[spec].kwargs, x->key);
                 same = y && qp__val_equal(P->g, a->a + k, y);
             }
             if (same) {
@@ -202,31 +202,33 @@ qp__spec_range(struct qp__prep *P, uint32_t spec, int64_t qmin, int64_t qmax, ui
     return push_spec(P, P->specs[spec].fq, P->specs[spec].obs, kw, out);
 }
 
-static const struct qp__val *
+/* The id of kwargs[key] of a spec, or 0. Ids, not pointers: the pool moves. */
+static uint32_t
 kw_get(struct qp__prep *P, uint32_t spec, const char *key)
 {
     uint32_t k = qp__sym_find(P->g, key, strlen(key));
-    uint32_t v = k ? qp__val_get(P->g, P->specs[spec].kwargs, k) : 0;
-    return v ? &P->g->vals[v] : NULL;
+    return k ? qp__val_get(P->g, P->specs[spec].kwargs, k) : 0;
 }
 
 int64_t
 qp__spec_int(struct qp__prep *P, uint32_t spec, const char *key, int64_t dflt)
 {
-    const struct qp__val *v = kw_get(P, spec, key);
-    return v && (v->kind == QP_VAL_INT || v->kind == QP_VAL_BOOL) ? v->u.i : dflt;
+    uint32_t v = kw_get(P, spec, key);
+    const struct qp__val *r = &P->g->vals[v];
+    return v && (r->kind == QP_VAL_INT || r->kind == QP_VAL_BOOL) ? r->u.i : dflt;
 }
 
 static bool
-str_is(struct qp__prep *P, const struct qp__val *v, const char *s)
+str_is(struct qp__prep *P, uint32_t v, const char *s)
 {
-    return v && v->kind == QP_VAL_STR && !strcmp(qp__sym_str(P->g, v->a), s);
+    const struct qp__val *r = &P->g->vals[v];
+    return v && r->kind == QP_VAL_STR && !strcmp(qp__sym_str(P->g, r->a), s);
 }
 
 bool
 qp__spec_symmetric(struct qp__prep *P, uint32_t spec)
 {
-    const struct qp__val *q = kw_get(P, spec, "qscheme");
+    uint32_t q = kw_get(P, spec, "qscheme");
     return str_is(P, q, "per_tensor_symmetric") || str_is(P, q, "per_channel_symmetric");
 }
 
@@ -295,14 +297,13 @@ build(struct qp__prep *P, uint32_t spec, bool axis1, int qt)
         return qp__err(g, QP_ERR_INVALID_CONFIG, "%s does not take the keyword argument '%s' "
                        "(from the configuration)", ok->name, k);
     }
-    const struct qp__val *vqmin = kw_get(P, spec, "quant_min"), *vqmax = kw_get(P, spec, "quant_max");
-    const struct qp__val *vdtype = kw_get(P, spec, "dtype"), *vqs = kw_get(P, spec, "qscheme");
-    const struct qp__val *vrr = kw_get(P, spec, "reduce_range");
-    bool rr = vrr && vrr->kind == QP_VAL_BOOL && vrr->u.i;
+    uint32_t vqmin = kw_get(P, spec, "quant_min"), vqmax = kw_get(P, spec, "quant_max");
+    uint32_t vdtype = kw_get(P, spec, "dtype"), vqs = kw_get(P, spec, "qscheme");
+    bool rr = qp__spec_int(P, spec, "reduce_range", 0) != 0;
     int64_t qmin, qmax;
-    if (vqmin && vqmax && vqmin->kind == QP_VAL_INT && vqmax->kind == QP_VAL_INT) {
-        qmin = vqmin->u.i;
-        qmax = vqmax->u.i;
+    if (vqmin && vqmax && g->vals[vqmin].kind == QP_VAL_INT && g->vals[vqmax].kind == QP_VAL_INT) {
+        qmin = g->vals[vqmin].u.i;
+        qmax = g->vals[vqmax].u.i;
         /* torch validates ranges wider than 8 bits as [-128, 127] (MQBench restores them) */
         int64_t lo = qmin, hi = qmax;
         if (qmax - qmin + 1 > 256 || qmax - qmin + 1 < 0) {
@@ -334,27 +335,27 @@ build(struct qp__prep *P, uint32_t spec, bool axis1, int qt)
                        ok->name, (long long)ch);
     if (axis1 && ch != -1)
         ch = 1;
-    const struct qp__val *vpot = kw_get(P, spec, "pot_scale");
-    uint32_t pot = vpot ? qp__val_copy(g, (uint32_t)(vpot - g->vals)) : qp__val_bool(g, false);
-    uint32_t qsv = vqs ? (uint32_t)(vqs - g->vals) : str_val(P, "per_tensor_affine");
-    uint32_t dtv = vdtype ? (uint32_t)(vdtype - g->vals) : str_val(P, "quint8");
+    bool symq = str_is(P, vqs, "per_tensor_symmetric") || str_is(P, vqs, "per_channel_symmetric");
+    /* values given as keywords are used as they are; the rest are made here (every
+     * constructor may move the pool, so only ids are held) */
+    uint32_t pot = kw_get(P, spec, "pot_scale");
+    uint32_t vp = kw_get(P, spec, "p"), vema = kw_get(P, spec, "ema_ratio");
+    uint32_t vgs = kw_get(P, spec, "use_grad_scaling");
+    uint32_t qsv = vqs ? vqs : str_val(P, "per_tensor_affine");
+    uint32_t dtv = vdtype ? vdtype : str_val(P, "quint8");
     uint32_t qtv = qt ? str_val(P, qt_names[qt]) : qp__val_none(g);
-    bool symq = vqs && (str_is(P, vqs, "per_tensor_symmetric") ||
-                        str_is(P, vqs, "per_channel_symmetric"));
     uint32_t vmin = qp__val_int(g, qmin), vmax = qp__val_int(g, qmax), vch = qp__val_int(g, ch);
     uint32_t eps = qp__val_float(g, EPS), rrv = qp__val_bool(g, rr);
-    if (!pot || !qsv || !dtv || !qtv || !vmin || !vmax || !vch || !eps || !rrv)
-        return QP_ERR_NOMEM;
-    /* printed extras take a given keyword, else the class default */
-    const struct qp__val *vp = kw_get(P, spec, "p"), *vema = kw_get(P, spec, "ema_ratio");
-    const struct qp__val *vgs = kw_get(P, spec, "use_grad_scaling");
-    uint32_t pv = vp ? (uint32_t)(vp - g->vals) : qp__val_float(g, 2.0);
-    uint32_t emav = vema ? (uint32_t)(vema - g->vals) : qp__val_float(g, 0.9);
-    uint32_t gsv = vgs ? (uint32_t)(vgs - g->vals) : qp__val_bool(g, true);
+    uint32_t pv = vp ? vp : qp__val_float(g, 2.0);
+    uint32_t emav = vema ? vema : qp__val_float(g, 0.9);
+    uint32_t gsv = vgs ? vgs : qp__val_bool(g, true);
     uint32_t bw = qp__val_int(g, floor_log2((uint64_t)(qmax - qmin + 1)));
     uint32_t minv = qp__val_float(g, HUGE_VAL), maxv = qp__val_float(g, -HUGE_VAL);
     uint32_t symv = qp__val_bool(g, symq);
-    if (!pv || !emav || !gsv || !bw || !minv || !maxv || !symv)
+    if (!pot)
+        pot = qp__val_bool(g, false);
+    if (!pot || !qsv || !dtv || !qtv || !vmin || !vmax || !vch || !eps || !rrv || !pv || !emav ||
+        !gsv || !bw || !minv || !maxv || !symv)
         return QP_ERR_NOMEM;
     /* the printed order: eps, p, min_val, max_val, quant_min, quant_max, ch_axis, pot_scale,
      * bitwidth, qscheme, is_symmetric_quant, dtype, ema_ratio, quant_type,

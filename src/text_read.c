@@ -543,11 +543,10 @@ container(struct reader *r, char open, const char *what, uint32_t *out)
             uint32_t key;
             qp_status rc;
             if (c == '"') {
+                /* any string, "" included (MQBench's preserve_attr uses it for the root) */
                 rc = string(r, &key);
                 if (rc)
                     return rc;
-                if (!key)
-                    return fail(r, QP_ERR_PARSE, k0 + 1, "empty key");
             } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_') {
                 while (r->pos < r->n && (is_word(r->s[r->pos]) || r->s[r->pos] == '.'))
                     r->pos++;

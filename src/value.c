@@ -153,7 +153,7 @@ uint32_t
 qp__val_get(const qp_graph *g, uint32_t dict, uint32_t key)
 {
     const struct qp__val *r = &g->vals[dict];
-    if (r->kind != QP_VAL_DICT || !key)
+    if (r->kind != QP_VAL_DICT) /* key 0 is "", a valid key */
         return 0;
     for (uint32_t i = 0; i < r->b; i++)
         if (g->vals[r->a + i].key == key)
@@ -417,7 +417,7 @@ qp_val_dict_get(const qp_graph *g, qp_val v, const char *key)
     if (!rec(g, v) || !key)
         return out;
     uint32_t k = qp__sym_find(g, key, strlen(key));
-    out.id = k ? qp__val_get(g, v.id, k) : 0;
+    out.id = k || !key[0] ? qp__val_get(g, v.id, k) : 0;
     return out;
 }
 

@@ -717,7 +717,20 @@ lines_must_be_well_formed(void **state)
     expect_error("qgraph 1\n%x = placeholder x () {a 1}\n", QP_ERR_PARSE, 2, 26, "expected ':'");
     expect_error("qgraph 1\n%x = placeholder x () {1: 2}\n", QP_ERR_PARSE, 2, 24,
                  "expected a key");
-    expect_error("qgraph 1\n%x = placeholder x () {\"\": 2}\n", QP_ERR_PARSE, 2, 24, "empty key");
+    /* an empty quoted key is a key like any other (Python's, and preserve_attr's root) */
+    {
+        static const char ek[] = "qgraph 1\n%x = placeholder x () {\"\": 2}\n"
+                                 "%output = output output (%x,) {}\n";
+        qp_graph *g = qpt_parse(ek, NULL);
+        char *back = qpt_graph_text(g);
+        assert_string_equal(back, ek);
+        qp_val two = qp_val_dict_get(g, qp_node_kwargs(g, qp_graph_find_node(g, "x")), "");
+        assert_int_equal(qp_val_as_int(g, two), 2);
+        test_free(back);
+        qp_graph_destroy(g);
+    }
+    expect_error("qgraph 1\n%x = placeholder x () {\"\": 2, \"\": 3}\n", QP_ERR_PARSE, 2, 23,
+                 "duplicate key ''");
     expect_error("qgraph 1\n%x = placeholder x () {a:}\n", QP_ERR_PARSE, 2, 26, "unexpected '}'");
     expect_error("qgraph 1\n%x = placeholder x () {a:\n", QP_ERR_PARSE, 2, 26, "expected a value");
     expect_error("qgraph 1\n%x = placeholder x (%,) {}\n", QP_ERR_PARSE, 2, 21,

@@ -149,10 +149,15 @@ QP_API qp_status qp_config_add_qat_mapping(qp_config *c, const char *float_type,
 QP_API qp_status qp_config_preserve_attr(qp_config *c, const char *path, const char *attr);
 
 /* Beyond MQBench: per-module qconfig overrides, as torch's QConfigMapping.
- * A rule matches modules by exact path, by type (isinstance), or by a glob
- * pattern over the path (`*` any run, `?` one character); later rules win.
- * w / a NULL means "no quantization": such a module stays float and asks for
- * no fake-quantizer on its inputs. */
+ * A rule matches modules by exact path (and their submodules), by type
+ * (isinstance; a fused container matches as its first child, so "nn.Conv2d"
+ * matches a fused conv), or by a glob pattern over the path (`*` any run, `?`
+ * one character); later rules win. w gives the weight scheme, a the scheme
+ * of the activation fake-quantizers the module asks for (on its inputs, or its
+ * output on output-based backends); a NULL side keeps the default. Both NULL
+ * means "no quantization": the module stays float (no QAT swap, no weight
+ * fake-quantizer) and asks for no activation fake-quantizer. Kinds (observer,
+ * fake-quantizer) and keyword arguments are the configuration's. */
 typedef enum qp_match { QP_MATCH_PATH, QP_MATCH_TYPE, QP_MATCH_PATTERN } qp_match;
 QP_API qp_status qp_config_add_override(qp_config *c, qp_match how, const char *what,
                                         const qp_qscheme *w, const qp_qscheme *a);

@@ -55,6 +55,15 @@ qp_graph *qpt_parse(const char *text, const qp_allocator *a);
 size_t qpt_list(const char *reldir, const char *suffix, char ***names);
 void qpt_free_list(char **names, size_t n);
 
+/* prep_util.c: a config from .qcfg text (asserts success); prepare a text graph for
+ * a backend expecting status `want`; returns the prepared text or, on the expected
+ * failure, the error message (checking the graph was left unchanged). test_malloc'd. */
+qp_config *qpt_config(const char *text);
+char *qpt_prepare(const char *in, qp_backend be, const qp_config *cfg, qp_status want);
+/* Fail unless hay contains / lacks needle, printing both. */
+void qpt_contains(const char *hay, const char *needle);
+void qpt_lacks(const char *hay, const char *needle);
+
 #define QPT_MAIN(group)                                                                    \
     int main(int argc, char **argv)                                                        \
     {                                                                                      \

@@ -1,0 +1,68 @@
+/*
+ * prep_util.c - helpers for prepare tests: run qp_prepare_qat on a text graph
+ * with the leak-checked allocator and hand back the prepared text.
+ */
+#include "testlib.h"
+
+#include <string.h>
+
+qp_config *
+qpt_config(const char *text)
+{
+    qp_config *c = NULL;
+    qp_error err;
+    if (qp_config_read_text(text, strlen(text), NULL, &c, &err)) {
+        print_error("config: %u:%u: %s\n", (unsigned)err.line, (unsigned)err.col, err.msg);
+        fail();
+    }
+    return c;
+}
+
+char *
+qpt_prepare(const char *in, qp_backend be, const qp_config *cfg, qp_status want)
+{
+    qpt_alloc st;
+    qpt_alloc_reset(&st);
+    qp_allocator a = qpt_allocator(&st);
+    qp_graph *g = qpt_parse(in, &a);
+    char *before = qpt_graph_text(g);
+    qp_status rc = qp_prepare_qat(g, be, cfg);
+    if (rc != want) {
+        print_error("prepare for %s: %s (%s), wanted %s\n", qp_backend_name(be),
+                    qp_status_str(rc), qp_graph_errmsg(g), qp_status_str(want));
+        fail();
+    }
+    char *out = qpt_graph_text(g);
+    if (rc) {
+        /* a failure leaves the graph as it was; the caller gets the message */
+        assert_string_equal(before, out);
+        test_free(out);
+        size_t n = strlen(qp_graph_errmsg(g));
+        out = test_malloc(n + 1);
+        memcpy(out, qp_graph_errmsg(g), n + 1);
+    } else {
+        assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
+    }
+    test_free(before);
+    qp_graph_destroy(g);
+    assert_int_equal(st.live, 0);
+    return out;
+}
+
+void
+qpt_contains(const char *hay, const char *needle)
+{
+    if (!strstr(hay, needle)) {
+        print_error("expected to find:\n  %s\nin:\n%s\n", needle, hay);
+        fail();
+    }
+}
+
+void
+qpt_lacks(const char *hay, const char *needle)
+{
+    if (strstr(hay, needle)) {
+        print_error("expected not to find:\n  %s\nin:\n%s\n", needle, hay);
+        fail();
+    }
+}

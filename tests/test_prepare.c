@@ -1,0 +1,288 @@
+/*
+ * test_prepare.c - qp_prepare_qat end to end on small graphs: the report's
+ * exact counts, failures that leave the graph unchanged, refusal of prepared
+ * graphs, explanations, the caller's pointers kept across fusion and swap,
+ * the log hook, and every backend on a model that exercises it.
+ */
+#include "testlib.h"
+
+#include <string.h>
+
+static const char small[] =
+    "qgraph 1\n"
+    "module conv nn.Conv2d {in_channels: 3, out_channels: 8, kernel_size: (3, 3), stride: "
+    "(1, 1), padding: (1, 1), dilation: (1, 1), groups: 1, padding_mode: \"zeros\", "
+    "output_padding: (0, 0), bias: True, weight_shape: (8, 3, 3, 3)}\n"
+    "module bn nn.BatchNorm2d {num_features: 8, eps: 1e-05, momentum: 0.1, affine: True, "
+    "track_running_stats: True, bias: True, weight_shape: (8,)}\n"
+    "module relu nn.ReLU {inplace: False}\n"
+    "module pool nn.AdaptiveAvgPool2d {output_size: (1, 1)}\n"
+    "module fc nn.Linear {in_features: 8, out_features: 4, bias: True, weight_shape: (4, 8)}\n"
+    "%x = placeholder x () {}\n"
+    "%conv = call_module conv (%x,) {}\n"
+    "%bn = call_module bn (%conv,) {}\n"
+    "%relu = call_module relu (%bn,) {}\n"
+    "%pool = call_module pool (%relu,) {}\n"
+    "%flatten = call_function torch.flatten (%pool, 1) {}\n"
+    "%fc = call_module fc (%flatten,) {}\n"
+    "%output = output output (%fc,) {}\n";
+
+static const qp_pass_stats *
+pass(const qp_report *r, const char *name)
+{
+    for (uint32_t i = 0; i < r->npass; i++)
+        if (!strcmp(r->pass[i].pass, name))
+            return &r->pass[i];
+    fail_msg("no pass %s in the report", name);
+    return NULL;
+}
+
+static void
+report_counts_are_exact(void **state)
+{
+    (void)state;
+    qp_graph *g = qpt_parse(small, NULL);
+    assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
+    const qp_report *r = qp_graph_report(g);
+    assert_int_equal(r->npass, 6);
+    assert_int_equal(r->nodes_before, 8);
+    assert_int_equal(r->nodes_after, 9);
+    assert_int_equal(r->modules_before, 5);
+    const qp_pass_stats *f = pass(r, "fuse");
+    assert_int_equal(f->matched, 1);
+    assert_int_equal(f->nodes_erased, 2);
+    const qp_pass_stats *s = pass(r, "swap");
+    assert_int_equal(s->modules_swapped, 2);
+    const qp_pass_stats *q = pass(r, "fakequant");
+    assert_int_equal(q->fq_inserted, 3); /* x (conv), conv (pool), flatten (fc) */
+    assert_int_equal(q->nodes_added, 3);
+    assert_int_equal(q->uses_rewired, 3);
+    /* the modules: the fused conv with its bn, two weight quantizers, three activation ones */
+    assert_int_equal(r->modules_after, 2 + 1 + 2 * 2 + 3 * 2 + 1);
+    char *out = qpt_graph_text(g);
+    qpt_contains(out, "module conv nniqat.ConvBnReLU2d {");
+    qpt_contains(out, "module conv.bn nn.BatchNorm2d {num_features: 8");
+    qpt_contains(out, "%x_post_act_fake_quantizer = call_module x_post_act_fake_quantizer (%x,) {}");
+    qpt_contains(out, "%conv = call_module conv (%x_post_act_fake_quantizer,) {}");
+    qpt_contains(out, "%fc = call_module fc (%flatten_post_act_fake_quantizer,) {}");
+    qpt_lacks(out, "module relu ");
+    test_free(out);
+    qp_graph_destroy(g);
+}
+
+static void
+failure_leaves_graph_unchanged(void **state)
+{
+    (void)state;
+    char *msg = qpt_prepare(small, QP_BACKEND_ACADEMIC, NULL, QP_ERR_INVALID_CONFIG);
+    qpt_contains(msg, "Academic");
+    qpt_contains(msg, "w_qscheme");
+    test_free(msg);
+    /* a configuration that lacks one required key names it */
+    qp_config *c = qpt_config("qcfg 1\nextra_qconfig_dict = {w_observer: \"MinMaxObserver\", "
+                              "a_observer: \"EMAMinMaxObserver\", w_fakequantize: "
+                              "\"FixedFakeQuantize\", w_qscheme: {bit: 4}, a_qscheme: {bit: 4}}\n");
+    msg = qpt_prepare(small, QP_BACKEND_ACADEMIC, c, QP_ERR_INVALID_CONFIG);
+    qpt_contains(msg, "a_fakequantize");
+    test_free(msg);
+    qp_config_destroy(c);
+    /* an observer that rejects a keyword fails inside the passes: still unchanged */
+    c = qpt_config("qcfg 1\nextra_qconfig_dict = {a_observer: \"MinMaxObserver\", "
+                   "a_observer_extra_args: {ema_ratio: 0.5}}\n");
+    msg = qpt_prepare(small, QP_BACKEND_TENSORRT, c, QP_ERR_INVALID_CONFIG);
+    qpt_contains(msg, "MinMaxObserver");
+    qpt_contains(msg, "ema_ratio");
+    test_free(msg);
+    qp_config_destroy(c);
+}
+
+static void
+prepared_graph_is_refused(void **state)
+{
+    (void)state;
+    qp_graph *g = qpt_parse(small, NULL);
+    assert_int_equal(qp_prepare_qat(g, QP_BACKEND_SNPE, NULL), QP_OK);
+    char *before = qpt_graph_text(g);
+    assert_int_equal(qp_prepare_qat(g, QP_BACKEND_SNPE, NULL), QP_ERR_ALREADY_PREPARED);
+    qpt_contains(qp_graph_errmsg(g), "already prepared");
+    char *after = qpt_graph_text(g);
+    assert_string_equal(before, after);
+    test_free(before);
+    test_free(after);
+    qp_graph_destroy(g);
+}
+
+static void
+bad_arguments_are_refused(void **state)
+{
+    (void)state;
+    assert_int_equal(qp_prepare_qat(NULL, QP_BACKEND_TENSORRT, NULL), QP_ERR_NULL_ARG);
+    qp_graph *g = qpt_parse(small, NULL);
+    assert_int_equal(qp_prepare_qat(g, (qp_backend)99, NULL), QP_ERR_UNSUPPORTED_BACKEND);
+    qp_backend be;
+    assert_int_equal(qp_backend_from_name("tensorrt", &be), QP_OK);
+    assert_int_equal(be, QP_BACKEND_TENSORRT);
+    assert_int_equal(qp_backend_from_name("TensorRT9", &be), QP_ERR_UNSUPPORTED_BACKEND);
+    for (int b = 0; b < QP_BACKEND_COUNT; b++) {
+        assert_non_null(qp_backend_name((qp_backend)b));
+        assert_non_null(qp_backend_summary((qp_backend)b));
+        assert_int_equal(qp_backend_from_name(qp_backend_name((qp_backend)b), &be), QP_OK);
+        assert_int_equal(be, b);
+    }
+    assert_null(qp_backend_name(QP_BACKEND_COUNT));
+    qp_graph_destroy(g);
+}
+
+static void
+explanations_name_producer_and_cause(void **state)
+{
+    (void)state;
+    /* a mul feeding an add is an implicit merge on Tensorrt: no quantizer between */
+    static const char g_text[] = "qgraph 1\n"
+                                 "%x = placeholder x () {}\n"
+                                 "%y = placeholder y () {}\n"
+                                 "%mul = call_function operator.mul (%x, %y) {}\n"
+                                 "%add = call_function operator.add (%mul, %y) {}\n"
+                                 "%output = output output (%add,) {}\n";
+    qp_graph *g = qpt_parse(g_text, NULL);
+    assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
+    uint32_t n = qp_graph_num_explain(g);
+    bool merge = false, x_in = false;
+    for (uint32_t i = 0; i < n; i++) {
+        qp_explain_item it;
+        assert_int_equal(qp_graph_explain_at(g, i, &it), QP_OK);
+        if (it.reason == QP_WHY_SKIP_IMPLICIT_MERGE) {
+            merge = true;
+            assert_string_equal(it.node_name, "mul");
+            assert_string_equal(it.cause_name, "add");
+            assert_true(qp_node_is_null(it.fq));
+        }
+        if (it.reason == QP_WHY_CONSUMER_INPUT && !strcmp(it.node_name, "x")) {
+            x_in = true;
+            assert_string_equal(it.cause_name, "mul");
+            assert_string_equal(qp_node_name(g, it.fq), "x_post_act_fake_quantizer");
+            assert_int_equal(qp_node_fq_producer(g, it.fq).id, qp_graph_find_node(g, "x").id);
+        }
+    }
+    assert_true(merge);
+    assert_true(x_in);
+    qp_explain_item it;
+    assert_int_equal(qp_graph_explain_at(g, n, &it), QP_ERR_INVALID_ARG);
+    assert_string_equal(qp_reason_str(QP_WHY_SKIP_IMPLICIT_MERGE),
+                        "skipped: implicit merge (no quantizer between these two)");
+    char *out = qpt_graph_text(g);
+    qpt_contains(out, "%add = call_function operator.add (%mul, %y_post_act_fake_quantizer) {}");
+    test_free(out);
+    qp_graph_destroy(g);
+}
+
+static void
+caller_pointers_survive_fusion_and_swap(void **state)
+{
+    (void)state;
+    qp_graph *g = qpt_parse(small, NULL);
+    static int conv_tag, bn_tag, relu_tag, node_tag;
+    qp_module_set_user_data(g, qp_graph_find_module(g, "conv"), &conv_tag);
+    qp_module_set_user_data(g, qp_graph_find_module(g, "bn"), &bn_tag);
+    qp_module_set_user_data(g, qp_graph_find_module(g, "relu"), &relu_tag);
+    qp_node_set_user_data(g, qp_graph_find_node(g, "conv"), &node_tag);
+    assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
+    qp_module conv = qp_graph_find_module(g, "conv");
+    assert_string_equal(qp_module_type(g, conv), "nniqat.ConvBnReLU2d");
+    assert_ptr_equal(qp_module_user_data(g, conv), &conv_tag);
+    assert_int_equal(qp_module_num_origins(g, conv), 3);
+    assert_ptr_equal(qp_module_origin_at(g, conv, 0), &conv_tag);
+    assert_ptr_equal(qp_module_origin_at(g, conv, 1), &bn_tag);
+    assert_ptr_equal(qp_module_origin_at(g, conv, 2), &relu_tag);
+    assert_ptr_equal(qp_module_user_data(g, qp_graph_find_module(g, "conv.bn")), &bn_tag);
+    assert_ptr_equal(qp_node_user_data(g, qp_graph_find_node(g, "conv")), &node_tag);
+    qp_graph_destroy(g);
+}
+
+struct logs {
+    unsigned n;
+    bool fuse, fakequant;
+};
+
+static void
+on_log(void *ud, qp_log_level level, const char *where, const char *msg)
+{
+    struct logs *l = ud;
+    (void)level;
+    assert_non_null(msg);
+    l->n++;
+    l->fuse |= !strcmp(where, "fuse");
+    l->fakequant |= !strcmp(where, "fakequant");
+}
+
+static void
+log_hook_hears_each_pass(void **state)
+{
+    (void)state;
+    qp_graph *g = qpt_parse(small, NULL);
+    struct logs l = {0, false, false};
+    qp_graph_set_log(g, on_log, &l);
+    qp_config *c;
+    assert_int_equal(qp_config_create(NULL, &c), QP_OK);
+    assert_int_equal(qp_config_set_verify_each(c, true), QP_OK);
+    assert_int_equal(qp_prepare_qat(g, QP_BACKEND_VITIS, c), QP_OK);
+    assert_true(l.n >= 6);
+    assert_true(l.fuse && l.fakequant);
+    qp_config_destroy(c);
+    qp_graph_destroy(g);
+}
+
+static void
+every_backend_prepares_every_model(void **state)
+{
+    (void)state;
+    char **names;
+    size_t n = qpt_list("fixtures", ".in.qg", &names);
+    size_t len;
+    char *acad = qpt_read_file("configs/academic.qcfg", &len);
+    qp_config *ac = qpt_config(acad);
+    unsigned runs = 0, refused = 0;
+    for (size_t i = 0; i < n; i++) {
+        char rel[512];
+        snprintf(rel, sizeof rel, "fixtures/%s", names[i]);
+        char *text = qpt_read_file(rel, NULL);
+        for (int b = 0; b < QP_BACKEND_COUNT; b++) {
+            qp_graph *g = qpt_parse(text, NULL);
+            bool academic = b == QP_BACKEND_ACADEMIC || b == QP_BACKEND_ACADEMIC_NLP;
+            qp_status rc = qp_prepare_qat(g, (qp_backend)b, academic ? ac : NULL);
+            runs++;
+            if (rc) {
+                /* MQBench fails too: per-channel LSQ on an embedding */
+                assert_int_equal(rc, QP_ERR_INVALID_QCONFIG);
+                qpt_contains(qp_graph_errmsg(g), "out_channels or out_features");
+                refused++;
+            } else {
+                assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
+            }
+            qp_graph_destroy(g);
+        }
+        test_free(text);
+    }
+    print_message("%u runs, %u refused as MQBench refuses them\n", runs, refused);
+    assert_true(refused > 0 && refused < 8);
+    qp_config_destroy(ac);
+    test_free(acad);
+    qpt_free_list(names, n);
+}
+
+int
+main(int argc, char **argv)
+{
+    qpt_data_dir = argc > 1 ? argv[1] : "tests/data";
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(report_counts_are_exact),
+        cmocka_unit_test(failure_leaves_graph_unchanged),
+        cmocka_unit_test(prepared_graph_is_refused),
+        cmocka_unit_test(bad_arguments_are_refused),
+        cmocka_unit_test(explanations_name_producer_and_cause),
+        cmocka_unit_test(caller_pointers_survive_fusion_and_swap),
+        cmocka_unit_test(log_hook_hears_each_pass),
+        cmocka_unit_test(every_backend_prepares_every_model),
+    };
+    return cmocka_run_group_tests_name("prepare", tests, NULL, NULL);
+}
