@@ -270,7 +270,8 @@ post_strategy(struct qp__prep *P, struct out *o)
         /* additional_node_name neither lists nor rescues here (MQBench; fixed: as input) */
         if (excluded(P, n, true, P->fix))
             continue;
-        if (qp__in_list(P, n, QP__L_CONSUMER)) {
+        if (qp__in_list(P, n, QP__L_CONSUMER) ||
+            (P->fix && (flags(P, g->nodes[n].name) & QP__SF_ADD_NODE))) {
             if (float_module(P, n))
                 continue;
             uint32_t it = 0, u;

@@ -205,6 +205,122 @@ kwargs_and_dict_args_are_rewritten(void **state)
     qp_config_destroy(c);
 }
 
+/* The swap compares exclude_module_name with each module's last name component. */
+static void
+swap_exclusion_uses_full_paths(void **state)
+{
+    (void)state;
+    static const char g[] = "qgraph 1\n" CONV("a.conv", 8, 8, 1, "(8, 8, 3, 3)")
+        CONV("b.conv", 8, 8, 1, "(8, 8, 3, 3)")
+        "%x = placeholder x () {}\n"
+        "%a_conv = call_module a.conv (%x,) {}\n"
+        "%b_conv = call_module b.conv (%a_conv,) {}\n"
+        "%output = output output (%b_conv,) {}\n";
+    static const char cfg[] = "qcfg 1\nextra_quantizer_dict = {exclude_module_name: [%s]}\n"
+                              "qprep_options = {fix: %s}\n";
+    char text[256];
+    /* MQBench: "conv" excludes both (local names), "a.conv" excludes nothing */
+    snprintf(text, sizeof text, cfg, "\"conv\"", "False");
+    qp_config *c = qpt_config(text);
+    char *out = qpt_prepare(g, QP_BACKEND_TENSORRT, c, QP_OK);
+    qpt_contains(out, "module a.conv nn.Conv2d {");
+    qpt_contains(out, "module b.conv nn.Conv2d {");
+    test_free(out);
+    qp_config_destroy(c);
+    snprintf(text, sizeof text, cfg, "\"a.conv\"", "False");
+    c = qpt_config(text);
+    out = qpt_prepare(g, QP_BACKEND_TENSORRT, c, QP_OK);
+    qpt_contains(out, "module a.conv nnqat.Conv2d {");
+    test_free(out);
+    qp_config_destroy(c);
+    /* fixed: full paths */
+    snprintf(text, sizeof text, cfg, "\"a.conv\"", "True");
+    c = qpt_config(text);
+    out = qpt_prepare(g, QP_BACKEND_TENSORRT, c, QP_OK);
+    qpt_contains(out, "module a.conv nn.Conv2d {");
+    qpt_contains(out, "module b.conv nnqat.Conv2d {");
+    test_free(out);
+    qp_config_destroy(c);
+    snprintf(text, sizeof text, cfg, "\"conv\"", "True");
+    c = qpt_config(text);
+    out = qpt_prepare(g, QP_BACKEND_TENSORRT, c, QP_OK);
+    qpt_contains(out, "module a.conv nnqat.Conv2d {");
+    test_free(out);
+    qp_config_destroy(c);
+}
+
+/* SNPE's second loop ignores additional_node_name. */
+static void
+post_loop_honours_additional_node_name(void **state)
+{
+    (void)state;
+    static const char g[] = "qgraph 1\n"
+                            "%x = placeholder x () {}\n"
+                            "%neg = call_method neg (%x,) {}\n"
+                            "%abs = call_method abs (%neg,) {}\n"
+                            "%output = output output (%abs,) {}\n";
+    static const char cfg[] = "qcfg 1\nextra_quantizer_dict = {additional_node_name: "
+                              "[\"abs\"]}\nqprep_options = {fix: %s}\n";
+    char text[256];
+    snprintf(text, sizeof text, cfg, "False");
+    qp_config *c = qpt_config(text);
+    char *out = qpt_prepare(g, QP_BACKEND_SNPE, c, QP_OK);
+    /* the input pass quantizes abs's input; the post pass does not see abs */
+    qpt_contains(out, "%abs = call_method abs (%neg_post_act_fake_quantizer,) {}");
+    qpt_lacks(out, "abs_post_act_fake_quantizer");
+    test_free(out);
+    qp_config_destroy(c);
+    snprintf(text, sizeof text, cfg, "True");
+    c = qpt_config(text);
+    out = qpt_prepare(g, QP_BACKEND_SNPE, c, QP_OK);
+    qpt_contains(out, "%output = output output (%abs_post_act_fake_quantizer,) {}");
+    test_free(out);
+    qp_config_destroy(c);
+}
+
+/* Per-channel LSQ needs out_channels or out_features: an Embedding fails. */
+static void
+per_channel_embedding_is_allowed(void **state)
+{
+    (void)state;
+    static const char g[] =
+        "qgraph 1\n"
+        "module emb nn.Embedding {num_embeddings: 10, embedding_dim: 4, padding_idx: None, "
+        "weight_shape: (10, 4)}\n"
+        "%ids = placeholder ids () {}\n"
+        "%emb = call_module emb (%ids,) {}\n"
+        "%output = output output (%emb,) {}\n";
+    char *msg = qpt_prepare(g, QP_BACKEND_TENSORRT, NULL, QP_ERR_INVALID_QCONFIG);
+    qpt_contains(msg, "Can not find out_channels or out_features");
+    test_free(msg);
+    qp_config *c = fixed();
+    char *out = qpt_prepare(g, QP_BACKEND_TENSORRT, c, QP_OK);
+    qpt_contains(out, "module emb qnnqat.Embedding {");
+    qpt_contains(out, "ch_axis: 1, pot_scale: False, bitwidth: 7, qscheme: \"per_channel_symmetric\"");
+    test_free(out);
+    qp_config_destroy(c);
+}
+
+/* Vitis marks a fake-quantizer after a graph input; an unused input makes it fail. */
+static void
+vitis_accepts_unused_inputs(void **state)
+{
+    (void)state;
+    static const char g[] = "qgraph 1\n"
+                            "%x = placeholder x () {}\n"
+                            "%unused = placeholder unused () {}\n"
+                            "%add = call_function operator.add (%x, %x) {}\n"
+                            "%output = output output (%add,) {}\n";
+    char *msg = qpt_prepare(g, QP_BACKEND_VITIS, NULL, QP_ERR_INVALID_GRAPH);
+    qpt_contains(msg, "graph input %unused has no users");
+    test_free(msg);
+    qp_config *c = fixed();
+    char *out = qpt_prepare(g, QP_BACKEND_VITIS, c, QP_OK);
+    qpt_contains(out, "quant_type: \"tensor\"");
+    test_free(out);
+    qp_config_destroy(c);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -216,6 +332,10 @@ main(int argc, char **argv)
         cmocka_unit_test(tengine_quantizes_tuple_outputs),
         cmocka_unit_test(tensorrt_nlp_excludes_methods),
         cmocka_unit_test(kwargs_and_dict_args_are_rewritten),
+        cmocka_unit_test(swap_exclusion_uses_full_paths),
+        cmocka_unit_test(post_loop_honours_additional_node_name),
+        cmocka_unit_test(per_channel_embedding_is_allowed),
+        cmocka_unit_test(vitis_accepts_unused_inputs),
     };
     return cmocka_run_group_tests_name("fixed_mode", tests, NULL, NULL);
 }
