@@ -26,6 +26,10 @@
 
 /* ==== Records ==== */
 
+/* Values 1 and 2 of every graph: the shared empty tuple and empty dict. */
+#define QP__VAL_EMPTY_TUPLE 1u
+#define QP__VAL_EMPTY_DICT 2u
+
 enum { QP__NODE_ERASED = 1, QP__NODE_FQ = 2 };
 
 /* A node; slot 0 of g->nodes is the sentinel root of the circular order list. */

@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { EMPTY_TUPLE = 1, EMPTY_DICT = 2 };
-
 bool
 qp__val_valid(const qp_graph *g, uint32_t v)
 {
@@ -95,7 +93,7 @@ uint32_t
 qp__val_empty(qp_graph *g, uint8_t kind)
 {
     (void)g;
-    return kind == QP_VAL_DICT ? EMPTY_DICT : EMPTY_TUPLE;
+    return kind == QP_VAL_DICT ? QP__VAL_EMPTY_DICT : QP__VAL_EMPTY_TUPLE;
 }
 
 uint32_t

@@ -1,0 +1,192 @@
+/*
+ * names.c - node names the way torch.fx makes them: Graph._target_to_str
+ * (snake_case of a target, a function's __name__) and
+ * _Namespace.create_name (illegal characters, a trailing _<n> counter,
+ * Python keywords and builtins avoided, names never reused).
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ==== torch.fx naming ==== */
+
+/* Python keywords, builtins (dir(builtins), dunders included) and torch.fx's
+ * custom builtins (Python 3.11, torch 1.13): names a generated node name must
+ * not take. Sorted by bytes, for the binary search. */
+static const char *const reserved[] = {
+    "ArithmeticError", "AssertionError", "AttributeError", "BaseException",
+    "BaseExceptionGroup", "BlockingIOError", "BrokenPipeError", "BufferError", "BytesWarning",
+    "ChildProcessError", "ConnectionAbortedError", "ConnectionError", "ConnectionRefusedError",
+    "ConnectionResetError", "DeprecationWarning", "EOFError", "Ellipsis", "EncodingWarning",
+    "EnvironmentError", "Exception", "ExceptionGroup", "False", "FileExistsError",
+    "FileNotFoundError", "FloatingPointError", "FutureWarning", "GeneratorExit", "IOError",
+    "ImportError", "ImportWarning", "IndentationError", "IndexError", "InterruptedError",
+    "IsADirectoryError", "KeyError", "KeyboardInterrupt", "LookupError", "MemoryError",
+    "ModuleNotFoundError", "NameError", "None", "NoneType", "NotADirectoryError",
+    "NotImplemented", "NotImplementedError", "OSError", "OverflowError",
+    "PendingDeprecationWarning", "PermissionError", "ProcessLookupError", "RecursionError",
+    "ReferenceError", "ResourceWarning", "RuntimeError", "RuntimeWarning",
+    "StopAsyncIteration", "StopIteration", "SyntaxError", "SyntaxWarning", "SystemError",
+    "SystemExit", "TabError", "TimeoutError", "True", "TypeError", "UnboundLocalError",
+    "UnicodeDecodeError", "UnicodeEncodeError", "UnicodeError", "UnicodeTranslateError",
+    "UnicodeWarning", "UserWarning", "ValueError", "Warning", "ZeroDivisionError",
+    "__build_class__", "__debug__", "__doc__", "__import__", "__loader__", "__name__",
+    "__package__", "__spec__", "abs",
+    "aiter", "all", "and", "anext", "any", "as", "ascii", "assert", "async", "await", "bin",
+    "bool", "break", "breakpoint", "bytearray", "bytes", "callable", "chr", "class",
+    "classmethod", "compile", "complex", "continue", "copyright", "credits", "def", "del",
+    "delattr", "device", "dict", "dir", "divmod", "elif", "else", "enumerate", "eval",
+    "except", "exec", "exit", "filter", "finally", "float", "for", "format", "from",
+    "frozenset", "fx_pytree", "getattr", "global", "globals", "hasattr", "hash", "help", "hex",
+    "id", "if", "import", "in", "inf", "input", "int", "is", "isinstance", "issubclass",
+    "iter", "lambda", "len", "license", "list", "locals", "map", "max", "memoryview", "min",
+    "nan", "next", "nonlocal", "not", "object", "oct", "open", "or", "ord", "pass", "pow",
+    "print", "property", "pytree", "quit", "raise", "range", "repr", "return", "reversed",
+    "round", "set", "setattr", "slice", "sorted", "staticmethod", "str", "sum", "super",
+    "torch", "try", "tuple", "type", "vars", "while", "with", "yield", "zip"};
+
+static bool
+is_reserved(const char *s, size_t len)
+{
+    size_t lo = 0, hi = sizeof reserved / sizeof reserved[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const char *r = reserved[mid];
+        size_t rl = strlen(r);
+        int c = memcmp(s, r, len < rl ? len : rl);
+        if (c == 0)
+            c = len < rl ? -1 : len > rl;
+        if (c == 0)
+            return true;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return false;
+}
+
+static bool
+is_lower(char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+static bool
+is_upper(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static bool
+is_word(char c)
+{
+    return is_lower(c) || is_upper(c) || (c >= '0' && c <= '9') || c == '_';
+}
+
+size_t
+qp__target_to_name(uint8_t op, const char *target, char *buf, size_t cap)
+{
+    const char *s = target;
+    size_t len = strlen(target);
+    if (op == QP_OP_CALL_FUNCTION) {
+        /* a function's __name__: the last component of its qualified name */
+        const char *dot = strrchr(target, '.');
+        if (dot && dot[1]) {
+            s = dot + 1;
+            len = strlen(s);
+        }
+    } else if (len > 4 && s[0] == '_' && s[1] == '_' && s[len - 1] == '_' && s[len - 2] == '_') {
+        s += 2; /* _is_magic: "__add__" -> "add" */
+        len -= 4;
+    }
+    /* _snake_case: '_' before an upper-case letter that follows a lower-case one */
+    size_t o = 0;
+    bool prev_lower = false;
+    for (size_t i = 0; i < len && o + 2 < cap; i++) {
+        char c = s[i];
+        if (prev_lower && is_upper(c))
+            buf[o++] = '_';
+        buf[o++] = is_upper(c) ? (char)(c - 'A' + 'a') : c;
+        prev_lower = is_lower(c);
+    }
+    buf[o] = 0;
+    return o;
+}
+
+static bool
+name_taken(const qp_graph *g, const char *s, size_t len)
+{
+    uint32_t sym = qp__sym_find(g, s, len);
+    return (sym && g->st.syms[sym].node) || is_reserved(s, len);
+}
+
+qp_status
+qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *out)
+{
+    char buf[QP_MAX_NAME + 32];
+    size_t n = 0;
+    if (len == 0)
+        return qp__err(g, QP_ERR_INVALID_NAME, "empty node name");
+    if (len > QP_MAX_NAME)
+        return qp__err(g, QP_ERR_INVALID_NAME, "node name of %zu bytes is longer than %u",
+                       len, QP_MAX_NAME);
+    /* illegal characters: each run becomes one '_'; a leading digit gets '_' */
+    for (size_t i = 0; i < len;) {
+        if (is_word(cand[i])) {
+            buf[n++] = cand[i++];
+            continue;
+        }
+        while (i < len && !is_word(cand[i]))
+            i++;
+        buf[n++] = '_';
+    }
+    if (buf[0] >= '0' && buf[0] <= '9') {
+        memmove(buf + 1, buf, n);
+        buf[0] = '_';
+        n++;
+    }
+    /* split "base_123" as the regex (.*)_(\d+)$ does. The number is a Python int:
+     * up to 19 significant digits fit 64 bits; a longer one (rare enough) is
+     * kept as part of the base, which differs from fx only once it is taken */
+    size_t d = n;
+    while (d > 0 && buf[d - 1] >= '0' && buf[d - 1] <= '9')
+        d--;
+    size_t base_len = n, z = d;
+    while (z + 1 < n && buf[z] == '0')
+        z++;
+    uint64_t num = 0;
+    if (d < n && d >= 1 && buf[d - 1] == '_' && n - z <= 19) {
+        base_len = d - 1;
+        for (size_t i = z; i < n; i++)
+            num = num * 10 + (uint64_t)(buf[i] - '0');
+        /* f'{base}_{num}' drops leading zeros */
+        n = base_len + (size_t)sprintf(buf + base_len, "_%llu", (unsigned long long)num);
+    }
+    qp_status rc = qp__sym_reserve(g, 2);
+    if (rc)
+        return rc;
+    uint32_t base;
+    rc = qp__sym_intern(g, buf, base_len, &base);
+    if (rc)
+        return rc;
+    /* count: every base_1..base_count is known taken (names are never freed) */
+    uint32_t known = g->st.syms[base].count;
+    if (name_taken(g, buf, n)) {
+        if (num < known)
+            num = known;
+        do {
+            num++;
+            n = base_len + (size_t)sprintf(buf + base_len, "_%llu", (unsigned long long)num);
+        } while (name_taken(g, buf, n));
+    }
+    rc = qp__sym_intern(g, buf, n, out);
+    if (rc)
+        return rc;
+    /* The name is taken only once the caller links a node to it, and nothing
+     * may fail after this: insert() reserves the node record first. */
+    if (num == (uint64_t)known + 1 && num <= UINT32_MAX)
+        g->st.syms[base].count = (uint32_t)num;
+    return QP_OK;
+}
