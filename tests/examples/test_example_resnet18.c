@@ -1,6 +1,6 @@
 /*
  * test_example_resnet18.c - examples/resnet18.c under memory faults: with
- * each allocation k failing in turn, recording resnet18 either fails with
+ * each allocation k failing in turn (alone, then with every later one), recording resnet18 either fails with
  * QP_ERR_NOMEM and leaks nothing, or gives exactly torch.fx's graph
  * (data/fixtures/resnet18.in.qg). A value that failed to build must never
  * turn into a silently different graph.
@@ -31,16 +31,17 @@ trace(const qp_allocator *a, qp_graph **out)
     return qp_tracer_finish(t, out);
 }
 
+/* after: fail allocation k and every later one (else k alone) */
 static void
-resnet18_trace_is_torch_fx_graph_or_nomem(void **state)
+sweep(bool after)
 {
-    (void)state;
     char *want = qpt_read_file("fixtures/resnet18.in.qg", NULL);
     qpt_alloc st;
     size_t rounds = 0;
     for (size_t k = 1;; k++) {
         qpt_alloc_reset(&st);
         st.fail_at = k;
+        st.fail_after = after;
         qp_allocator a = qpt_allocator(&st);
         qp_graph *g = NULL;
         qp_status rc = trace(&a, &g);
@@ -64,12 +65,27 @@ resnet18_trace_is_torch_fx_graph_or_nomem(void **state)
         assert_int_equal(st.live, 0);
         rounds = k;
         if (st.failed == 0) { /* no failure injected: every allocation point was tried */
-            printf("%zu allocations, each failed once\n", st.calls);
+            printf("%zu allocations, each failed %s\n", st.calls,
+                   after ? "with every later one" : "once");
             break;
         }
     }
     assert_true(rounds > 10); /* the sweep did run */
     test_free(want);
+}
+
+static void
+resnet18_trace_is_torch_fx_graph_or_nomem(void **state)
+{
+    (void)state;
+    sweep(false);
+}
+
+static void
+resnet18_trace_fails_from_any_allocation_on(void **state)
+{
+    (void)state;
+    sweep(true);
 }
 
 int
@@ -78,6 +94,7 @@ main(int argc, char **argv)
     qpt_data_dir = argc > 1 ? argv[1] : "tests/data";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(resnet18_trace_is_torch_fx_graph_or_nomem),
+        cmocka_unit_test(resnet18_trace_fails_from_any_allocation_on),
     };
     return cmocka_run_group_tests_name("example_resnet18", tests, NULL, NULL);
 }

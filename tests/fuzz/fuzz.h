@@ -1,0 +1,54 @@
+/*
+ * fuzz.h - what the libFuzzer targets share: a counting allocator that can
+ * fail the k-th allocation (alone or from k on) and checks for leaks, a
+ * growable text sink, and an abort that names the broken property.
+ *
+ * Each target (fuzz_read.c, fuzz_config.c, fuzz_prepare.c) defines
+ * LLVMFuzzerTestOneInput; tests/fuzz/run.sh links one with libFuzzer and the
+ * library sources (clang), replay.c with qprep_obj for ctest (gcc).
+ */
+#ifndef QP_FUZZ_H
+#define QP_FUZZ_H
+
+#include <qprep/prepare.h>
+#include <qprep/qprep.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Allocation calls so far (frees not counted); fail call fail_at (1-based, 0: never),
+ * or every call from it on when fail_after. */
+typedef struct fz_alloc {
+    size_t calls, fail_at, failed, live, live_blocks;
+    int fail_after;
+} fz_alloc;
+
+qp_allocator fz_allocator(fz_alloc *st);
+
+/* A NUL-terminated, malloc'd text that a qp_write_fn appends to. */
+typedef struct fz_buf {
+    char *p;
+    size_t n, cap;
+} fz_buf;
+int fz_buf_write(void *ud, const char *data, size_t len);
+void fz_buf_free(fz_buf *b);
+/* The canonical text of g (writing must succeed and must not allocate through g). */
+char *fz_text(const qp_graph *g, const fz_alloc *st, size_t *len);
+
+/* A property failed: print it and abort (a crash libFuzzer records). */
+void fz_fail(const char *what, const char *detail);
+#define FZ_CHECK(cond, detail)                                                                     \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fz_fail(#cond, (detail));                                                              \
+    } while (0)
+
+/* A 64-bit hash of the input, to pick allocation points and chunk sizes. */
+uint64_t fz_hash(const uint8_t *data, size_t size);
+
+/* Reads a graph with this allocator; NULL when reading fails. */
+qp_graph *fz_read(const char *text, size_t len, unsigned flags, qp_allocator *a, qp_error *err);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * fuzz_common.c - the helpers of fuzz.h.
+ */
+#include "fuzz.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *
+alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize) {
+    fz_alloc *st = ud;
+    if (nsize == 0) {
+        if (ptr) {
+            st->live -= osize;
+            st->live_blocks--;
+            free(ptr);
+        }
+        return NULL;
+    }
+    st->calls++;
+    if (st->fail_at && (st->calls == st->fail_at || (st->fail_after && st->calls > st->fail_at))) {
+        st->failed++;
+        return NULL;
+    }
+    /* always move, as the test allocator does: a stale pointer shows under ASan */
+    void *p = malloc(nsize);
+    if (!p)
+        return NULL;
+    memset(p, 0xa5, nsize);
+    if (ptr) {
+        memcpy(p, ptr, osize < nsize ? osize : nsize);
+        free(ptr);
+        st->live -= osize;
+        st->live_blocks--;
+    }
+    st->live += nsize;
+    st->live_blocks++;
+    return p;
+}
+
+qp_allocator
+fz_allocator(fz_alloc *st) {
+    qp_allocator a = {alloc_fn, st};
+    return a;
+}
+
+int
+fz_buf_write(void *ud, const char *data, size_t len) {
+    fz_buf *b = ud;
+    if (b->n + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + len + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            return -1;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, len);
+    b->n += len;
+    b->p[b->n] = 0;
+    return 0;
+}
+
+void
+fz_buf_free(fz_buf *b) {
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+char *
+fz_text(const qp_graph *g, const fz_alloc *st, size_t *len) {
+    fz_buf b = {NULL, 0, 0};
+    size_t calls = st ? st->calls : 0;
+    qp_status rc = qp_graph_write_text(g, fz_buf_write, &b);
+    FZ_CHECK(rc == QP_OK, qp_status_str(rc));
+    FZ_CHECK(!st || st->calls == calls, "writing text allocated");
+    if (!b.p) {
+        b.p = malloc(1);
+        b.p[0] = 0;
+    }
+    if (len)
+        *len = b.n;
+    return b.p;
+}
+
+void
+fz_fail(const char *what, const char *detail) {
+    fprintf(stderr, "fuzz property failed: %s (%s)\n", what, detail ? detail : "");
+    fflush(stderr);
+    abort();
+}
+
+uint64_t
+fz_hash(const uint8_t *data, size_t size) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ data[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+qp_graph *
+fz_read(const char *text, size_t len, unsigned flags, qp_allocator *a, qp_error *err) {
+    qp_read_opts o = {a, flags, NULL, NULL};
+    qp_graph *g = (qp_graph *)1;
+    qp_status rc = qp_graph_read_text(text, len, &o, &g, err);
+    if (rc) {
+        FZ_CHECK(g == NULL, "out not NULL after a failed read");
+        FZ_CHECK(err->status == rc, err->msg);
+        FZ_CHECK(rc == QP_ERR_NOMEM || err->line > 0, err->msg); /* the place is named */
+        FZ_CHECK(err->msg[0] != 0, "empty message");
+        return NULL;
+    }
+    FZ_CHECK(g != NULL, "no graph");
+    return g;
+}
