@@ -23,8 +23,13 @@ void *
 qp__realloc(qp_graph *g, void *p, size_t osize, size_t nsize)
 {
     void *q = qp__raw_alloc(&g->alloc, p, osize, nsize);
-    if (nsize && !q)
+    if (nsize && !q) {
+        /* Every failure names itself here, so no QP_ERR_NOMEM reaches a caller with an
+         * empty message (SQLite's static OOM text); a caller with more to say
+         * overwrites it. Formatting into g->errmsg never allocates. */
+        qp__err(g, QP_ERR_NOMEM, "out of memory allocating %zu bytes", nsize);
         return NULL;
+    }
     g->mem = g->mem - osize + nsize;
     if (g->mem > g->mem_peak)
         g->mem_peak = g->mem;
@@ -52,7 +57,10 @@ qp__grow(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, uint32_t need, size
         return QP_OK;
     if (want > UINT32_MAX - 1)
         return qp__err(g, QP_ERR_LIMIT, "more than %u items", (unsigned)(UINT32_MAX - 1));
-    uint64_t ncap = *cap ? (uint64_t)*cap + *cap / 2 : 16;
+    /* by half, and by a quarter past 8 MiB: there spare room costs more than the
+     * extra copies (a large block is usually moved by remapping, not copying) */
+    uint64_t ncap = *cap ? (uint64_t)*cap + *cap / ((uint64_t)*cap * esz < (8u << 20) ? 2 : 4)
+                         : 16;
     if (ncap < want)
         ncap = want;
     if (ncap > UINT32_MAX - 1)

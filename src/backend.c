@@ -317,7 +317,8 @@ static const struct qp__backend backends[QP_BACKEND_COUNT] = {
          .w = SYM8P, .a = SYM8P, .w_fq = "TqtFakeQuantize", .a_fq = "TqtFakeQuantize",
          .w_obs = "MinMaxFloorObserver", .a_obs = "PoTModeObserver", .fuse = true,
          .qat_map = qat_backend_config, .strategy = QP__PLACE_OUTPUT, .merges = no_merges,
-         .exclude_methods = true, .outputs = vitis_outputs, .quant_type_marking = true},
+         .exclude_methods = true, .check_getitem = true, .outputs = vitis_outputs,
+         .quant_type_marking = true},
     [QP_BACKEND_TENSORRT_NLP] =
         {.name = "Tensorrt_NLP",
          .summary = "inputs of Linear, matmul and add (not sums of embeddings, not after a "

@@ -493,12 +493,17 @@ qp_config_read_text(const char *text, size_t len, const qp_allocator *alloc, qp_
             break;
         }
         size_t m = n && s[n - 1] == '\r' ? n - 1 : n;
-        for (size_t i = 0; i < m && !rc; i++) {
+        for (size_t i = 0; i < m && !rc;) {
             unsigned char ch = (unsigned char)s[i];
+            size_t k = ch < 0x80 ? 1 : qp__utf8_len((const unsigned char *)s + i, m - i);
             if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
                 r.col = (uint32_t)i + 1;
                 rc = fail(&r, QP_ERR_PARSE, "control character 0x%02x", ch);
+            } else if (!k) { /* UTF-8, as a qgraph text: names must not carry broken bytes */
+                r.col = (uint32_t)i + 1;
+                rc = fail(&r, QP_ERR_PARSE, "invalid UTF-8 byte 0x%02x", ch);
             }
+            i += k;
         }
         if (rc)
             break;

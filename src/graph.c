@@ -93,7 +93,7 @@ qp_graph_destroy(qp_graph *g)
     qp__raw_alloc(&a, g, sizeof *g, 0);
 }
 
-/* Copies n elements of an array into a fresh block of the same capacity. */
+/* Copies n elements of an array into a fresh block of cap elements. */
 static qp_status
 dup_array(qp_graph *g, void **dst, const void *src, size_t n, size_t cap, size_t esz)
 {
@@ -145,18 +145,20 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
         }
         t->cur = s->cur;
     }
-    if (!rc && (rc = dup_array(h, (void **)&t->syms, s->syms, s->n, s->capsyms,
+    if (!rc && (rc = dup_array(h, (void **)&t->syms, s->syms, s->n, s->n,
                                sizeof *s->syms)) == QP_OK) {
         t->n = s->n;
-        t->capsyms = s->capsyms;
+        t->capsyms = s->n;
     }
     if (!rc && (rc = dup_array(h, (void **)&t->slots, s->slots, s->nslots, s->nslots,
                                sizeof *s->slots)) == QP_OK)
         t->nslots = s->nslots;
+    /* the copy gets no spare capacity: the original's may be large (grown by
+     * halves), and what the copy needs is for its own edits to ask */
 #define DUP(f, n, cap)                                                                     \
-    if (!rc && (rc = dup_array(h, (void **)&h->f, g->f, g->n, g->cap, sizeof *g->f)) == QP_OK) { \
+    if (!rc && (rc = dup_array(h, (void **)&h->f, g->f, g->n, g->n, sizeof *g->f)) == QP_OK) { \
         h->n = g->n;                                                                       \
-        h->cap = g->cap;                                                                   \
+        h->cap = g->n;                                                                     \
     }
     DUP(nodes, nnodes, capnodes)
     DUP(vals, nvals, capvals)
@@ -178,6 +180,31 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
     return QP_OK;
 }
 
+/* Shrinks one array to its count; a failed shrink keeps the block as it was. */
+static void
+trim(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, size_t esz)
+{
+    if (*cap <= n || !n)
+        return;
+    void *p = qp__realloc(g, *arr, (size_t)*cap * esz, (size_t)n * esz);
+    if (p) {
+        *arr = p;
+        *cap = n;
+    }
+}
+
+void
+qp__graph_trim(qp_graph *g)
+{
+    trim(g, (void **)&g->nodes, g->nnodes, &g->capnodes, sizeof *g->nodes);
+    trim(g, (void **)&g->vals, g->nvals, &g->capvals, sizeof *g->vals);
+    trim(g, (void **)&g->mods, g->nmods, &g->capmods, sizeof *g->mods);
+    trim(g, (void **)&g->st.syms, g->st.n, &g->st.capsyms, sizeof *g->st.syms);
+    trim(g, (void **)&g->params, g->nparams, &g->capparams, sizeof *g->params);
+    trim(g, (void **)&g->comments, g->ncomments, &g->capcomments, sizeof *g->comments);
+    qp__clear_err(g); /* a failed shrink is no error */
+}
+
 void
 qp__graph_swap(qp_graph *a, qp_graph *b)
 {
@@ -195,11 +222,10 @@ qp__graph_swap(qp_graph *a, qp_graph *b)
     a->log_ud = t.log_ud;
     memcpy(a->errmsg, t.errmsg, sizeof a->errmsg);
     a->errnode = t.errnode;
-    /* memory accounting follows the arrays */
-    size_t m = a->mem, p = a->mem_peak;
-    a->mem = b->mem;
-    a->mem_peak = b->mem_peak > p ? b->mem_peak : p;
-    b->mem = m;
+    /* memory accounting follows the arrays, as the struct copy already did; the
+     * peak is the most either graph held */
+    if (b->mem_peak > a->mem_peak)
+        a->mem_peak = b->mem_peak;
 }
 
 void

@@ -87,6 +87,7 @@ struct qp__sym {
     uint32_t node;   /* node named so (live or erased), 0 if none */
     uint32_t module; /* module with this path, 0 if none */
     uint32_t count;  /* torch.fx namespace _base_count for this base name */
+    uint32_t param;  /* 1 + index in g->params of the parameter so named, 0 if none */
 };
 
 struct qp__chunk {
@@ -174,6 +175,15 @@ qp_status qp__sym_init(qp_graph *g);
 void qp__sym_free(qp_graph *g);
 /* Interns len bytes; *out gets the sym id. */
 qp_status qp__sym_intern(qp_graph *g, const char *s, size_t len, uint32_t *out);
+/* A 32-bit hash of len bytes (the symbol table's), for other caches. */
+uint32_t qp__hash(const char *s, size_t len);
+/* A hint that len bytes are about to be interned or looked up: starts loading the
+ * table slot where the search begins (a cache miss on a large table), so that
+ * other work overlaps it. No effect on results. Returns the hash (qp__hash), for
+ * qp__sym_intern_h. */
+uint32_t qp__sym_prefetch(const qp_graph *g, const char *s, size_t len);
+/* qp__sym_intern with the bytes' qp__hash already known. */
+qp_status qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *out);
 /* Looks a string up without interning; 0 if absent (0 is also "" itself). */
 uint32_t qp__sym_find(const qp_graph *g, const char *s, size_t len);
 /* Bytes (NUL-terminated) and length of a sym. */
@@ -183,6 +193,9 @@ uint32_t qp__sym_len(const qp_graph *g, uint32_t sym);
 /* Reserves room so that `n` more interns cannot fail for want of slots or records
  * (bytes may still be needed). */
 qp_status qp__sym_reserve(qp_graph *g, uint32_t n);
+/* Sizes the hash table for about `total` syms at once (an estimate: the table is
+ * rebuilt once instead of at every doubling on the way); records are not reserved. */
+qp_status qp__sym_presize(qp_graph *g, uint64_t total);
 
 /* ==== value.c ==== */
 
@@ -251,6 +264,8 @@ qp_status qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *o
 /* torch.fx Graph._target_to_str: the candidate name for a target (snake_case of the
  * last component of a function's qualified name, else of the whole target). */
 size_t qp__target_to_name(uint8_t op, const char *target, char *buf, size_t cap);
+/* Gives the arrays' spare capacity back (a reader's graph is final); best effort. */
+void qp__graph_trim(qp_graph *g);
 /* Exchanges the contents of two graphs (allocator, log and error text stay). */
 void qp__graph_swap(qp_graph *a, qp_graph *b);
 

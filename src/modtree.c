@@ -20,6 +20,12 @@ qp__mod_attr(const qp_graph *g, uint32_t m, const char *key)
 uint32_t
 qp__sym_join(qp_graph *g, uint32_t a, const char *b, size_t blen)
 {
+    return qp__sym_join_h(g, a, b, blen, NULL);
+}
+
+uint32_t
+qp__sym_join_h(qp_graph *g, uint32_t a, const char *b, size_t blen, const uint32_t *h)
+{
     size_t al = qp__sym_len(g, a);
     char buf[2 * QP_MAX_NAME + 64];
     if (al + blen >= sizeof buf) {
@@ -29,7 +35,22 @@ qp__sym_join(qp_graph *g, uint32_t a, const char *b, size_t blen)
     memcpy(buf, qp__sym_str(g, a), al);
     memcpy(buf + al, b, blen);
     uint32_t s;
-    return qp__sym_intern(g, buf, al + blen, &s) ? 0 : s;
+    qp_status rc = h ? qp__sym_intern_h(g, buf, al + blen, *h, &s)
+                     : qp__sym_intern(g, buf, al + blen, &s);
+    return rc ? 0 : s;
+}
+
+bool
+qp__sym_prefetch_join(const qp_graph *g, uint32_t a, const char *b, size_t blen, uint32_t *h)
+{
+    size_t al = qp__sym_len(g, a);
+    char buf[256];
+    if (al + blen > sizeof buf)
+        return false; /* only a hint */
+    memcpy(buf, qp__sym_str(g, a), al);
+    memcpy(buf + al, b, blen);
+    *h = qp__sym_prefetch(g, buf, al + blen);
+    return true;
 }
 
 /* The nearest module whose path is a dotted prefix of m's path, or 0. */
@@ -51,6 +72,50 @@ parent_of(const qp_graph *g, uint32_t m)
     return 0;
 }
 
+uint32_t
+qp__mod_parent(const qp_graph *g, uint32_t m, struct qp__anc *c)
+{
+    uint32_t ps = g->mods[m].path;
+    const char *p = qp__sym_str(g, ps);
+    size_t len = qp__sym_len(g, ps);
+    /* the levels of the last path that lie inside the prefix both paths share */
+    uint32_t keep = 0;
+    if (c->valid) {
+        const char *q = qp__sym_str(g, c->path);
+        size_t qlen = qp__sym_len(g, c->path), common = 0;
+        while (common < len && common < qlen && p[common] == q[common])
+            common++;
+        while (keep < c->n && c->len[keep] < common)
+            keep++;
+    }
+    /* the last path itself, when it is a prefix of this one (a child after its
+     * parent): its module is the last one looked at */
+    size_t self = c->valid && c->self_live ? qp__sym_len(g, c->path) : 0;
+    uint32_t self_mod = c->self_mod;
+    uint32_t n = keep;
+    for (size_t i = keep ? c->len[keep - 1] + 1 : 0; i < len; i++) {
+        if (p[i] != '.')
+            continue;
+        if (n == QP__ANC_LEVELS) { /* deeper than the cache: the plain search */
+            c->valid = false;
+            return parent_of(g, m);
+        }
+        c->len[n] = (uint32_t)i;
+        if (i == self && !memcmp(p, qp__sym_str(g, c->path), self))
+            c->mod[n++] = self_mod;
+        else
+            c->mod[n++] = qp__mod_find(g, qp__sym_find(g, p, i));
+    }
+    c->valid = true;
+    c->self_mod = m;
+    c->self_live = g->mods[m].live;
+    c->path = ps;
+    c->n = n;
+    while (n > 0 && !c->mod[n - 1])
+        n--;
+    return n ? c->mod[n - 1] : 0;
+}
+
 qp_status
 qp__mod_tree_order(qp_graph *g)
 {
@@ -62,8 +127,10 @@ qp__mod_tree_order(qp_graph *g)
     uint32_t *next = first + n, *last = first + 2 * n;
     memset(first, 0, (size_t)n * 3 * sizeof *first);
     uint32_t roots = 0, roots_last = 0;
+    struct qp__anc anc;
+    anc.valid = false;
     for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
-        uint32_t p = parent_of(g, m);
+        uint32_t p = qp__mod_parent(g, m, &anc);
         if (p) {
             if (last[p])
                 next[last[p]] = m;
@@ -136,7 +203,8 @@ qp__mod_copy_subtree(qp_graph *g, uint32_t m, uint32_t to_path, uint32_t after, 
     for (uint32_t x = m;;) {
         uint32_t nx = g->mods[x].next;
         const char *p = qp__sym_str(g, g->mods[x].path);
-        uint32_t np = qp__sym_join(g, to_path, p + rl, qp__sym_len(g, g->mods[x].path) - rl);
+        size_t tail = qp__sym_len(g, g->mods[x].path) - rl; /* 0 for m itself */
+        uint32_t np = tail ? qp__sym_join(g, to_path, p + rl, tail) : to_path;
         if (!np)
             return QP_ERR_NOMEM;
         uint32_t old = qp__mod_find(g, np);
@@ -184,9 +252,13 @@ qp__mod_gc(qp_graph *g)
         m = nx;
     }
     uint32_t k = 0;
-    for (uint32_t i = 0; i < g->nparams; i++)
-        if (called[g->params[i].name] & 2)
+    for (uint32_t i = 0; i < g->nparams; i++) {
+        uint32_t name = g->params[i].name;
+        /* the sym's index into the table follows the compaction */
+        g->st.syms[name].param = called[name] & 2 ? k + 1 : 0;
+        if (called[name] & 2)
             g->params[k++] = g->params[i];
+    }
     g->nparams = k;
     qp__free(g, called, n);
     return QP_OK;

@@ -354,14 +354,13 @@ qp_graph_add_param(qp_graph *g, const char *name, qp_val attrs)
     uint32_t s;
     if ((rc = qp__sym_intern(g, name, strlen(name), &s)))
         return rc;
-    for (uint32_t i = 0; i < g->nparams; i++)
-        if (g->params[i].name == s)
-            return qp__err(g, QP_ERR_DUP_NAME, "parameter '%.200s' already exists", name);
+    if (g->st.syms[s].param)
+        return qp__err(g, QP_ERR_DUP_NAME, "parameter '%.200s' already exists", name);
     if ((rc = QP__GROW(g, g->params, g->nparams, g->capparams, 1)))
         return rc;
     g->params[g->nparams].name = s;
     g->params[g->nparams].attrs = attrs.id ? attrs.id : qp__val_empty(g, QP_VAL_DICT);
-    g->nparams++;
+    g->st.syms[s].param = ++g->nparams;
     return QP_OK;
 }
 

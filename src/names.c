@@ -173,7 +173,10 @@ qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *out)
         return rc;
     /* count: every base_1..base_count is known taken (names are never freed) */
     uint32_t known = g->st.syms[base].count;
-    if (name_taken(g, buf, n)) {
+    /* a candidate without a number is the base itself: no second lookup */
+    bool is_base = n == base_len;
+    bool taken = is_base ? g->st.syms[base].node || is_reserved(buf, n) : name_taken(g, buf, n);
+    if (taken) {
         if (num < known)
             num = known;
         do {
@@ -181,8 +184,9 @@ qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *out)
             n = base_len + (size_t)sprintf(buf + base_len, "_%llu", (unsigned long long)num);
         } while (name_taken(g, buf, n));
     }
-    rc = qp__sym_intern(g, buf, n, out);
-    if (rc)
+    if (is_base && !taken)
+        *out = base;
+    else if ((rc = qp__sym_intern(g, buf, n, out)) != QP_OK)
         return rc;
     /* The name is taken only once the caller links a node to it, and nothing
      * may fail after this: insert() reserves the node record first. */

@@ -78,16 +78,21 @@ struct ctx {
     uint8_t *fq_unsigned;
     uint32_t *mark, *queue, stamp;
     uint32_t spec8; /* 8-bit variant of the default activation spec (Academic) */
+    /* hashes of the quantizer's module paths, made when they were prefetched: for the
+     * quantizer being made (cur) and the next one (next); node 0: none */
+    struct {
+        uint32_t node, fq, obs;
+    } cur, next;
 };
 
 /* The module path for a producer's fake-quantizer; a clash with an existing
  * module (not one of ours: prepared graphs are refused) gets _1, _2, ... */
 static uint32_t
-fq_path(struct qp__prep *P, uint32_t node)
+fq_path(struct qp__prep *P, uint32_t node, const uint32_t *h)
 {
     qp_graph *g = P->g;
     static const char sfx[] = "_post_act_fake_quantizer";
-    uint32_t p = qp__sym_join(g, g->nodes[node].name, sfx, sizeof sfx - 1);
+    uint32_t p = qp__sym_join_h(g, g->nodes[node].name, sfx, sizeof sfx - 1, h);
     for (unsigned k = 1; p && qp__mod_find(g, p); k++) {
         char buf[64];
         int n = snprintf(buf, sizeof buf, "%s_%u", sfx, k);
@@ -119,9 +124,14 @@ insert_one(struct ctx *C, const struct qp__cand *c)
         if (uns && (rc = qp__spec_range(P, spec, 0, 255, &spec)))
             return rc;
     }
-    uint32_t path = fq_path(P, c->node);
+    bool hashed = C->cur.node == c->node;
+    uint32_t path = fq_path(P, c->node, hashed ? &C->cur.fq : NULL);
     if (!path)
         return QP_ERR_NOMEM;
+    if (hashed && qp__sym_len(g, path) == qp__sym_len(g, g->nodes[c->node].name) + 24) {
+        P->obs_hint_path = path; /* no suffix added: its observer path was prefetched */
+        P->obs_hint_hash = C->cur.obs;
+    }
     int qt = P->be->quant_type_marking ? 1 : 0;
     if ((rc = qp__fq_module_add(P, spec, path, false, qt, 0)))
         return rc;
@@ -131,13 +141,17 @@ insert_one(struct ctx *C, const struct qp__cand *c)
     uint32_t name, ref, args, fq;
     if ((rc = qp__name_create(g, cand, cl, &name)))
         return rc;
-    if ((rc = qp__val_push(g, 1, &ref)))
+    /* (producer,): the item and the tuple, built in place (two records) */
+    if ((rc = qp__val_push(g, 2, &ref)))
         return rc;
     g->vals[ref].kind = QP_VAL_NODE;
     g->vals[ref].depth = 1;
     g->vals[ref].a = c->node;
-    if (!(args = qp__val_agg(g, QP_VAL_TUPLE, 0, 1, &ref, NULL)))
-        return QP_ERR_NOMEM;
+    args = ref + 1;
+    g->vals[args].kind = QP_VAL_TUPLE;
+    g->vals[args].depth = 2;
+    g->vals[args].a = ref;
+    g->vals[args].b = 1;
     if ((rc = qp__node_new(g, c->node, QP_OP_CALL_MODULE, name, path, args, 0, &fq)))
         return rc;
     g->nodes[fq].flags |= QP__NODE_FQ;
@@ -238,8 +252,18 @@ qp__pass_fakequant(struct qp__prep *P)
         if (P->fix)
             mark_eligible(g, g->nodes[n].kwargs, C.eligible);
     }
-    for (uint32_t i = 0; i < k && !rc; i++)
+    static const char sfx[] = "_post_act_fake_quantizer.activation_post_process";
+    for (uint32_t i = 0; i < k && !rc; i++) {
+        C.cur = C.next;
+        C.next.node = 0;
+        if (i + 1 < k) { /* the next quantizer's paths: loaded while this one is made */
+            uint32_t nm = g->nodes[cands[i + 1].node].name;
+            if (qp__sym_prefetch_join(g, nm, sfx, 24, &C.next.fq) &&
+                qp__sym_prefetch_join(g, nm, sfx, sizeof sfx - 1, &C.next.obs))
+                C.next.node = cands[i + 1].node;
+        }
         rc = insert_one(&C, &cands[i]);
+    }
     if (!rc && P->be->quant_type_marking)
         rc = mark_inputs(P);
 out:

@@ -11,11 +11,10 @@
  * its module becomes a fused container (nni.ConvBnReLU2d ...) with the
  * matched modules as children .0 .1 .2 (a functional relu becomes a new
  * nn.ReLU). Fixed mode does not fuse a module that is called more than once.
- * Needs: table in tree order. Keeps: names of surviving nodes.
+ * Needs: table in tree order. Keeps: names of surviving nodes, tree order.
  */
 #include "prep.h"
 
-#include <stdio.h>
 #include <string.h>
 
 struct fpat {
@@ -35,6 +34,7 @@ struct fctx {
     uint32_t nsyms;
     uint32_t *users; /* distinct users per node */
     uint32_t *calls; /* call sites per module path sym (fixed mode) */
+    uint8_t *nelem;  /* element of each node, 0xff: not known yet (every pattern asks) */
 };
 
 static uint8_t
@@ -75,15 +75,19 @@ sym_elem(struct fctx *F, uint32_t sym, bool as_module)
 static uint8_t
 node_elem(struct fctx *F, uint32_t n)
 {
+    if (F->nelem[n] != 0xff)
+        return F->nelem[n];
     const qp_graph *g = F->P->g;
     const struct qp__node *r = &g->nodes[n];
+    uint8_t e = 0;
     if (r->op == QP_OP_CALL_MODULE) {
         uint32_t m = qp__mod_find(g, r->target);
-        return m ? sym_elem(F, g->mods[m].type, true) : 0;
+        e = m ? sym_elem(F, g->mods[m].type, true) : 0;
+    } else if (r->op == QP_OP_CALL_FUNCTION) {
+        e = sym_elem(F, r->target, false);
     }
-    if (r->op == QP_OP_CALL_FUNCTION)
-        return sym_elem(F, r->target, false);
-    return 0;
+    F->nelem[n] = e;
+    return e;
 }
 
 /* The single positional argument of n when it is a node, else 0. */
@@ -121,16 +125,18 @@ match(struct fctx *F, uint32_t n, const struct fpat *p, uint32_t *chain)
 
 /* The fuser's checks (training mode): BN sizes and flags. */
 static qp_status
-check_bn(qp_graph *g, uint32_t root_m, uint32_t bn_m, uint32_t node)
+check_bn(struct qp__prep *P, uint32_t root_m, uint32_t bn_m, uint32_t node)
 {
-    const struct qp__val *oc = qp__mod_attr(g, root_m, "out_channels");
-    const struct qp__val *nf = qp__mod_attr(g, bn_m, "num_features");
+    qp_graph *g = P->g;
+    const struct qp__val *oc = qp__prep_attr(P, root_m, "out_channels");
+    const struct qp__val *nf = qp__prep_attr(P, bn_m, "num_features");
     if (oc && nf && oc->kind == QP_VAL_INT && nf->kind == QP_VAL_INT && oc->u.i != nf->u.i)
         return qp__errn(g, QP_ERR_INVALID_GRAPH, node, "cannot fuse %s (out_channels %lld) with "
                         "%s (num_features %lld): sizes differ",
                         qp__sym_str(g, g->mods[root_m].path), (long long)oc->u.i,
                         qp__sym_str(g, g->mods[bn_m].path), (long long)nf->u.i);
-    const struct qp__val *af = qp__mod_attr(g, bn_m, "affine"), *tr = qp__mod_attr(g, bn_m, "track_running_stats");
+    const struct qp__val *af = qp__prep_attr(P, bn_m, "affine");
+    const struct qp__val *tr = qp__prep_attr(P, bn_m, "track_running_stats");
     if ((af && af->kind == QP_VAL_BOOL && !af->u.i) || (tr && tr->kind == QP_VAL_BOOL && !tr->u.i))
         return qp__errn(g, QP_ERR_INVALID_GRAPH, node, "cannot fuse %s: only BatchNorm with "
                         "affine and track_running_stats True fuses",
@@ -146,6 +152,11 @@ fuse_modules(struct fctx *F, const uint32_t *chain, uint8_t n, const char *fused
     qp_graph *g = P->g;
     uint32_t root = chain[n - 1];
     uint32_t rm = qp__mod_find(g, g->nodes[root].target);
+    static const char sfx[3][3] = {".0", ".1", ".2"};
+    uint32_t hs[3];
+    bool hk[3] = {false, false, false};
+    for (uint8_t i = 0; rm && i < n; i++) /* the paths made below: overlap their misses */
+        hk[i] = qp__sym_prefetch_join(g, g->mods[rm].path, sfx[i], 2, &hs[i]);
     uint32_t mods[3] = {0, 0, 0}; /* forward order */
     for (uint8_t i = 0; i < n; i++) {
         uint32_t x = chain[n - 1 - i];
@@ -153,7 +164,7 @@ fuse_modules(struct fctx *F, const uint32_t *chain, uint8_t n, const char *fused
     }
     for (uint8_t i = 1; i < n; i++)
         if (mods[i] && !strncmp(qp__sym_str(g, g->mods[mods[i]].type), "nn.BatchNorm", 12)) {
-            qp_status rc = check_bn(g, rm, mods[i], chain[0]);
+            qp_status rc = check_bn(P, rm, mods[i], chain[0]);
             if (rc)
                 return rc;
         }
@@ -164,13 +175,13 @@ fuse_modules(struct fctx *F, const uint32_t *chain, uint8_t n, const char *fused
     uint32_t path = g->mods[rm].path;
     uint32_t after = qp__mod_subtree_end(g, rm);
     void *origins[3];
-    uint32_t norigins = 0;
+    uint32_t norigins = 0, c0 = 0;
     for (uint8_t i = 0; i < n; i++) {
-        char suffix[8];
-        int sl = snprintf(suffix, sizeof suffix, ".%u", (unsigned)i);
-        uint32_t cp = qp__sym_join(g, path, suffix, (size_t)sl);
+        uint32_t cp = qp__sym_join_h(g, path, sfx[i], 2, hk[i] ? &hs[i] : NULL); /* n <= 3 */
         if (!cp)
             return QP_ERR_NOMEM;
+        if (i == 0)
+            c0 = cp;
         uint32_t id;
         qp_status rc;
         if (mods[i]) {
@@ -195,8 +206,8 @@ fuse_modules(struct fctx *F, const uint32_t *chain, uint8_t n, const char *fused
     }
     /* the originals: the root's children go (they live on under .0), the root
      * entry becomes the container; the other matched modules are left for gc */
-    uint32_t x = g->mods[rm].next;
-    while (x && x != qp__mod_find(g, qp__sym_join(g, path, ".0", 2))) {
+    uint32_t x = g->mods[rm].next, m0 = qp__mod_find(g, c0); /* removing others keeps it */
+    while (x && x != m0) {
         uint32_t nx = g->mods[x].next;
         qp__mod_remove(g, x);
         x = nx;
@@ -222,8 +233,10 @@ setup(struct fctx *F)
     F->sym_mod = qp__alloc(g, (size_t)F->nsyms * 2);
     F->users = qp__alloc(g, (size_t)g->nnodes * sizeof *F->users);
     F->calls = qp__alloc(g, (size_t)F->nsyms * sizeof *F->calls);
-    if (!F->pats || !F->sym_mod || !F->users || !F->calls)
+    F->nelem = qp__alloc(g, g->nnodes);
+    if (!F->pats || !F->sym_mod || !F->users || !F->calls || !F->nelem)
         return qp__err(g, QP_ERR_NOMEM, "out of memory");
+    memset(F->nelem, 0xff, g->nnodes);
     F->sym_fn = F->sym_mod + F->nsyms;
     memset(F->sym_mod, 0xff, (size_t)F->nsyms * 2);
     memset(F->calls, 0, (size_t)F->nsyms * sizeof *F->calls);
@@ -272,6 +285,7 @@ teardown(struct fctx *F)
     qp__free(g, F->sym_mod, (size_t)F->nsyms * 2);
     qp__free(g, F->users, (size_t)g->nnodes * sizeof *F->users);
     qp__free(g, F->calls, (size_t)F->nsyms * sizeof *F->calls);
+    qp__free(g, F->nelem, g->nnodes);
 }
 
 /* A match: its last node (the key), pattern, and chain. */
@@ -359,7 +373,9 @@ qp__pass_fuse(struct qp__prep *P)
     teardown(&F);
     if (rc)
         return rc;
-    if ((rc = qp__mod_tree_order(g)))
-        return rc;
+    /* The table is still in tree order (dup left it so): every module made here has
+     * the root's path as a prefix and went into the root's subtree run, right after
+     * it, and what was removed leaves the order as it was. So no reordering here
+     * (qp__mod_tree_order would find nothing to move, at the cost of a walk). */
     return qp__mod_gc(g);
 }

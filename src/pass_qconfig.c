@@ -109,11 +109,12 @@ academic_io(struct qp__prep *P)
         return rc;
     uint32_t *by_target = qp__alloc(g, (size_t)ns * sizeof *by_target);
     P->eight = qp__alloc(g, g->nnodes);
+    /* its size is set with it: prep_free frees it by this size, also when by_target failed */
+    P->neight = P->eight ? g->nnodes : 0;
     if (!by_target || !P->eight) {
         qp__free(g, by_target, by_target ? (size_t)ns * sizeof *by_target : 0);
         return qp__err(g, QP_ERR_NOMEM, "out of memory");
     }
-    P->neight = g->nnodes;
     memset(by_target, 0, (size_t)ns * sizeof *by_target);
     memset(P->eight, 0, g->nnodes);
     for (uint32_t n = g->nodes[0].next; n; n = g->nodes[n].next) {
@@ -234,23 +235,22 @@ static void
 propagate(struct qp__prep *P, const uint8_t *set)
 {
     qp_graph *g = P->g;
+    uint32_t any = 0;
+    for (uint32_t m = 1; m < g->nmods && !any; m++)
+        any = set[m];
+    if (!any) /* nothing to inherit */
+        return;
+    struct qp__anc anc; /* ancestors: the parent chain, nearest first */
+    anc.valid = false;
     for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
         if (set[m])
             continue;
-        const char *p = qp__sym_str(g, g->mods[m].path);
-        size_t len = qp__sym_len(g, g->mods[m].path);
-        while (len > 0) {
-            while (len > 0 && p[len - 1] != '.')
-                len--;
-            if (!len)
-                break;
-            len--;
-            uint32_t a = qp__mod_find(g, qp__sym_find(g, p, len));
-            if (a && set[a]) {
-                P->mod_w[m] = P->mod_w[a];
-                P->mod_a[m] = P->mod_a[a];
-                break;
-            }
+        uint32_t a = qp__mod_parent(g, m, &anc);
+        while (a && !set[a])
+            a = qp__mod_parent(g, a, &anc);
+        if (a) {
+            P->mod_w[m] = P->mod_w[a];
+            P->mod_a[m] = P->mod_a[a];
         }
     }
 }

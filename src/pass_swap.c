@@ -18,18 +18,23 @@
 
 #include <string.h>
 
-static uint32_t
-qat_type(struct qp__prep *P, uint32_t type)
+/* *out: the QAT type a float type swaps to, 0 if none. Interning it may run out of
+ * memory, which must not pass for "no mapping" (a module silently left float). */
+static qp_status
+qat_type(struct qp__prep *P, uint32_t type, uint32_t *out)
 {
     const qp_config *c = P->cfg;
-    const char *t = qp__sym_str(P->g, type);
-    for (uint32_t i = 0; i < c->nqatmaps; i++)
+    const char *t = qp__sym_str(P->g, type), *to = NULL;
+    *out = 0;
+    for (uint32_t i = 0; i < c->nqatmaps && !to; i++)
         if (!strcmp(qp__sym_str(c->store, c->qatmaps[i].from), t))
-            return qp__prep_sym(P, qp__sym_str(c->store, c->qatmaps[i].to));
-    for (const struct qp__map *q = P->be->qat_map; q->from; q++)
+            to = qp__sym_str(c->store, c->qatmaps[i].to);
+    for (const struct qp__map *q = P->be->qat_map; q->from && !to; q++)
         if (!strcmp(q->from, t))
-            return qp__prep_sym(P, q->to);
-    return 0;
+            to = q->to;
+    if (to && !(*out = qp__prep_sym(P, to)))
+        return QP_ERR_NOMEM;
+    return QP_OK;
 }
 
 /* Is the module excluded: some component of its path (MQBench) or the path or an
@@ -38,6 +43,8 @@ static bool
 excluded(struct qp__prep *P, uint32_t m)
 {
     qp_graph *g = P->g;
+    if (!P->cfg->nnames[QP_EXCLUDE_MODULE_NAME]) /* no name is flagged */
+        return false;
     const char *p = qp__sym_str(g, g->mods[m].path);
     size_t len = qp__sym_len(g, g->mods[m].path);
     for (size_t i = 0; i <= len;) {
@@ -46,31 +53,33 @@ excluded(struct qp__prep *P, uint32_t m)
             j++;
         /* local name p[i..j) (MQBench) or the prefix p[0..j) (fixed mode) */
         uint32_t s = P->fix ? qp__sym_find(g, p, j) : qp__sym_find(g, p + i, j - i);
-        if (s && s < P->ncls && (P->cls[s].flags & QP__SF_EXCL_LOCAL))
+        if (qp__cls_flags(P, s) & QP__SF_EXCL_LOCAL)
             return true;
         i = j + 1;
     }
     return false;
 }
 
-/* Is the module inside a fused container (which is swapped as a unit)? */
-static bool
-inside_fused(struct qp__prep *P, uint32_t m)
+/* Which modules are inside a fused container (swapped as a unit with it): in[m] is
+ * 1 for those, else 0. The table is in tree order, so a module's descendants are
+ * the run right after it (qp__mod_subtree_end): marking the run of each fused
+ * module marks exactly the modules with a fused ancestor, comparing neighbouring
+ * paths instead of hashing every prefix. Computed before any swap, which only
+ * changes modules the backwards walk has passed. */
+static void
+inside_fused(struct qp__prep *P, uint8_t *in)
 {
     qp_graph *g = P->g;
-    const char *p = qp__sym_str(g, g->mods[m].path);
-    size_t len = qp__sym_len(g, g->mods[m].path);
-    while (len > 0) {
-        while (len > 0 && p[len - 1] != '.')
-            len--;
-        if (!len)
-            break;
-        len--;
-        uint32_t a = qp__mod_find(g, qp__sym_find(g, p, len));
-        if (a && qp__is_fused(P, g->mods[a].type))
-            return true;
+    memset(in, 0, g->nmods);
+    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
+        if (!qp__is_fused(P, g->mods[m].type))
+            continue;
+        uint32_t last = qp__mod_subtree_end(g, m);
+        for (uint32_t x = m; x != last;) {
+            x = g->mods[x].next;
+            in[x] = 1;
+        }
     }
-    return false;
 }
 
 /* The QAT attributes: the float ones, with freeze_bn: True just before bias. */
@@ -111,6 +120,29 @@ qat_attrs(struct qp__prep *P, uint32_t src, bool freeze)
     return d;
 }
 
+/* qat_attrs through a small cache keyed by the float dict: modules with one dict
+ * (the reader shares equal ones, dup copies share theirs) share one QAT dict too,
+ * which saves its records and lets the writer copy its text. */
+struct attr_memo {
+    uint32_t src[8], out[8];
+};
+
+static uint32_t
+qat_attrs_memo(struct qp__prep *P, struct attr_memo *am, uint32_t src, bool freeze)
+{
+    if (!freeze)
+        return src;
+    uint32_t k = src % 8;
+    if (am->src[k] == src && am->out[k])
+        return am->out[k];
+    uint32_t d = qat_attrs(P, src, true);
+    if (d) {
+        am->src[k] = src;
+        am->out[k] = d;
+    }
+    return d;
+}
+
 /* A per-tensor version of a per-channel spec (fixed mode, grouped ConvTranspose). */
 static qp_status
 per_tensor(struct qp__prep *P, uint32_t spec, uint32_t *out)
@@ -137,10 +169,36 @@ per_tensor(struct qp__prep *P, uint32_t spec, uint32_t *out)
     return QP_OK;
 }
 
+/* The live module at m's path + sfx, or 0. In tree order it is in m's subtree,
+ * the run right after m: found by comparing neighbouring paths, without building
+ * the path or hashing it (nor interning it, which could only fail for want of
+ * memory and then read as "no such child"). */
+static uint32_t
+child(const qp_graph *g, uint32_t m, const char *sfx)
+{
+    const char *p = qp__sym_str(g, g->mods[m].path);
+    size_t pl = qp__sym_len(g, g->mods[m].path), sl = strlen(sfx);
+    for (uint32_t x = g->mods[m].next; x; x = g->mods[x].next) {
+        const char *q = qp__sym_str(g, g->mods[x].path);
+        size_t ql = qp__sym_len(g, g->mods[x].path);
+        if (ql <= pl || memcmp(p, q, pl) != 0 || q[pl] != '.')
+            break; /* past m's subtree */
+        if (ql == pl + sl && !memcmp(q + pl, sfx, sl))
+            return x;
+    }
+    return 0;
+}
+
 static qp_status
-swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called)
+swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called, struct attr_memo *am)
 {
     qp_graph *g = P->g;
+    /* the paths this swap makes: their table misses overlap, not follow each other */
+    static const char bn_sfx[] = ".bn", wfq_sfx[] = ".weight_fake_quant.activation_post_process";
+    uint32_t h_bn, h_wfq, h_obs;
+    bool k_bn = qp__sym_prefetch_join(g, g->mods[m].path, bn_sfx, sizeof bn_sfx - 1, &h_bn);
+    bool k_wfq = qp__sym_prefetch_join(g, g->mods[m].path, wfq_sfx, 18, &h_wfq);
+    bool k_obs = qp__sym_prefetch_join(g, g->mods[m].path, wfq_sfx, sizeof wfq_sfx - 1, &h_obs);
     const char *qts = qp__sym_str(g, qt);
     uint32_t spec = m < P->nmod_spec ? P->mod_w[m] : P->wspec;
     if (!strcmp(qts, "nnqat.EmbeddingBag"))
@@ -150,25 +208,25 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called)
     bool fused = qp__is_fused(P, g->mods[m].type);
     uint32_t src = m, bn = 0;
     if (fused) {
-        uint32_t c0 = qp__mod_find(g, qp__sym_join(g, g->mods[m].path, ".0", 2));
+        uint32_t c0 = child(g, m, ".0");
         if (!c0)
             return qp__err(g, QP_ERR_INVALID_GRAPH, "fused module %s has no child .0",
                            qp__sym_str(g, g->mods[m].path));
         src = c0;
         for (int i = 1; i <= 2 && !bn; i++) {
             char sfx[4] = {'.', (char)('0' + i), 0, 0};
-            uint32_t ci = qp__mod_find(g, qp__sym_join(g, g->mods[m].path, sfx, 2));
+            uint32_t ci = child(g, m, sfx);
             if (ci && !strncmp(qp__sym_str(g, g->mods[ci].type), "nn.BatchNorm", 12))
                 bn = ci;
         }
     }
     bool freeze = qp__freeze_bn_type(qts);
-    uint32_t attrs = qat_attrs(P, g->mods[src].attrs, freeze);
+    uint32_t attrs = qat_attrs_memo(P, am, g->mods[src].attrs, freeze);
     if (!attrs)
         return QP_ERR_NOMEM;
     bool axis1 = qp__ch_axis1_type(qts);
     /* fixed mode: a grouped ConvTranspose has no single output-channel axis */
-    const struct qp__val *groups = qp__mod_attr(g, src, "groups");
+    const struct qp__val *groups = qp__prep_attr(P, src, "groups");
     if (P->fix && axis1 && groups && groups->kind == QP_VAL_INT && groups->u.i > 1 &&
         qp__spec_int(P, spec, "ch_axis", -1) != -1) {
         qp_status rc = per_tensor(P, spec, &spec);
@@ -177,7 +235,7 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called)
     }
     /* a per-channel axis must exist in the weight (rank from the traced weight_shape) */
     int64_t ch = qp__spec_int(P, spec, "ch_axis", -1);
-    const struct qp__val *ws = qp__mod_attr(g, src, "weight_shape");
+    const struct qp__val *ws = qp__prep_attr(P, src, "weight_shape");
     if (ch != -1 && !axis1 && ws && ws->kind == QP_VAL_TUPLE && (ch < -(int64_t)ws->b ||
                                                                  ch >= (int64_t)ws->b))
         return qp__err(g, QP_ERR_INVALID_QCONFIG, "per-channel axis %lld out of range for the "
@@ -186,8 +244,8 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called)
     /* LSQ resizes its per-channel scale by out_channels / out_features */
     int fqk = P->specs[spec].fq;
     if (!P->fix && fqk >= 0 && !strcmp(qp__fq_kind(fqk)->name, "LearnableFakeQuantize") &&
-        qp__spec_int(P, spec, "ch_axis", -1) != -1 && !qp__mod_attr(g, src, "out_channels") &&
-        !qp__mod_attr(g, src, "out_features"))
+        qp__spec_int(P, spec, "ch_axis", -1) != -1 && !qp__prep_attr(P, src, "out_channels") &&
+        !qp__prep_attr(P, src, "out_features"))
         return qp__err(g, QP_ERR_INVALID_QCONFIG, "%s (%s): per-channel LearnableFakeQuantize "
                        "needs out_channels or out_features (MQBench: \"Can not find "
                        "out_channels or out_features\"); use --fix or a per-tensor scheme",
@@ -212,7 +270,7 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called)
     uint32_t after = m;
     qp_status rc;
     if (bn) {
-        uint32_t p = qp__sym_join(g, g->mods[m].path, ".bn", 3), id;
+        uint32_t p = qp__sym_join_h(g, g->mods[m].path, bn_sfx, 3, k_bn ? &h_bn : NULL), id;
         if (!p)
             return QP_ERR_NOMEM;
         if ((rc = qp__mod_add(g, p, bn_type, bn_attrs, after, &id)))
@@ -221,11 +279,13 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called)
         after = id;
         P->st->modules_added++;
     }
-    uint32_t wp = qp__sym_join(g, g->mods[m].path, ".weight_fake_quant", 18);
+    uint32_t wp = qp__sym_join_h(g, g->mods[m].path, wfq_sfx, 18, k_wfq ? &h_wfq : NULL);
     if (!wp)
         return QP_ERR_NOMEM;
     /* Vitis marks the weight quantizers of called modules "param" */
     int qtype = P->be->quant_type_marking && called[g->mods[m].path] ? 2 : 0;
+    P->obs_hint_path = k_obs ? wp : 0; /* wp + ".activation_post_process", prefetched */
+    P->obs_hint_hash = h_obs;
     if ((rc = qp__fq_module_add(P, spec, wp, axis1, qtype, after))) {
         char msg[sizeof g->errmsg];
         memcpy(msg, g->errmsg, sizeof msg);
@@ -252,21 +312,42 @@ qp__pass_swap(struct qp__prep *P)
     /* children before parents: walk the table backwards (tree order) */
     uint32_t rc = QP_OK;
     uint32_t nmods_before = g->nmods;
+    uint8_t *in_fused = qp__alloc(g, nmods_before);
+    if (!in_fused) {
+        qp__free(g, called, ns);
+        return qp__err(g, QP_ERR_NOMEM, "out of memory");
+    }
+    inside_fused(P, in_fused);
+    struct attr_memo am;
+    memset(&am, 0, sizeof am);
+    struct {
+        uint32_t type, qt;
+    } tc[16]; /* qat_type per float type */
+    memset(tc, 0, sizeof tc);
     for (uint32_t m = g->mods[0].prev; m && !rc;) {
         uint32_t prev = g->mods[m].prev;
         if (m >= nmods_before) { /* made by this pass */
             m = prev;
             continue;
         }
-        if (excluded(P, m) || inside_fused(P, m)) {
+        if (excluded(P, m) || in_fused[m]) {
             m = prev;
             continue;
         }
-        uint32_t qt = qat_type(P, g->mods[m].type);
+        uint32_t qt, type = g->mods[m].type, k = type % 16;
+        if (type && tc[k].type == type) {
+            qt = tc[k].qt;
+        } else {
+            if ((rc = qat_type(P, type, &qt)))
+                break;
+            tc[k].type = type;
+            tc[k].qt = qt;
+        }
         if (qt && (m >= P->nmod_spec || P->mod_w[m]))
-            rc = swap(P, m, qt, called);
+            rc = swap(P, m, qt, called, &am);
         m = prev;
     }
+    qp__free(g, in_fused, nmods_before);
     qp__free(g, called, ns);
     if (rc)
         return (qp_status)rc;

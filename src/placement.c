@@ -24,7 +24,7 @@
 static uint8_t
 flags(struct qp__prep *P, uint32_t sym)
 {
-    return sym < P->ncls ? P->cls[sym].flags : 0;
+    return qp__cls_flags(P, sym);
 }
 
 /* MQBench's exclusion test of a node; additional_node_name cancels it when honored. */
@@ -121,8 +121,182 @@ flatten(qp_graph *g, uint32_t v, struct flat *f)
 
 /* ==== getitem2node (mqbench.utils.getitem2node) ==== */
 
-/* MQBench maps a getitem of a dict built by `.update()` calls to the node stored
- * under that key, and quantizes that node instead. map[getitem] = node. */
+/*
+ * MQBench records the dicts built by `.update()` calls and maps a getitem whose
+ * key chain leads to a node stored in such a dict to that node, which is then
+ * quantized instead of the getitem. Its quirks are kept because they decide
+ * whether prepare fails: any node whose target is the string "update" counts
+ * as a dict update (a module named `update` too); a missing argument, an
+ * unrecorded dict or a non-dict argument fails; key chains are resolved with
+ * Python's indexing, where only KeyError and IndexError mean "no mapping" and
+ * any other error (indexing a tensor, a list by a string) fails the prepare.
+ * Without any update nothing can resolve, so the common case costs one scan.
+ */
+
+/* What indexing has reached: the table of recorded dicts, a value of the graph, a
+ * run of a value's items (a sliced list), or a string of known length. */
+enum { G_ROOT, G_VAL, G_RUN, G_STR };
+struct gval {
+    int kind;
+    uint32_t v, first, n;
+};
+enum { G_OK, G_NOMAP, G_FAIL };
+
+static bool
+is_slice(const qp_graph *g, const struct qp__val *k)
+{
+    return k->kind == QP_VAL_CALL && !strcmp(qp__sym_str(g, k->u.name), "slice");
+}
+
+/* Python's hash(): lists, dicts and (3.11) slices are unhashable. */
+static bool
+hashable(const qp_graph *g, const struct qp__val *k)
+{
+    return k->kind != QP_VAL_LIST && k->kind != QP_VAL_DICT && !is_slice(g, k);
+}
+
+static bool
+as_index(const struct qp__val *k, int64_t *i)
+{
+    if (k->kind != QP_VAL_INT && k->kind != QP_VAL_BOOL)
+        return false;
+    *i = k->u.i;
+    return true;
+}
+
+/* slice(start, stop, step).indices(len): the items taken, or false on step 0. */
+static bool
+slice_run(const qp_graph *g, const struct qp__val *k, uint32_t len, int64_t *start, int64_t *step,
+          uint32_t *count)
+{
+    int64_t v[3] = {0, 0, 1};
+    bool given[3] = {false, false, false};
+    for (uint32_t i = 0; i < k->b && i < 3; i++) {
+        const struct qp__val *x = &g->vals[k->a + i];
+        if (x->kind == QP_VAL_INT || x->kind == QP_VAL_BOOL) {
+            v[i] = x->u.i;
+            given[i] = true;
+        }
+    }
+    int64_t n = len, st = given[2] ? v[2] : 1;
+    if (st == 0)
+        return false;
+    int64_t lo = st > 0 ? 0 : -1, hi = st > 0 ? n : n - 1;
+    int64_t b = given[0] ? (v[0] < 0 ? v[0] + n : v[0]) : (st > 0 ? lo : hi);
+    int64_t e = given[1] ? (v[1] < 0 ? v[1] + n : v[1]) : (st > 0 ? hi : lo);
+    b = b < lo ? lo : b > hi ? hi : b;
+    e = e < lo ? lo : e > hi ? hi : e;
+    int64_t c = st > 0 ? (e > b ? (e - b + st - 1) / st : 0) : (b > e ? (b - e - st - 1) / -st : 0);
+    *start = b;
+    *step = st;
+    *count = (uint32_t)c;
+    return true;
+}
+
+/* One Python indexing step cur[key]. */
+static int
+index_step(const qp_graph *g, const uint32_t *dicts, struct gval *cur, uint32_t key,
+           const char **why)
+{
+    const struct qp__val *k = &g->vals[key];
+    if (cur->kind == G_ROOT) { /* `original[node]` */
+        if (!hashable(g, k)) {
+            *why = "unhashable key";
+            return G_FAIL;
+        }
+        if (k->kind != QP_VAL_NODE || !dicts[k->a])
+            return G_NOMAP;
+        cur->kind = G_VAL;
+        cur->v = dicts[k->a];
+        return G_OK;
+    }
+    uint32_t first = 0, len = 0;
+    uint8_t kind;
+    if (cur->kind == G_RUN) {
+        kind = QP_VAL_LIST;
+        first = cur->first;
+        len = cur->n;
+    } else if (cur->kind == G_STR) {
+        kind = QP_VAL_STR;
+        len = cur->n;
+    } else {
+        const struct qp__val *c = &g->vals[cur->v];
+        kind = c->kind;
+        first = c->a;
+        len = c->b;
+        if (kind == QP_VAL_STR)
+            len = qp__sym_len(g, c->a);
+    }
+    int64_t i;
+    switch (kind) {
+    case QP_VAL_DICT:
+        if (!hashable(g, k)) {
+            *why = "unhashable key";
+            return G_FAIL;
+        }
+        if (k->kind != QP_VAL_STR)
+            return G_NOMAP; /* keys here are strings: KeyError */
+        for (uint32_t j = 0; j < len; j++)
+            if (g->vals[first + j].key == k->a) {
+                cur->kind = G_VAL;
+                cur->v = first + j;
+                return G_OK;
+            }
+        return G_NOMAP;
+    case QP_VAL_TUPLE:
+    case QP_VAL_LIST:
+    case QP_VAL_STR:
+        if (as_index(k, &i)) {
+            if (i < 0)
+                i += len;
+            if (i < 0 || i >= (int64_t)len)
+                return G_NOMAP; /* IndexError */
+            if (kind == QP_VAL_STR) {
+                cur->kind = G_STR;
+                cur->n = 1;
+            } else if (cur->kind == G_RUN) {
+                cur->kind = G_VAL;
+                cur->v = cur->first + (uint32_t)i * cur->v; /* v holds the run's step */
+            } else {
+                cur->kind = G_VAL;
+                cur->v = first + (uint32_t)i;
+            }
+            return G_OK;
+        }
+        if (is_slice(g, k)) {
+            int64_t b, st;
+            uint32_t c;
+            if (!slice_run(g, k, len, &b, &st, &c)) {
+                *why = "slice step cannot be zero";
+                return G_FAIL;
+            }
+            if (kind == QP_VAL_STR) {
+                cur->kind = G_STR;
+                cur->n = c;
+            } else {
+                /* a run: items base + (b + j * st) * stride; unsigned arithmetic wraps
+                 * for negative steps and lands on the right item */
+                uint32_t base = cur->kind == G_RUN ? cur->first : first;
+                uint32_t stride = cur->kind == G_RUN ? cur->v : 1;
+                cur->kind = G_RUN;
+                cur->first = base + (uint32_t)b * stride;
+                cur->n = c;
+                cur->v = stride * (uint32_t)st;
+            }
+            return G_OK;
+        }
+        *why = kind == QP_VAL_STR ? "string indices must be integers"
+                                  : "list indices must be integers or slices";
+        return G_FAIL;
+    case QP_VAL_NODE:
+        *why = "a graph node (a tensor) is not subscriptable";
+        return G_FAIL;
+    default:
+        *why = "object is not subscriptable";
+        return G_FAIL;
+    }
+}
+
 static qp_status
 getitem2node(struct qp__prep *P, uint32_t *map)
 {
@@ -130,7 +304,7 @@ getitem2node(struct qp__prep *P, uint32_t *map)
     uint32_t update = qp__sym_find(g, "update", 6);
     bool any = false;
     for (uint32_t n = g->nodes[0].next; n && update && !any; n = g->nodes[n].next)
-        any = g->nodes[n].op == QP_OP_CALL_METHOD && g->nodes[n].target == update;
+        any = g->nodes[n].target == update && g->nodes[n].op != QP_OP_CALL_FUNCTION;
     if (!any)
         return QP_OK;
     /* dicts[node]: the DICT value its updates built; gets: getitem nodes so far */
@@ -142,23 +316,33 @@ getitem2node(struct qp__prep *P, uint32_t *map)
     qp_status rc = QP_OK;
     for (uint32_t n = g->nodes[0].next; n && !rc; n = g->nodes[n].next) {
         const struct qp__node *r = &g->nodes[n];
-        const struct qp__val *a = &g->vals[r->args];
-        if (r->op == QP_OP_CALL_METHOD && r->target == update && a->b >= 2 &&
-            g->vals[a->a].kind == QP_VAL_NODE) {
-            uint32_t d = g->vals[a->a].a, src = a->a + 1;
-            const struct qp__val *s = &g->vals[src];
-            uint32_t from = s->kind == QP_VAL_DICT ? src
-                            : s->kind == QP_VAL_NODE ? dicts[s->a]
-                                                      : 0;
-            if (s->kind != QP_VAL_DICT && s->kind != QP_VAL_NODE) {
-                rc = qp__errn(g, QP_ERR_INVALID_GRAPH, n, "%%%s: wrong type for update "
-                              "(MQBench getitem2node)", qp__sym_str(g, r->name));
+        uint32_t args = r->args, na = g->vals[args].b;
+        if (r->target == update && r->op != QP_OP_CALL_FUNCTION) {
+            const char *bad = NULL;
+            uint32_t d = 0, src = 0, from = 0;
+            if (na < 2)
+                bad = "IndexError: update needs a dict argument";
+            else if (g->vals[g->vals[args].a].kind != QP_VAL_NODE)
+                bad = "the updated dict is not a node";
+            else {
+                d = g->vals[g->vals[args].a].a;
+                src = g->vals[args].a + 1;
+                if (g->vals[src].kind == QP_VAL_DICT)
+                    from = src;
+                else if (g->vals[src].kind == QP_VAL_NODE && !(from = dicts[g->vals[src].a]))
+                    bad = "KeyError: update from a dict no update built";
+                else if (g->vals[src].kind != QP_VAL_NODE)
+                    bad = "ValueError: wrong type for update";
+            }
+            if (bad) {
+                rc = qp__errn(g, QP_ERR_INVALID_GRAPH, n, "%%%s: %s (MQBench's getitem2node "
+                              "fails here)", qp__sym_str(g, r->name), bad);
                 break;
             }
             uint32_t cur = dicts[d] ? dicts[d] : qp__val_empty(g, QP_VAL_DICT);
-            for (uint32_t i = 0; from && i < g->vals[from].b && cur; i++) {
-                const struct qp__val *it = &g->vals[g->vals[from].a + i];
-                cur = qp__val_dict_set(g, cur, it->key, g->vals[from].a + i);
+            for (uint32_t i = 0; i < g->vals[from].b && cur; i++) {
+                uint32_t it = g->vals[from].a + i;
+                cur = qp__val_dict_set(g, cur, g->vals[it].key, it);
             }
             if (!cur)
                 rc = QP_ERR_NOMEM;
@@ -168,32 +352,44 @@ getitem2node(struct qp__prep *P, uint32_t *map)
         if (!(r->op == QP_OP_CALL_FUNCTION && qp__in_list(P, n, QP__L_GETITEM)))
             continue;
         gets[ngets++] = n;
-        /* every getitem so far that does not resolve yet is tried again */
-        for (uint32_t i = 0; i < ngets; i++) {
+        /* every getitem so far that does not resolve yet is tried again, as MQBench does */
+        for (uint32_t i = 0; i < ngets && !rc; i++) {
             uint32_t gi = gets[i];
             if (map[gi])
                 continue;
-            /* walk down to the chain's root collecting keys (at most 64 deep) */
-            uint32_t keys[64], nk = 0, x = gi;
-            while (nk < 64 && g->nodes[x].op == QP_OP_CALL_FUNCTION &&
-                   qp__in_list(P, x, QP__L_GETITEM) && g->vals[g->nodes[x].args].b == 2 &&
-                   g->vals[g->vals[g->nodes[x].args].a].kind == QP_VAL_NODE) {
-                keys[nk++] = g->vals[g->nodes[x].args].a + 1;
-                x = g->vals[g->vals[g->nodes[x].args].a].a;
+            /* the key chain: back through getitem containers to the root (64 deep at most) */
+            uint32_t keys[65], nk = 0, x = gi;
+            while (nk < 64) {
+                const struct qp__val *xa = &g->vals[g->nodes[x].args];
+                if (xa->b < 2) {
+                    nk = 65; /* getitem without a key: nothing to resolve */
+                    break;
+                }
+                keys[nk++] = xa->a + 1;
+                uint32_t c = xa->a;
+                if (g->vals[c].kind == QP_VAL_NODE &&
+                    g->nodes[g->vals[c].a].op == QP_OP_CALL_FUNCTION &&
+                    qp__in_list(P, g->vals[c].a, QP__L_GETITEM)) {
+                    x = g->vals[c].a;
+                    continue;
+                }
+                keys[nk++] = c; /* the root */
+                break;
             }
-            uint32_t cur = dicts[x];
-            for (uint32_t k = nk; cur && k-- > 0;) {
-                const struct qp__val *key = &g->vals[keys[k]], *c = &g->vals[cur];
-                if (c->kind == QP_VAL_DICT && key->kind == QP_VAL_STR)
-                    cur = qp__val_get(g, cur, key->a);
-                else if ((c->kind == QP_VAL_TUPLE || c->kind == QP_VAL_LIST) &&
-                         key->kind == QP_VAL_INT && key->u.i >= 0 && key->u.i < c->b)
-                    cur = c->a + (uint32_t)key->u.i;
-                else
-                    cur = 0;
+            if (nk > 64)
+                continue;
+            struct gval cur = {G_ROOT, 0, 0, 0};
+            int st = G_OK;
+            const char *why = NULL;
+            for (uint32_t k = nk; k-- > 0 && st == G_OK;)
+                st = index_step(g, dicts, &cur, keys[k], &why);
+            if (st == G_FAIL) {
+                rc = qp__errn(g, QP_ERR_INVALID_GRAPH, gi, "%%%s: TypeError: %s (MQBench's "
+                              "getitem2node fails here)", qp__sym_str(g, g->nodes[gi].name), why);
+                break;
             }
-            if (cur && g->vals[cur].kind == QP_VAL_NODE)
-                map[gi] = g->vals[cur].a;
+            if (st == G_OK && cur.kind == G_VAL && g->vals[cur.v].kind == QP_VAL_NODE)
+                map[gi] = g->vals[cur.v].a;
         }
     }
     qp__free(g, dicts, (size_t)g->nnodes * 2 * sizeof *dicts);
@@ -379,7 +575,7 @@ qp__placement(struct qp__prep *P, struct qp__cand **out, uint32_t *n)
     qp_status rc = QP_OK;
     *out = NULL;
     *n = 0;
-    if (P->be->map_getitem || P->be->map_getitem_all) {
+    if (P->be->map_getitem || P->be->map_getitem_all || P->be->check_getitem) {
         g2n = qp__alloc(g, (size_t)g->nnodes * sizeof *g2n);
         if (!g2n)
             return qp__err(g, QP_ERR_NOMEM, "out of memory");

@@ -20,6 +20,9 @@ struct qp__entry {
 
 /* True if module type t is w or derives from it (torch/MQBench class bases). */
 bool qp__type_isa(const char *t, const char *w);
+/* Every w for which qp__type_isa(t, w) holds (t first), at most cap of them: the
+ * walk done once, to test many w. Returns the count. */
+uint32_t qp__type_ancestors(const char *t, const char **out, uint32_t cap);
 /* The canonical spelling of a function's qualified name (operator.add for
  * _operator.add, torch.conv2d for torch.nn.functional.conv2d, ...); static or s. */
 const char *qp__canon_fn(const char *s);
@@ -87,6 +90,7 @@ struct qp__backend {
     bool use_additional_types;
     const struct qp__merge *merges;
     bool map_getitem, skip_nontensor, skip_embedding_add, exclude_methods, eightbit_io;
+    bool check_getitem; /* runs getitem2node for its errors only (Vitis) */
     /* the second loop of TotalINT / Tengine / ONNX_QNN */
     bool post;
     const struct qp__entry *passthrough;
@@ -165,6 +169,7 @@ struct qp__qspec {
     /* the built attribute dicts, per ch_axis override (0: none, 1: axis 1) and
      * quant_type (0: None, 1 "tensor", 2 "param", 3 "input"): 0 until built */
     uint32_t fq_attrs[2][4], obs_attrs[2][4];
+    uint32_t fq_type, obs_type; /* syms "fq.<kind>", "obs.<kind>": 0 until made */
 };
 
 /* ==== the context of a prepare run (prepare.c) ==== */
@@ -193,6 +198,7 @@ enum {
  * module type (k = 0), function (1) or method (2). */
 struct qp__symclass {
     uint64_t bits;
+    uint32_t sym; /* the sym the entry is for (0: a free slot) */
     uint8_t done;
     uint8_t flags; /* QP__SF_* exact-name facts from the config */
 };
@@ -222,8 +228,15 @@ struct qp__prep {
     struct qp__oplist lists[QP__L_COUNT];
     struct qp__merge *merges;
     uint32_t nmerges;
-    struct qp__symclass *cls;
-    uint32_t ncls;
+    /* facts per sym, kept only for the syms asked about (types, targets, config
+     * names): open addressing by sym, capcls slots (a power of two), nclsent used */
+    struct qp__symclass *cls, cls_spare;
+    uint32_t ncls; /* syms that existed at the last refresh; later ones have no facts */
+    uint32_t capcls, nclsent;
+    bool cls_oom; /* an entry could not be made: the run fails with NOMEM */
+    /* qp__fq_module_add: the hash of <obs_hint_path>.activation_post_process, when the
+     * caller prefetched it (obs_hint_path 0: none) */
+    uint32_t obs_hint_path, obs_hint_hash;
     /* qconfig */
     struct qp__qspec *specs; /* spec 0 is "none": not quantized */
     uint32_t nspecs, capspecs;
@@ -235,12 +248,20 @@ struct qp__prep {
     qp_pass_stats *st;
     struct qp__explain ex;
     uint32_t ncand_cap;
+    /* names the passes ask for by static text (keys, types), pointer -> sym; an
+     * entry counts only if the sym's text is still the pointer's (qp__prep_sym) */
+    struct qp__name_cache {
+        const char *s;
+        uint32_t sym;
+    } names[64];
 };
 
 /* Classification: the facts about a sym (computed on first use). */
 const struct qp__symclass *qp__cls(struct qp__prep *P, uint32_t sym);
 /* Makes room for every sym that exists now (call at the start of a pass). */
 qp_status qp__cls_refresh(struct qp__prep *P);
+/* The QP__SF_* flags of a sym (0 for syms made after the last refresh). */
+uint8_t qp__cls_flags(struct qp__prep *P, uint32_t sym);
 /* Is a module type a fused container (torch's, MQBench's or the configuration's)? */
 bool qp__is_fused(struct qp__prep *P, uint32_t type);
 /* Is node n in list L (module type isinstance / function / method)? */
@@ -249,6 +270,10 @@ bool qp__in_list(struct qp__prep *P, uint32_t n, int list);
 bool qp__node_is(struct qp__prep *P, uint32_t n, const struct qp__entry *e);
 /* The sym of a static name in the working graph (interned; 0 on NOMEM). */
 uint32_t qp__prep_sym(struct qp__prep *P, const char *s);
+/* The sym of a name if the working graph has it, else 0 (not interned). */
+uint32_t qp__prep_key(struct qp__prep *P, const char *s);
+/* Module m's attribute `key`, or NULL (qp__mod_attr through the name cache). */
+const struct qp__val *qp__prep_attr(struct qp__prep *P, uint32_t m, const char *key);
 /* Records an explanation (copies the names). */
 qp_status qp__explain_add(struct qp__prep *P, qp_reason why, uint32_t node, uint32_t fq,
                           uint32_t cause);
@@ -272,6 +297,22 @@ qp_status qp__fq_module_add(struct qp__prep *P, uint32_t spec, uint32_t path, bo
 qp_status qp__fq_set_quant_type(struct qp__prep *P, uint32_t fq_module, int quant_type);
 
 /* modtree.c: the module table as torch's module tree */
+/* Parent lookups along a walk of the table. Neighbouring paths share their
+ * leading components, so the module found for each dotted prefix of the last
+ * path is kept, and only the prefixes that differ are looked up (hashed). */
+#define QP__ANC_LEVELS 32
+struct qp__anc {
+    bool valid;   /* false before the first lookup */
+    uint32_t path; /* the last path looked at */
+    uint32_t n;   /* its dotted prefixes, shortest first: length, live module or 0 */
+    uint32_t len[QP__ANC_LEVELS], mod[QP__ANC_LEVELS];
+    uint32_t self_mod; /* the module of the last path, and whether it is live */
+    bool self_live;
+};
+/* The nearest live module whose path is a dotted proper prefix of m's, or 0.
+ * The cache c (valid = false at first) stays right while the table does not
+ * change between calls. */
+uint32_t qp__mod_parent(const qp_graph *g, uint32_t m, struct qp__anc *c);
 /* Reorders the table as named_modules() would list it (a subtree is a contiguous run). */
 qp_status qp__mod_tree_order(qp_graph *g);
 /* Drops modules no call_module node calls (keeping their submodules) and parameters no
@@ -286,6 +327,13 @@ qp_status qp__mod_copy_subtree(qp_graph *g, uint32_t m, uint32_t to_path, uint32
 const struct qp__val *qp__mod_attr(const qp_graph *g, uint32_t m, const char *key);
 /* The sym of sym a followed by blen bytes of b (0 on failure, message set). */
 uint32_t qp__sym_join(qp_graph *g, uint32_t a, const char *b, size_t blen);
+/* qp__sym_join with the joined bytes' hash given (h NULL: computed). */
+uint32_t qp__sym_join_h(qp_graph *g, uint32_t a, const char *b, size_t blen, const uint32_t *h);
+/* qp__sym_prefetch of what qp__sym_join(g, a, b, blen) will look up: a pass calls it
+ * for the names it is about to make, so their table misses overlap. On true, *h is
+ * the joined bytes' hash (for qp__sym_join_h); false: too long to bother. */
+bool qp__sym_prefetch_join(const qp_graph *g, uint32_t a, const char *b, size_t blen,
+                           uint32_t *h);
 
 /* Passes: one file each, one function each, run in this order by prepare.c. */
 qp_status qp__pass_ffswap(struct qp__prep *P);

@@ -11,11 +11,50 @@
 
 /* ==== the context ==== */
 
+/* The cache entry for a name's pointer. Passes ask for the same few static
+ * names (keys, types) once per module or node: a hit costs a pointer compare
+ * and a strcmp in cache, not a hash and a probe of a large table. */
+static struct qp__name_cache *
+name_entry(struct qp__prep *P, const char *s)
+{
+    uint32_t h = (uint32_t)(((uintptr_t)s >> 3) * 0x9e3779b97f4a7c15u >> 40);
+    return &P->names[h % (sizeof P->names / sizeof P->names[0])];
+}
+
 uint32_t
 qp__prep_sym(struct qp__prep *P, const char *s)
 {
+    struct qp__name_cache *e = name_entry(P, s);
+    if (e->s == s && e->sym && !strcmp(qp__sym_str(P->g, e->sym), s))
+        return e->sym;
     uint32_t sym;
-    return qp__sym_intern(P->g, s, strlen(s), &sym) ? 0 : sym;
+    if (qp__sym_intern(P->g, s, strlen(s), &sym))
+        return 0;
+    e->s = s;
+    e->sym = sym;
+    return sym;
+}
+
+uint32_t
+qp__prep_key(struct qp__prep *P, const char *s)
+{
+    struct qp__name_cache *e = name_entry(P, s);
+    if (e->s == s && e->sym && !strcmp(qp__sym_str(P->g, e->sym), s))
+        return e->sym;
+    uint32_t sym = qp__sym_find(P->g, s, strlen(s));
+    if (sym) { /* a sym never goes away; "absent" might change, so it is not kept */
+        e->s = s;
+        e->sym = sym;
+    }
+    return sym;
+}
+
+const struct qp__val *
+qp__prep_attr(struct qp__prep *P, uint32_t m, const char *key)
+{
+    uint32_t k = qp__prep_key(P, key);
+    uint32_t v = k ? qp__val_get(P->g, P->g->mods[m].attrs, k) : 0;
+    return v ? &P->g->vals[v] : NULL;
 }
 
 static qp_status
@@ -116,17 +155,60 @@ build_lists(struct qp__prep *P)
 qp_status
 qp__cls_refresh(struct qp__prep *P)
 {
-    uint32_t n = P->g->st.n;
-    if (n <= P->ncls)
-        return QP_OK;
-    struct qp__symclass *c = qp__realloc(P->g, P->cls, (size_t)P->ncls * sizeof *c,
-                                         (size_t)n * sizeof *c);
-    if (!c)
-        return qp__err(P->g, QP_ERR_NOMEM, "out of memory");
-    memset(c + P->ncls, 0, (size_t)(n - P->ncls) * sizeof *c);
-    P->cls = c;
-    P->ncls = n;
+    P->ncls = P->g->st.n; /* entries are made as syms are asked about */
     return QP_OK;
+}
+
+/* The entry of a sym, made if absent and `make`; NULL if absent (or no memory).
+ * A pass asks about a few hundred distinct syms (types, targets, config names),
+ * so the table stays small and in cache, whatever the size of the graph. */
+static struct qp__symclass *
+cls_entry(struct qp__prep *P, uint32_t sym, bool make)
+{
+    uint32_t h = sym * 2654435761u;
+    h ^= h >> 15;
+    for (uint32_t i = h & (P->capcls - 1); P->capcls; i = (i + 1) & (P->capcls - 1)) {
+        if (P->cls[i].sym == sym)
+            return &P->cls[i];
+        if (!P->cls[i].sym)
+            break;
+    }
+    if (!make)
+        return NULL;
+    if ((P->nclsent + 1) * 2 > P->capcls) {
+        uint32_t cap = P->capcls ? P->capcls * 2 : 64;
+        struct qp__symclass *t = qp__alloc(P->g, (size_t)cap * sizeof *t);
+        if (!t)
+            return NULL;
+        memset(t, 0, (size_t)cap * sizeof *t);
+        for (uint32_t k = 0; k < P->capcls; k++) {
+            if (!P->cls[k].sym)
+                continue;
+            uint32_t hk = P->cls[k].sym * 2654435761u;
+            hk ^= hk >> 15;
+            uint32_t j = hk & (cap - 1);
+            while (t[j].sym)
+                j = (j + 1) & (cap - 1);
+            t[j] = P->cls[k];
+        }
+        qp__free(P->g, P->cls, (size_t)P->capcls * sizeof *P->cls);
+        P->cls = t;
+        P->capcls = cap;
+    }
+    uint32_t i = h & (P->capcls - 1);
+    while (P->cls[i].sym)
+        i = (i + 1) & (P->capcls - 1);
+    memset(&P->cls[i], 0, sizeof P->cls[i]);
+    P->cls[i].sym = sym;
+    P->nclsent++;
+    return &P->cls[i];
+}
+
+uint8_t
+qp__cls_flags(struct qp__prep *P, uint32_t sym)
+{
+    const struct qp__symclass *c = sym && sym < P->ncls ? cls_entry(P, sym, false) : NULL;
+    return c ? c->flags : 0;
 }
 
 static uint64_t
@@ -134,12 +216,17 @@ classify(struct qp__prep *P, uint32_t sym)
 {
     const char *s = qp__sym_str(P->g, sym);
     const char *canon = qp__canon_fn(s);
+    const char *isa[16]; /* what s is an instance of: one walk for every entry */
+    uint32_t nisa = qp__type_ancestors(s, isa, 16);
     uint64_t bits = 0;
     for (int L = 0; L < QP__L_COUNT; L++) {
         const struct qp__oplist *l = &P->lists[L];
         for (uint32_t i = 0; i < l->n; i++) {
             const struct qp__entry *e = &l->e[i];
-            if (e->kind == QP__E_MOD && qp__type_isa(s, e->name))
+            bool mod = false;
+            for (uint32_t k = 0; e->kind == QP__E_MOD && k < nisa && !mod; k++)
+                mod = !strcmp(isa[k], e->name);
+            if (mod)
                 bits |= 1ull << (3 * L);
             else if (e->kind == QP__E_FUNC && !strcmp(canon, e->name))
                 bits |= 1ull << (3 * L + 1);
@@ -153,10 +240,15 @@ classify(struct qp__prep *P, uint32_t sym)
 const struct qp__symclass *
 qp__cls(struct qp__prep *P, uint32_t sym)
 {
-    static const struct qp__symclass none = {0, 1, 0};
-    if (sym >= P->ncls)
+    static const struct qp__symclass none = {0, 0, 1, 0};
+    if (sym >= P->ncls || !sym) /* "" names nothing a list holds */
         return &none; /* a sym made after the last refresh: no pass asks about those */
-    struct qp__symclass *c = &P->cls[sym];
+    struct qp__symclass *c = cls_entry(P, sym, true);
+    if (!c) { /* no memory to keep it: answer now, fail the pass after (run()) */
+        P->cls_oom = true;
+        c = &P->cls_spare;
+        memset(c, 0, sizeof *c);
+    }
     if (!c->done) {
         c->bits = classify(P, sym);
         c->done = 1;
@@ -216,7 +308,10 @@ flag_names(struct qp__prep *P, qp_list which, uint8_t flag)
         qp_status rc = qp__cls_refresh(P);
         if (rc)
             return rc;
-        P->cls[sym].flags |= flag;
+        struct qp__symclass *e = cls_entry(P, sym, true);
+        if (!e)
+            return qp__err(P->g, QP_ERR_NOMEM, "out of memory");
+        e->flags |= flag;
     }
     return QP_OK;
 }
@@ -317,7 +412,7 @@ prep_free(struct qp__prep *P)
     qp_graph *g = P->g;
     for (int L = 0; L < QP__L_COUNT; L++)
         qp__free(g, P->lists[L].e, (size_t)P->lists[L].cap * sizeof *P->lists[L].e);
-    qp__free(g, P->cls, (size_t)P->ncls * sizeof *P->cls);
+    qp__free(g, P->cls, (size_t)P->capcls * sizeof *P->cls);
     qp__free(g, P->specs, (size_t)P->capspecs * sizeof *P->specs);
     qp__free(g, P->mod_w, (size_t)P->nmod_spec * sizeof *P->mod_w);
     qp__free(g, P->mod_a, (size_t)P->nmod_spec * sizeof *P->mod_a);
@@ -394,7 +489,12 @@ static qp_status
 run(struct qp__prep *P)
 {
     qp_graph *g = P->g;
-    qp_status rc = build_lists(P);
+    /* the names the passes make (paths of fused, QAT and fake-quantizer modules,
+     * quantizer nodes): size the symbol table for them once, not by doublings */
+    qp_status rc = qp__sym_presize(g, (uint64_t)g->st.n + 2u * ((uint64_t)g->nlive +
+                                                               g->nlivemods));
+    if (!rc)
+        rc = build_lists(P);
     if (!rc)
         rc = qp__cls_refresh(P);
     if (!rc && (rc = flag_names(P, QP_EXCLUDE_MODULE_NAME, QP__SF_EXCL_MODULE | QP__SF_EXCL_LOCAL)))
@@ -418,12 +518,20 @@ run(struct qp__prep *P)
         memset(st, 0, sizeof *st);
         st->pass = passes[i].name;
         P->st = st;
-        if ((rc = qp__cls_refresh(P)) || (rc = passes[i].run(P)))
+        if ((rc = qp__cls_refresh(P)) || (rc = passes[i].run(P)) || P->cls_oom) {
+            /* a fact about a sym could not be kept (qp__cls): out of memory wins over
+             * whatever else the pass ran into, as SQLite's sticky mallocFailed does, so
+             * a failed allocation always reads as QP_ERR_NOMEM */
+            if (P->cls_oom)
+                rc = qp__err(g, QP_ERR_NOMEM, "out of memory");
             break;
+        }
         if (P->cfg->verify_each && (rc = qp__verify(g, NULL, NULL)) != QP_OK) {
             char msg[sizeof g->errmsg];
             memcpy(msg, g->errmsg, sizeof msg);
-            rc = qp__err(g, QP_ERR_INTERNAL, "after pass %s: %s", passes[i].name, msg);
+            /* the verifier running out of memory is not a broken invariant: keep NOMEM */
+            rc = qp__err(g, rc == QP_ERR_NOMEM ? rc : QP_ERR_INTERNAL, "after pass %s: %s",
+                         passes[i].name, msg);
             break;
         }
         qp__logf(g, QP_LOG_INFO, passes[i].name, "%u matched, %u nodes added, %u erased, %u "

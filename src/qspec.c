@@ -206,7 +206,7 @@ qp__spec_range(struct qp__prep *P, uint32_t spec, int64_t qmin, int64_t qmax, ui
 static uint32_t
 kw_get(struct qp__prep *P, uint32_t spec, const char *key)
 {
-    uint32_t k = qp__sym_find(P->g, key, strlen(key));
+    uint32_t k = qp__prep_key(P, key);
     return k ? qp__val_get(P->g, P->specs[spec].kwargs, k) : 0;
 }
 
@@ -306,7 +306,11 @@ build(struct qp__prep *P, uint32_t spec, bool axis1, int qt)
         qmax = g->vals[vqmax].u.i;
         /* torch validates ranges wider than 8 bits as [-128, 127] (MQBench restores them) */
         int64_t lo = qmin, hi = qmax;
-        if (qmax - qmin + 1 > 256 || qmax - qmin + 1 < 0) {
+        /* the width qmax - qmin + 1 is > 256 or < 0; computed unsigned, since the
+         * configuration may give any 64-bit values (the difference overflows int64) */
+        bool odd = qmax >= qmin ? (uint64_t)qmax - (uint64_t)qmin > 255
+                                : (uint64_t)qmin - (uint64_t)qmax > 1;
+        if (odd) {
             lo = -128;
             hi = 127;
         }
@@ -349,7 +353,10 @@ build(struct qp__prep *P, uint32_t spec, bool axis1, int qt)
     uint32_t pv = vp ? vp : qp__val_float(g, 2.0);
     uint32_t emav = vema ? vema : qp__val_float(g, 0.9);
     uint32_t gsv = vgs ? vgs : qp__val_bool(g, true);
-    uint32_t bw = qp__val_int(g, floor_log2((uint64_t)(qmax - qmin + 1)));
+    /* qmin <= qmax here; the width is computed unsigned, as it may not fit in int64
+     * (it wraps to 0 for the whole 64-bit range, whose log2 is 64) */
+    uint64_t width = (uint64_t)qmax - (uint64_t)qmin + 1;
+    uint32_t bw = qp__val_int(g, width ? floor_log2(width) : 64);
     uint32_t minv = qp__val_float(g, HUGE_VAL), maxv = qp__val_float(g, -HUGE_VAL);
     uint32_t symv = qp__val_bool(g, symq);
     if (!pot)
@@ -419,16 +426,25 @@ qp_status
 qp__fq_module_add(struct qp__prep *P, uint32_t spec, uint32_t path, bool axis1, int qt,
                   uint32_t after)
 {
+    uint32_t hint = P->obs_hint_path; /* the caller's, for this call only */
+    P->obs_hint_path = 0;
     qp_status rc = build(P, spec, axis1, qt);
     if (rc)
         return rc;
     qp_graph *g = P->g;
-    char tn[64];
-    qp__fmt(tn, sizeof tn, "fq.%s", qp__fq_kind(P->specs[spec].fq)->name);
-    uint32_t ft = qp__prep_sym(P, tn);
-    qp__fmt(tn, sizeof tn, "obs.%s", qp__obs_kind(P->specs[spec].obs)->name);
-    uint32_t ot = qp__prep_sym(P, tn);
-    uint32_t opath = join(P, path, ".activation_post_process");
+    struct qp__qspec *sp = &P->specs[spec];
+    if (!sp->fq_type || !sp->obs_type) { /* made once per spec */
+        char tn[64];
+        qp__fmt(tn, sizeof tn, "fq.%s", qp__fq_kind(sp->fq)->name);
+        sp->fq_type = qp__prep_sym(P, tn);
+        qp__fmt(tn, sizeof tn, "obs.%s", qp__obs_kind(sp->obs)->name);
+        sp->obs_type = qp__prep_sym(P, tn);
+    }
+    uint32_t ft = sp->fq_type, ot = sp->obs_type;
+    static const char obs_sfx[] = ".activation_post_process";
+    uint32_t opath = hint && hint == path
+                         ? qp__sym_join_h(g, path, obs_sfx, sizeof obs_sfx - 1, &P->obs_hint_hash)
+                         : join(P, path, obs_sfx);
     if (!ft || !ot || !opath)
         return QP_ERR_NOMEM;
     if (qp__mod_find(g, path) || qp__mod_find(g, opath))

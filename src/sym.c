@@ -10,13 +10,48 @@
 
 #define CHUNK (64u * 1024u)
 
+/* Eight bytes at a time, then murmur3's finaliser: every bit of the result
+ * depends on every byte, so both the index (low bits) and the slot tag (high
+ * bits) are well spread. Byte-order dependent, which is fine: hashes are never
+ * stored outside the process. */
 static uint32_t
 hash(const char *s, size_t len)
 {
-    /* FNV-1a, 32-bit */
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    uint64_t h = 0x9e3779b97f4a7c15u ^ ((uint64_t)len * 0xff51afd7ed558ccdu), w;
+    for (; len >= 8; s += 8, len -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0x100000001b3u;
+        h ^= h >> 29;
+    }
+    if (len) {
+        w = 0;
+        memcpy(&w, s, len);
+        h = (h ^ w) * 0x100000001b3u;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 33;
+    return (uint32_t)h;
+}
+
+uint32_t
+qp__hash(const char *s, size_t len)
+{
+    return hash(s, len);
+}
+
+uint32_t
+qp__sym_prefetch(const qp_graph *g, const char *s, size_t len)
+{
+    uint32_t h = hash(s, len);
+#if defined(__GNUC__)
+    if (g->st.nslots)
+        __builtin_prefetch(&g->st.slots[h & (g->st.nslots - 1)]);
+#else
+    (void)g;
+#endif
     return h;
 }
 
@@ -33,6 +68,32 @@ qp__sym_len(const qp_graph *g, uint32_t sym)
     return g->st.syms[sym].len;
 }
 
+/*
+ * A slot holds a sym id in its low bits and, above them, the hash bits the
+ * index does not use. With nslots = 2^k slots and fewer syms than 3/4 of that
+ * (qp__sym_reserve keeps it so), ids fit k bits, and bits k..31 of the hash
+ * keep their place. A probe then rejects nearly every other sym by its slot
+ * alone, without reading its record (a cache miss on a big table), which is
+ * what lets the table fill to 3/4 and stay half the size.
+ */
+static uint32_t
+slot_make(uint32_t h, uint32_t id, uint32_t nslots)
+{
+    return id | (h & ~(nslots - 1));
+}
+
+static bool
+slot_tag_is(uint32_t slot, uint32_t h, uint32_t nslots)
+{
+    return (slot & ~(nslots - 1)) == (h & ~(nslots - 1));
+}
+
+static uint32_t
+slot_id(uint32_t slot, uint32_t nslots)
+{
+    return slot & (nslots - 1);
+}
+
 static qp_status
 rehash(qp_graph *g, uint32_t nslots)
 {
@@ -42,10 +103,10 @@ rehash(qp_graph *g, uint32_t nslots)
         return qp__err(g, QP_ERR_NOMEM, "out of memory growing the symbol table");
     memset(slots, 0, (size_t)nslots * sizeof *slots);
     for (uint32_t id = 1; id < st->n; id++) {
-        uint32_t i = st->syms[id].hash & (nslots - 1);
+        uint32_t h = st->syms[id].hash, i = h & (nslots - 1);
         while (slots[i])
             i = (i + 1) & (nslots - 1);
-        slots[i] = id;
+        slots[i] = slot_make(h, id, nslots);
     }
     qp__free(g, st->slots, (size_t)st->nslots * sizeof *st->slots);
     st->slots = slots;
@@ -61,15 +122,29 @@ qp__sym_reserve(qp_graph *g, uint32_t n)
     if (rc)
         return rc;
     uint64_t want = (uint64_t)st->n + n;
-    if (want * 2 > st->nslots) {
+    if (want * 4 > (uint64_t)st->nslots * 3) {
         uint64_t ns = st->nslots ? st->nslots : 64;
-        while (want * 2 > ns)
+        while (want * 4 > ns * 3)
             ns *= 2;
         if (ns > (1u << 31))
             return qp__err(g, QP_ERR_LIMIT, "too many distinct strings");
         return rehash(g, (uint32_t)ns);
     }
     return QP_OK;
+}
+
+qp_status
+qp__sym_presize(qp_graph *g, uint64_t total)
+{
+    struct qp__symtab *st = &g->st;
+    if (total > (1u << 30))
+        total = 1u << 30;
+    if (total * 4 <= (uint64_t)st->nslots * 3)
+        return QP_OK;
+    uint64_t ns = st->nslots ? st->nslots : 64;
+    while (total * 4 > ns * 3)
+        ns *= 2;
+    return rehash(g, (uint32_t)ns);
 }
 
 qp_status
@@ -108,21 +183,30 @@ qp__sym_free(qp_graph *g)
     memset(st, 0, sizeof *st);
 }
 
-uint32_t
-qp__sym_find(const qp_graph *g, const char *s, size_t len)
+/* qp__sym_find with the hash given. */
+static uint32_t
+find(const qp_graph *g, const char *s, size_t len, uint32_t h)
 {
     const struct qp__symtab *st = &g->st;
-    if (len == 0 || len > UINT32_MAX || !st->nslots)
-        return 0;
-    uint32_t h = hash(s, len);
     for (uint32_t i = h & (st->nslots - 1);; i = (i + 1) & (st->nslots - 1)) {
-        uint32_t id = st->slots[i];
-        if (!id)
+        uint32_t slot = st->slots[i];
+        if (!slot)
             return 0;
+        if (!slot_tag_is(slot, h, st->nslots))
+            continue;
+        uint32_t id = slot_id(slot, st->nslots);
         const struct qp__sym *y = &st->syms[id];
         if (y->hash == h && y->len == len && memcmp(st->chunks[y->chunk].p + y->off, s, len) == 0)
             return id;
     }
+}
+
+uint32_t
+qp__sym_find(const qp_graph *g, const char *s, size_t len)
+{
+    if (len == 0 || len > UINT32_MAX || !g->st.nslots)
+        return 0;
+    return find(g, s, len, hash(s, len));
 }
 
 /* Finds room for n bytes; a string bigger than a quarter chunk gets a chunk of its own. */
@@ -155,12 +239,18 @@ room(qp_graph *g, size_t n, uint32_t *chunk, uint32_t *off)
 qp_status
 qp__sym_intern(qp_graph *g, const char *s, size_t len, uint32_t *out)
 {
+    return qp__sym_intern_h(g, s, len, hash(s, len), out);
+}
+
+qp_status
+qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *out)
+{
     *out = 0;
     if (len == 0)
         return QP_OK;
     if (len >= UINT32_MAX - 1)
         return qp__err(g, QP_ERR_LIMIT, "string of %zu bytes is too long", len);
-    uint32_t id = qp__sym_find(g, s, len);
+    uint32_t id = g->st.nslots ? find(g, s, len, h) : 0;
     if (id) {
         *out = id;
         return QP_OK;
@@ -182,11 +272,11 @@ qp__sym_intern(qp_graph *g, const char *s, size_t len, uint32_t *out)
     y->chunk = chunk;
     y->off = off;
     y->len = (uint32_t)len;
-    y->hash = hash(s, len);
+    y->hash = h;
     uint32_t i = y->hash & (st->nslots - 1);
     while (st->slots[i])
         i = (i + 1) & (st->nslots - 1);
-    st->slots[i] = id;
+    st->slots[i] = slot_make(y->hash, id, st->nslots);
     *out = id;
     return QP_OK;
 }

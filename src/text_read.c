@@ -16,6 +16,8 @@
 #include <string.h>
 
 #define CHUNK (64u * 1024u)
+/* The attribute-text memo: slots, and the longest text it keeps. */
+enum { AMEMO = 64, AMEMO_TEXT = 1024 };
 
 struct ref {
     uint32_t rec, line, col;
@@ -36,9 +38,12 @@ struct reader {
     unsigned flags;
     qp_read_fn fn;
     void *ud;
-    /* input */
+    /* input: data[cpos..clen) is what is left to read, in chunk (filled by fn) or,
+     * for qp_graph_read_text, in the caller's text itself (read in place) */
     char *chunk;
-    size_t clen, cpos;
+    const char *data, *text;
+    size_t clen, cpos, textlen;
+    bool direct;
     bool eof;
     char *line; /* a line that spans chunks is assembled here */
     size_t linecap;
@@ -57,6 +62,23 @@ struct reader {
     size_t scap;
     uint32_t *keys; /* duplicate-key check */
     uint32_t capkeys;
+    /* attribute texts read recently, and the value each gave */
+    struct amemo {
+        uint32_t hash, len, val;
+    } amemo[AMEMO];
+    char *amemo_text; /* AMEMO slots of AMEMO_TEXT bytes, allocated on first use */
+    /* syms read recently, tried before hashing (a compare in cache instead of a
+     * probe of a large table): node names just defined, which args refer to,
+     * module types, and the modules last called (call_module targets mostly
+     * follow the table: the next module, or one called a moment ago) */
+    uint32_t recent_nodes[8], recent_types[4], recent_called[4];
+    uint32_t next_node, next_type, next_called;
+    uint32_t frontier; /* the furthest module (in table order) a node called */
+    /* the names prefetch_next hashed, for the line being parsed (cur) and the one
+     * after it (pf): where each is in the input, and its hash */
+    const char *pf_s, *cur_s;
+    size_t pf_len, cur_len;
+    uint32_t pf_hash, cur_hash;
     /* the line being parsed */
     const char *s;
     size_t n, pos;
@@ -98,6 +120,13 @@ fill(struct reader *r)
     r->clen = 0;
     if (r->eof)
         return QP_OK;
+    if (r->direct) { /* all of it, once */
+        r->data = r->text;
+        r->clen = r->textlen;
+        r->eof = true;
+        return QP_OK;
+    }
+    r->data = r->chunk;
     size_t got = r->fn(r->ud, r->chunk, CHUNK);
     if (got == (size_t)-1 || got > CHUNK) {
         r->lineno++; /* the line being read; reading stops here */
@@ -126,7 +155,7 @@ next_line(struct reader *r, bool *have)
             if (r->clen == 0)
                 break;
         }
-        const char *start = r->chunk + r->cpos;
+        const char *start = r->data + r->cpos;
         size_t avail = r->clen - r->cpos;
         const char *nl = memchr(start, '\n', avail);
         size_t take = nl ? (size_t)(nl - start) : avail;
@@ -185,6 +214,16 @@ got:
     /* bytes: UTF-8, no control characters but tab */
     const unsigned char *u = (const unsigned char *)r->s;
     for (size_t i = 0; i < r->n;) {
+        /* eight printable ASCII bytes at a time (0x20..0x7e): no byte below 0x20,
+         * none at or above 0x7f */
+        for (uint64_t w; i + 8 <= r->n; i += 8) {
+            memcpy(&w, u + i, 8);
+            const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+            if (((w - ones * 0x20) | (w + ones * 0x01) | w) & highs)
+                break;
+        }
+        if (i >= r->n)
+            break;
         unsigned c = u[i];
         if (c == 0)
             return fail(r, QP_ERR_PARSE, i + 1, "NUL byte");
@@ -245,6 +284,81 @@ intern(struct reader *r, const char *s, size_t len, uint32_t *out)
 {
     qp_status rc = qp__sym_intern(r->g, s, len, out);
     return rc ? fail_g(r, rc) : QP_OK;
+}
+
+/* The sym among syms[0..n) whose text is s[0..len), or 0. */
+static uint32_t
+among(const qp_graph *g, const uint32_t *syms, uint32_t n, const char *s, size_t len)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t y = syms[i];
+        if (y && qp__sym_len(g, y) == len && !memcmp(qp__sym_str(g, y), s, len))
+            return y;
+    }
+    return 0;
+}
+
+/* intern() of the name a line defines, with the hash prefetch_next made of it. */
+static qp_status
+intern_defined(struct reader *r, const char *s, size_t len, uint32_t *out)
+{
+    qp_status rc = s == r->cur_s && len == r->cur_len
+                       ? qp__sym_intern_h(r->g, s, len, r->cur_hash, out)
+                       : qp__sym_intern(r->g, s, len, out);
+    return rc ? fail_g(r, rc) : QP_OK;
+}
+
+/* intern() trying the ring of recent syms first; a sym interned goes in the ring. */
+static qp_status
+intern_recent(struct reader *r, uint32_t *ring, uint32_t n, uint32_t *next, const char *s,
+              size_t len, uint32_t *out)
+{
+    uint32_t y = among(r->g, ring, n, s, len);
+    if (y) {
+        *out = y;
+        return QP_OK;
+    }
+    qp_status rc = intern(r, s, len, out);
+    if (!rc && *out) {
+        ring[*next % n] = *out;
+        (*next)++;
+    }
+    return rc;
+}
+
+/* The sym of a node's target; for call_module, the modules next in the table
+ * and those called last are tried first. The reader adds modules at the end,
+ * so table order is id order. */
+static qp_status
+target_sym(struct reader *r, qp_op op, const char *s, size_t len, uint32_t *out)
+{
+    const qp_graph *g = r->g;
+    if (op != QP_OP_CALL_MODULE)
+        return intern(r, s, len, out);
+    uint32_t c[6] = {r->frontier + 1, r->frontier + 2, r->recent_called[0],
+                     r->recent_called[1], r->recent_called[2], r->recent_called[3]};
+    uint32_t m = 0;
+    for (int i = 0; i < 6 && !m; i++) {
+        uint32_t p = c[i] && c[i] < g->nmods ? g->mods[c[i]].path : 0;
+        if (p && qp__sym_len(g, p) == len && !memcmp(qp__sym_str(g, p), s, len))
+            m = c[i];
+    }
+    if (m) {
+        *out = g->mods[m].path;
+    } else {
+        qp_status rc = intern(r, s, len, out);
+        if (rc)
+            return rc;
+        m = qp__mod_find(g, *out);
+    }
+    if (m) {
+        if (m > r->frontier)
+            r->frontier = m;
+        if (m != r->recent_called[0] && m != r->recent_called[1] &&
+            m != r->recent_called[2] && m != r->recent_called[3])
+            r->recent_called[r->next_called++ % 4] = m;
+    }
+    return QP_OK;
 }
 
 /* ==== values ==== */
@@ -598,7 +712,9 @@ container(struct reader *r, char open, const char *what, uint32_t *out)
                 return fail(r, QP_ERR_LIMIT, vcol, "node name longer than %u bytes",
                             QP_MAX_NAME);
             v.kind = QP_VAL_NODE;
-            rc = intern(r, r->s + p, r->pos - p, &v.a);
+            uint32_t y = among(r->g, r->recent_nodes, 8, r->s + p, r->pos - p);
+            rc = y ? QP_OK : intern(r, r->s + p, r->pos - p, &y);
+            v.a = y;
             v.b = (uint32_t)vcol; /* kept until the reference is resolved */
         } else if (c == '"') {
             v.kind = QP_VAL_STR;
@@ -670,6 +786,44 @@ line_end(struct reader *r)
 
 /* ==== lines ==== */
 
+/*
+ * The attribute dict at r->pos, which must end the line. Models repeat
+ * attribute texts (every BatchNorm2d(64), every ReLU(inplace=True)), so a line
+ * whose rest is byte for byte one read recently gets the value that text
+ * gave, without parsing it again: values are immutable and attribute dicts
+ * hold no node references, so modules may share one.
+ */
+static qp_status
+attrs_value(struct reader *r, const char *what, uint32_t *out)
+{
+    const char *rest = r->s + r->pos;
+    size_t len = r->n - r->pos;
+    bool memo = len <= AMEMO_TEXT;
+    uint32_t h = memo ? qp__hash(rest, len) : 0, slot = h % AMEMO;
+    struct amemo *e = &r->amemo[slot];
+    if (memo && e->val && e->hash == h && e->len == len &&
+        !memcmp(r->amemo_text + (size_t)slot * AMEMO_TEXT, rest, len)) {
+        r->pos = r->n;
+        *out = e->val;
+        return QP_OK;
+    }
+    uint32_t nref = r->nrefs;
+    qp_status rc;
+    if ((rc = container(r, '{', what, out)) || (rc = line_end(r)))
+        return rc;
+    if (r->nrefs != nref)
+        return fail(r, QP_ERR_PARSE, r->refs[nref].col, "%s may not refer to nodes", what);
+    if (memo && !r->amemo_text)
+        r->amemo_text = qp__alloc(r->g, (size_t)AMEMO * AMEMO_TEXT); /* NULL: no memo */
+    if (memo && r->amemo_text) {
+        memcpy(r->amemo_text + (size_t)slot * AMEMO_TEXT, rest, len);
+        e->hash = h;
+        e->len = (uint32_t)len;
+        e->val = *out;
+    }
+    return QP_OK;
+}
+
 static qp_status
 module_line(struct reader *r)
 {
@@ -679,16 +833,13 @@ module_line(struct reader *r)
     if ((rc = word(r, "a module path", &p0, &pl)) || (rc = word(r, "a module type", &t0, &tl)))
         return rc;
     uint32_t path, type, attrs;
-    if ((rc = intern(r, r->s + p0, pl, &path)) || (rc = intern(r, r->s + t0, tl, &type)))
+    if ((rc = intern_defined(r, r->s + p0, pl, &path)) ||
+        (rc = intern_recent(r, r->recent_types, 4, &r->next_type, r->s + t0, tl, &type)))
         return rc;
     if (qp__mod_find(g, path))
         return fail(r, QP_ERR_DUP_NAME, p0 + 1, "module %.*s defined twice", (int)pl, r->s + p0);
-    uint32_t nref = r->nrefs;
-    if ((rc = container(r, '{', "module attributes", &attrs)) || (rc = line_end(r)))
+    if ((rc = attrs_value(r, "module attributes", &attrs)))
         return rc;
-    if (r->nrefs != nref)
-        return fail(r, QP_ERR_PARSE, r->refs[nref].col, "module attributes may not refer to "
-                    "nodes");
     uint32_t id;
     rc = qp__mod_add(g, path, type, attrs, 0, &id);
     return rc ? fail_g(r, rc) : QP_OK;
@@ -703,21 +854,16 @@ attr_line(struct reader *r)
     uint32_t name, attrs;
     if (rc || (rc = intern(r, r->s + p0, pl, &name)))
         return rc;
-    for (uint32_t i = 0; i < g->nparams; i++)
-        if (g->params[i].name == name)
-            return fail(r, QP_ERR_DUP_NAME, p0 + 1, "attr %.*s defined twice", (int)pl,
-                        r->s + p0);
-    uint32_t nref = r->nrefs;
-    if ((rc = container(r, '{', "parameter attributes", &attrs)) || (rc = line_end(r)))
+    if (g->st.syms[name].param) /* one probe, not a scan: 10^5 attr lines stay linear */
+        return fail(r, QP_ERR_DUP_NAME, p0 + 1, "attr %.*s defined twice", (int)pl,
+                    r->s + p0);
+    if ((rc = attrs_value(r, "parameter attributes", &attrs)))
         return rc;
-    if (r->nrefs != nref)
-        return fail(r, QP_ERR_PARSE, r->refs[nref].col, "parameter attributes may not refer "
-                    "to nodes");
     if ((rc = QP__GROW(g, g->params, g->nparams, g->capparams, 1)))
         return fail_g(r, rc);
     g->params[g->nparams].name = name;
     g->params[g->nparams].attrs = attrs;
-    g->nparams++;
+    g->st.syms[name].param = ++g->nparams;
     return QP_OK;
 }
 
@@ -756,7 +902,8 @@ node_line(struct reader *r)
     if ((rc = word(r, "a target", &t0, &tl)))
         return rc;
     uint32_t name, target, args, kwargs;
-    if ((rc = intern(r, r->s + n0, nl, &name)) || (rc = intern(r, r->s + t0, tl, &target)))
+    if ((rc = intern_defined(r, r->s + n0, nl, &name)) ||
+        (rc = target_sym(r, op, r->s + t0, tl, &target)))
         return rc;
     uint32_t prior = g->st.syms[name].node;
     if (prior && strict)
@@ -768,6 +915,16 @@ node_line(struct reader *r)
     if ((rc = container(r, '(', "args", &args)) || (rc = container(r, '{', "kwargs", &kwargs)) ||
         (rc = line_end(r)))
         return rc;
+    /* () and {} (most kwargs): the graph's shared empty records, as nodes built
+     * through the API get; the record just pushed goes back */
+    if (kwargs == g->nvals - 1 && g->vals[kwargs].kind == QP_VAL_DICT && !g->vals[kwargs].b) {
+        g->nvals--;
+        kwargs = QP__VAL_EMPTY_DICT;
+    }
+    if (args == g->nvals - 1 && g->vals[args].kind == QP_VAL_TUPLE && !g->vals[args].b) {
+        g->nvals--;
+        args = QP__VAL_EMPTY_TUPLE;
+    }
     /* references stay unattached until the end: link the node without them */
     rc = QP__GROW(g, g->nodes, g->nnodes, g->capnodes, 1);
     if (rc)
@@ -787,6 +944,7 @@ node_line(struct reader *r)
     g->nodes[0].prev = id;
     if (!prior)
         g->st.syms[name].node = id;
+    r->recent_nodes[r->next_node++ % 8] = name;
     g->nlive++;
     if (op == QP_OP_OUTPUT && !r->output_seen) {
         r->output_seen = true;
@@ -818,6 +976,43 @@ body_line(struct reader *r)
         return attr_line(r);
     return fail(r, QP_ERR_PARSE, w0 + 1, "unknown line kind '%.*s'",
                 (int)(w1 - w0 > 32 ? 32 : w1 - w0), r->s + w0);
+}
+
+/* The name the next line defines (a node name or a module path) is about to be
+ * interned: start loading its table slot now, so the miss overlaps this line's
+ * work. Only a hint: a next line not whole in the chunk is skipped. */
+static void
+prefetch_next(struct reader *r)
+{
+    /* what was hashed for this line is this line's, if it is the same bytes */
+    r->cur_s = r->pf_s;
+    r->cur_len = r->pf_len;
+    r->cur_hash = r->pf_hash;
+    r->pf_s = NULL;
+    const char *p = r->data + r->cpos, *e = r->data + r->clen;
+    if (e - p > 256) /* the name is near the start */
+        e = p + 256;
+    while (p < e && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p < e && *p == '%') {
+        const char *q = ++p;
+        while (q < e && is_word(*q))
+            q++;
+        if (q < e && q > p) {
+            r->pf_s = p;
+            r->pf_len = (size_t)(q - p);
+            r->pf_hash = qp__sym_prefetch(r->g, p, r->pf_len);
+        }
+    } else if (e - p > 7 && !memcmp(p, "module ", 7)) {
+        const char *q = p += 7;
+        while (q < e && *q != ' ' && *q != '\t' && *q != '\n')
+            q++;
+        if (q < e && q > p) {
+            r->pf_s = p;
+            r->pf_len = (size_t)(q - p);
+            r->pf_hash = qp__sym_prefetch(r->g, p, r->pf_len);
+        }
+    }
 }
 
 /* Resolves every reference by name; strict readers refuse forward references. */
@@ -902,6 +1097,7 @@ run(struct reader *r)
             }
             r->in_header_comments = false;
         }
+        prefetch_next(r);
         rc = body_line(r);
         if (rc)
             return rc;
@@ -915,31 +1111,15 @@ run(struct reader *r)
     return resolve(r);
 }
 
-struct mem_src {
-    const char *p;
-    size_t left;
-};
-
-static size_t
-mem_read(void *ud, char *buf, size_t cap)
-{
-    struct mem_src *m = ud;
-    size_t n = m->left < cap ? m->left : cap;
-    if (!n)
-        return 0; /* p may be NULL for empty text: no memcpy from it */
-    memcpy(buf, m->p, n);
-    m->p += n;
-    m->left -= n;
-    return n;
-}
-
-qp_status
-qp_graph_read(qp_read_fn fn, void *ud, const qp_read_opts *opts, qp_graph **out, qp_error *err)
+/* qp_graph_read from fn, or (direct) in place from text[0..len). */
+static qp_status
+read_graph(qp_read_fn fn, void *ud, const char *text, size_t len, bool direct,
+           const qp_read_opts *opts, qp_graph **out, qp_error *err)
 {
     if (err) {
         memset(err, 0, sizeof *err);
     }
-    if (!out || !fn) {
+    if (!out || (!direct && !fn)) {
         if (err) {
             err->status = QP_ERR_NULL_ARG;
             qp__fmt(err->msg, sizeof err->msg, "%s is NULL", !out ? "out" : "the read callback");
@@ -955,14 +1135,31 @@ qp_graph_read(qp_read_fn fn, void *ud, const qp_read_opts *opts, qp_graph **out,
     r.flags = opts ? opts->flags : 0;
     r.fn = fn;
     r.ud = ud;
+    r.direct = direct;
+    r.text = text;
+    r.textlen = len;
     qp_status rc = qp_graph_create(opts ? opts->alloc : NULL, &r.g);
     if (rc) {
         r.err->status = rc;
         qp__fmt(r.err->msg, sizeof r.err->msg, "%s", "out of memory creating the graph");
         return rc;
     }
-    r.chunk = qp__alloc(r.g, CHUNK);
-    if (!r.chunk)
+    /* about a new name per 128 bytes: the symbol table sized once for a large text
+     * (a hint: failing to is no error) */
+    if (r.direct && len >= 65536) {
+        qp__sym_presize(r.g, len / 128);
+        /* and the arrays, generously (what is not used is never touched, and is
+         * given back at the end): growth would copy them on the way */
+        uint32_t est = len / 128 > UINT32_MAX / 4 ? UINT32_MAX / 4 : (uint32_t)(len / 128);
+        qp_graph *g = r.g;
+        if (QP__GROW(g, g->nodes, g->nnodes, g->capnodes, est) ||
+            QP__GROW(g, g->vals, g->nvals, g->capvals, 2 * est) ||
+            QP__GROW(g, g->mods, g->nmods, g->capmods, est) ||
+            QP__GROW(g, g->st.syms, g->st.n, g->st.capsyms, est))
+            qp__clear_err(g); /* only a hint */
+    }
+    r.chunk = r.direct ? NULL : qp__alloc(r.g, CHUNK);
+    if (!r.direct && !r.chunk)
         rc = fail(&r, QP_ERR_NOMEM, 1, "out of memory");
     else
         rc = run(&r);
@@ -970,18 +1167,20 @@ qp_graph_read(qp_read_fn fn, void *ud, const qp_read_opts *opts, qp_graph **out,
         struct first_diag fd = {&r, opts ? opts->diag : NULL, opts ? opts->diag_ud : NULL};
         rc = qp__verify(r.g, on_diag, &fd);
     }
-    qp__free(r.g, r.chunk, CHUNK);
+    qp__free(r.g, r.chunk, r.chunk ? CHUNK : 0);
     qp__free(r.g, r.line, r.linecap);
     qp__free(r.g, r.refs, (size_t)r.caprefs * sizeof *r.refs);
     qp__free(r.g, r.items, (size_t)r.capitems * sizeof *r.items);
     qp__free(r.g, r.sbuf, r.scap);
     qp__free(r.g, r.keys, (size_t)r.capkeys * sizeof *r.keys);
+    qp__free(r.g, r.amemo_text, (size_t)AMEMO * AMEMO_TEXT);
     if (rc) {
         if (r.err->status == QP_OK)
             fail(&r, rc, 1, "%s", r.g->errmsg[0] ? r.g->errmsg : qp_status_str(rc));
         qp_graph_destroy(r.g);
         return rc;
     }
+    qp__graph_trim(r.g);
     qp__clear_err(r.g);
     *out = r.g;
     return QP_OK;
@@ -1001,8 +1200,13 @@ qp_graph_read_text(const char *text, size_t len, const qp_read_opts *opts, qp_gr
         }
         return QP_ERR_NULL_ARG;
     }
-    struct mem_src m = {text, len};
-    return qp_graph_read(mem_read, &m, opts, out, err);
+    return read_graph(NULL, NULL, text, len, true, opts, out, err); /* read in place */
+}
+
+qp_status
+qp_graph_read(qp_read_fn fn, void *ud, const qp_read_opts *opts, qp_graph **out, qp_error *err)
+{
+    return read_graph(fn, ud, NULL, 0, false, opts, out, err);
 }
 
 static size_t

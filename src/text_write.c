@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,9 +17,81 @@
 
 /* ==== numbers ==== */
 
+/*
+ * Clinger's fast path: digits that fit 53 bits times an exact power of ten up
+ * to 10^22 is one correctly rounded IEEE operation, so it equals strtod's
+ * result. Covers the floats graphs hold (1e-05, 0.1, 0.9); false otherwise.
+ */
+static bool
+fast_float(const char *s, size_t len, double *out)
+{
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    static const double pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t i = 0;
+    bool neg = false;
+    if (i < len && s[i] == '-') {
+        neg = true;
+        i++;
+    }
+    uint64_t m = 0;
+    int digits = 0, exp10 = 0;
+    bool any = false;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, any = true) {
+        if (m || s[i] != '0')
+            digits++;
+        m = m * 10 + (uint64_t)(s[i] - '0');
+        if (digits > 15)
+            return false;
+    }
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, any = true) {
+            if (m || s[i] != '0')
+                digits++;
+            m = m * 10 + (uint64_t)(s[i] - '0');
+            exp10--;
+            if (digits > 15)
+                return false;
+        }
+    }
+    if (!any)
+        return false;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        bool eneg = false;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        int e = 0;
+        size_t e0 = i;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (e > 1000)
+                return false;
+            e = e * 10 + (s[i] - '0');
+        }
+        if (i == e0)
+            return false;
+        exp10 += eneg ? -e : e;
+    }
+    if (i != len || exp10 < -22 || exp10 > 22)
+        return false;
+    double x = (double)m; /* exact: fewer than 16 digits */
+    x = exp10 < 0 ? x / pow10[-exp10] : x * pow10[exp10];
+    *out = neg ? -x : x;
+    return true;
+#else
+    (void)s;
+    (void)len;
+    (void)out;
+    return false;
+#endif
+}
+
 bool
 qp__parse_float(const char *s, size_t len, double *out)
 {
+    if (fast_float(s, len, out))
+        return true;
     char buf[1100];
     if (len == 0 || len >= sizeof buf - 8)
         return false;
@@ -197,7 +270,10 @@ qp__out_init(qp__out *o, qp_write_fn fn, void *ud)
     o->fn = fn;
     o->ud = ud;
     o->failed = 0;
+    o->drains = 0;
     o->n = 0;
+    for (int i = 0; i < QP__OUT_FLOATS; i++)
+        o->floats[i].len = 0;
 }
 
 static void
@@ -206,6 +282,7 @@ drain(qp__out *o)
     if (o->n && !o->failed && o->fn(o->ud, o->buf, o->n) != 0)
         o->failed = 1;
     o->n = 0;
+    o->drains++;
 }
 
 void
@@ -348,6 +425,43 @@ qp__out_quoted(qp__out *o, const char *s, size_t len)
     qp__out_char(o, '"');
 }
 
+/* Decimal digits of a 64-bit integer, without printf. */
+static void
+out_int(qp__out *o, int64_t i)
+{
+    char buf[24], *e = buf + sizeof buf, *p = e;
+    uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (i < 0)
+        *--p = '-';
+    qp__out_bytes(o, p, (size_t)(e - p));
+}
+
+/* A float through the writer's cache of recently formatted ones (keyed by bits). */
+static void
+out_float(qp__out *o, double f)
+{
+    uint64_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    unsigned slot = (unsigned)((((bits ^ (bits >> 29)) * 0x9e3779b97f4a7c15u) >> 32) %
+                               QP__OUT_FLOATS);
+    if (o->floats[slot].len && o->floats[slot].bits == bits) {
+        qp__out_bytes(o, o->floats[slot].text, o->floats[slot].len);
+        return;
+    }
+    char buf[32];
+    size_t len = qp__fmt_float(f, buf);
+    if (len < sizeof o->floats[slot].text) {
+        o->floats[slot].bits = bits;
+        o->floats[slot].len = (uint8_t)len;
+        memcpy(o->floats[slot].text, buf, len);
+    }
+    qp__out_bytes(o, buf, len);
+}
+
 static bool
 bare_key(const char *s, size_t len)
 {
@@ -390,7 +504,6 @@ void
 qp__out_val(qp__out *o, const qp_graph *g, uint32_t v)
 {
     const struct qp__val *r = &g->vals[v];
-    char buf[40];
     switch (r->kind) {
     case QP_VAL_NONE:
         qp__out_bytes(o, "None", 4);
@@ -399,10 +512,10 @@ qp__out_val(qp__out *o, const qp_graph *g, uint32_t v)
         qp__out_str(o, r->u.i ? "True" : "False");
         break;
     case QP_VAL_INT:
-        qp__out_bytes(o, buf, (size_t)sprintf(buf, "%lld", (long long)r->u.i));
+        out_int(o, r->u.i);
         break;
     case QP_VAL_FLOAT:
-        qp__out_bytes(o, buf, qp__fmt_float(r->u.f, buf));
+        out_float(o, r->u.f);
         break;
     case QP_VAL_STR:
         qp__out_quoted(o, qp__sym_str(g, r->a), qp__sym_len(g, r->a));
@@ -440,6 +553,51 @@ out_sym(qp__out *o, const qp_graph *g, uint32_t sym)
     qp__out_bytes(o, qp__sym_str(g, sym), qp__sym_len(g, sym));
 }
 
+/*
+ * The text of attribute dicts written more than once. Modules share dicts
+ * (every fake-quantizer of one kind, copies of a reused module, modules the
+ * reader found equal), and a value never changes, so the text of a dict id is
+ * kept after its second appearance and copied from then on. Fixed size, on
+ * the stack: the writer does not allocate.
+ */
+enum { MEMO_SLOTS = 8, MEMO_TEXT = 480, MEMO_SEEN = 64 };
+struct memo {
+    uint32_t seen[MEMO_SEEN]; /* ids written once (direct-mapped) */
+    uint32_t id[MEMO_SLOTS];
+    uint16_t len[MEMO_SLOTS];
+    uint32_t next; /* round-robin replacement */
+    char text[MEMO_SLOTS][MEMO_TEXT];
+};
+
+static void
+out_attrs(qp__out *o, const qp_graph *g, uint32_t v, struct memo *mm)
+{
+    for (uint32_t i = 0; i < MEMO_SLOTS; i++)
+        if (mm->id[i] == v) {
+            qp__out_bytes(o, mm->text[i], mm->len[i]);
+            return;
+        }
+    uint32_t h = (v * 2654435761u) >> 26; /* 0..63 */
+    bool keep = mm->seen[h] == v;
+    mm->seen[h] = v;
+    if (!keep) {
+        qp__out_val(o, g, v);
+        return;
+    }
+    /* written whole into buf (room made first), it can be copied out of buf */
+    if (sizeof o->buf - o->n < MEMO_TEXT)
+        drain(o);
+    size_t start = o->n;
+    unsigned drains = o->drains;
+    qp__out_val(o, g, v);
+    if (o->failed || o->drains != drains || o->n - start > MEMO_TEXT)
+        return;
+    uint32_t k = mm->next++ % MEMO_SLOTS;
+    mm->id[k] = v;
+    mm->len[k] = (uint16_t)(o->n - start);
+    memcpy(mm->text[k], o->buf + start, o->n - start);
+}
+
 qp_status
 qp_graph_write_text(const qp_graph *g, qp_write_fn fn, void *ud)
 {
@@ -447,6 +605,10 @@ qp_graph_write_text(const qp_graph *g, qp_write_fn fn, void *ud)
         return QP_ERR_NULL_ARG;
     qp__out o;
     qp__out_init(&o, fn, ud);
+    struct memo mm;
+    memset(mm.seen, 0, sizeof mm.seen);
+    memset(mm.id, 0, sizeof mm.id);
+    mm.next = 0;
     qp__out_str(&o, "qgraph 1\n");
     for (uint32_t i = 0; i < g->ncomments; i++) {
         out_sym(&o, g, g->comments[i]);
@@ -458,7 +620,7 @@ qp_graph_write_text(const qp_graph *g, qp_write_fn fn, void *ud)
         qp__out_char(&o, ' ');
         out_sym(&o, g, g->mods[m].type);
         qp__out_char(&o, ' ');
-        qp__out_val(&o, g, g->mods[m].attrs);
+        out_attrs(&o, g, g->mods[m].attrs, &mm);
         qp__out_char(&o, '\n');
     }
     for (uint32_t i = 0; i < g->nparams; i++) {

@@ -128,10 +128,7 @@ record(qp_tracer *t, qp_op op, const char *target, qp_val args, qp_val kwargs, q
                                 target));
     if (target && op == QP_OP_GET_ATTR) {
         uint32_t s = qp__sym_find(t->g, target, strlen(target));
-        bool found = false;
-        for (uint32_t i = 0; s && i < t->g->nparams && !found; i++)
-            found = t->g->params[i].name == s;
-        if (!found)
+        if (!s || !t->g->st.syms[s].param) /* the sym knows its parameter: one probe */
             return stick(t, qp__err(t->g, QP_ERR_NOT_FOUND, "get_attr of undeclared parameter "
                                     "'%.200s'", target));
     }

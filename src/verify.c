@@ -98,13 +98,13 @@ is_node_name(const char *s, size_t len)
     return true;
 }
 
+/* One probe through the sym's index (a scan per get_attr node would be quadratic);
+ * the index must agree with the table. */
 static bool
 param_exists(const qp_graph *g, uint32_t target)
 {
-    for (uint32_t i = 0; i < g->nparams; i++)
-        if (g->params[i].name == target)
-            return true;
-    return false;
+    uint32_t p = g->st.syms[target].param;
+    return p && p <= g->nparams && g->params[p - 1].name == target;
 }
 
 /* A producer of x in strongly connected component `comp` other than x itself (0 if none). */
@@ -194,7 +194,11 @@ find_cycles(struct vctx *v)
     }
     uint32_t *a = qp__alloc(g, (size_t)n * 6 * sizeof *a);
     if (!a) {
+        /* the check is incomplete: NOMEM wins over the problems found so far (the
+         * caller must not take them for all there are) */
         report(v, QP_ERR_NOMEM, 0, "out of memory looking for cycles");
+        v->first = qp__err(g, QP_ERR_NOMEM, "out of memory looking for cycles");
+        v->count = 1;
         return;
     }
     uint32_t *stk = a, *idx = a + n, *low = a + 2 * (size_t)n, *it = a + 3 * (size_t)n;

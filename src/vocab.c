@@ -78,6 +78,35 @@ qp__type_isa(const char *t, const char *w)
     return false;
 }
 
+uint32_t
+qp__type_ancestors(const char *t, const char **out, uint32_t cap)
+{
+    /* the walk of qp__type_isa, keeping every type it reaches */
+    const char *stack[16];
+    int sp = 0;
+    uint32_t n = 0;
+    bool fused = false;
+    stack[sp++] = t;
+    while (sp) {
+        const char *x = stack[--sp];
+        bool seen = false;
+        for (uint32_t i = 0; i < n && !seen; i++)
+            seen = !strcmp(out[i], x);
+        if (!seen && n < cap)
+            out[n++] = x;
+        fused = fused || prefixed_fused(x);
+        for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
+            if (strcmp(bases[i].type, x))
+                continue;
+            for (int k = 0; k < 2 && bases[i].bases[k] && sp < 16; k++)
+                stack[sp++] = bases[i].bases[k];
+        }
+    }
+    if (fused && n < cap)
+        out[n++] = "nni._FusedModule";
+    return n;
+}
+
 static const struct {
     const char *from, *to;
 } aliases[] = {

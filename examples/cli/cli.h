@@ -29,5 +29,7 @@ int cmd_prepare(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_dot(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
 
 #endif

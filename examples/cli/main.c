@@ -20,6 +20,13 @@ static const struct {
     {"explain", cmd_explain,
      "explain --backend NAME [--config FILE.qcfg] [--fix] IN.qg\n"
      "                            why each fake-quantizer is where it is"},
+    {"bench", cmd_bench,
+     "bench [--backend NAME] [--config FILE.qcfg] [--repeat N] [--json]\n"
+     "            (IN.qg | --gen-nodes N | --gen-blocks N)\n"
+     "                            median time of read, prepare and write; peak memory"},
+    {"gen", cmd_gen,
+     "gen (--blocks N | --nodes N) [--channels C] [-o OUT.qg]\n"
+     "                            write a residual stack of N BasicBlocks (benchmark graph)"},
 };
 
 static int
