@@ -198,33 +198,54 @@ qp__mod_copy_subtree(qp_graph *g, uint32_t m, uint32_t to_path, uint32_t after, 
 {
     uint32_t root = g->mods[m].path;
     size_t rl = qp__sym_len(g, root);
-    /* the run to copy is fixed before copying: copies may land inside or after it */
-    uint32_t last = qp__mod_subtree_end(g, m);
-    for (uint32_t x = m;;) {
-        uint32_t nx = g->mods[x].next;
-        const char *p = qp__sym_str(g, g->mods[x].path);
-        size_t tail = qp__sym_len(g, g->mods[x].path) - rl; /* 0 for m itself */
-        uint32_t np = tail ? qp__sym_join(g, to_path, p + rl, tail) : to_path;
-        if (!np)
-            return QP_ERR_NOMEM;
-        uint32_t old = qp__mod_find(g, np);
-        if (old) /* MQBench overwrites an existing module of that name */
-            qp__mod_remove(g, old);
+    /* The run to copy is read first, by value: the destination may overlap it (a
+     * module copied under one of its own children's paths) and whatever already
+     * sits at the destination is replaced, as MQBench's setattr replaces it. */
+    uint32_t last = qp__mod_subtree_end(g, m), n = 1;
+    for (uint32_t x = m; x != last; x = g->mods[x].next)
+        n++;
+    struct qp__module *run = qp__alloc(g, (size_t)n * sizeof *run);
+    if (!run)
+        return qp__err(g, QP_ERR_NOMEM, "out of memory copying module %s", qp__sym_str(g, root));
+    uint32_t k = 0;
+    for (uint32_t x = m;; x = g->mods[x].next) {
+        run[k++] = g->mods[x];
+        if (x == last)
+            break;
+    }
+    /* the destination's subtree goes; an anchor inside it falls back to a live entry */
+    uint32_t old = qp__mod_find(g, to_path);
+    if (old) {
+        uint32_t oend = qp__mod_subtree_end(g, old);
+        for (uint32_t x = old;; x = g->mods[x].next) {
+            if (x == after)
+                after = g->mods[old].prev;
+            if (x == oend)
+                break;
+        }
+        qp__mod_remove_subtree(g, old, NULL);
+    }
+    qp_status rc = QP_OK;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        size_t tail = qp__sym_len(g, run[i].path) - rl; /* 0 for m itself */
+        uint32_t np = tail ? qp__sym_join(g, to_path, qp__sym_str(g, run[i].path) + rl, tail)
+                           : to_path;
+        if (!np) {
+            rc = QP_ERR_NOMEM;
+            break;
+        }
         uint32_t id;
-        qp_status rc = qp__mod_add(g, np, g->mods[x].type, g->mods[x].attrs, after, &id);
-        if (rc)
-            return rc;
-        g->mods[id].user = g->mods[x].user;
-        g->mods[id].origins = g->mods[x].origins;
-        g->mods[id].norigins = g->mods[x].norigins;
+        if ((rc = qp__mod_add(g, np, run[i].type, run[i].attrs, after, &id)))
+            break;
+        g->mods[id].user = run[i].user;
+        g->mods[id].origins = run[i].origins;
+        g->mods[id].norigins = run[i].norigins;
         after = id;
         if (added)
             (*added)++;
-        if (x == last)
-            break;
-        x = nx;
     }
-    return QP_OK;
+    qp__free(g, run, (size_t)n * sizeof *run);
+    return rc;
 }
 
 qp_status

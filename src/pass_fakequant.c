@@ -85,14 +85,22 @@ struct ctx {
     } cur, next;
 };
 
-/* The module path for a producer's fake-quantizer; a clash with an existing
- * module (not one of ours: prepared graphs are refused) gets _1, _2, ... */
+/* The module path for a producer's fake-quantizer. A module already there is
+ * replaced, as MQBench's setattr replaces it (nodes calling that path now call the
+ * quantizer); fixed mode keeps it and gives the quantizer a suffix _1, _2, ... */
 static uint32_t
 fq_path(struct qp__prep *P, uint32_t node, const uint32_t *h)
 {
     qp_graph *g = P->g;
     static const char sfx[] = "_post_act_fake_quantizer";
     uint32_t p = qp__sym_join_h(g, g->nodes[node].name, sfx, sizeof sfx - 1, h);
+    uint32_t old = p ? qp__mod_find(g, p) : 0;
+    if (old && !P->fix) {
+        qp__logf(g, QP_LOG_WARN, "fakequant", "module %s is replaced by a fake-quantizer",
+                 qp__sym_str(g, p));
+        qp__mod_remove_subtree(g, old, &P->st->modules_removed);
+        return p;
+    }
     for (unsigned k = 1; p && qp__mod_find(g, p); k++) {
         char buf[64];
         int n = snprintf(buf, sizeof buf, "%s_%u", sfx, k);
@@ -132,7 +140,7 @@ insert_one(struct ctx *C, const struct qp__cand *c)
         P->obs_hint_path = path; /* no suffix added: its observer path was prefetched */
         P->obs_hint_hash = C->cur.obs;
     }
-    int qt = P->be->quant_type_marking ? 1 : 0;
+    int qt = 0; /* Vitis marks quant types after insertion */
     if ((rc = qp__fq_module_add(P, spec, path, false, qt, 0)))
         return rc;
     /* the node: named by torch.fx from the target, reading the producer */
@@ -175,30 +183,69 @@ insert_one(struct ctx *C, const struct qp__cand *c)
     return qp__explain_add(P, (qp_reason)c->why, c->node, fq, c->cause);
 }
 
-/* Vitis: a fake-quantizer that is the first user of a graph input is "input". */
+/* The fake-quantizer module at path+suffix (suffix "" for path itself), or 0. */
+static uint32_t
+module_at(qp_graph *g, uint32_t path, const char *suffix)
+{
+    size_t pl = qp__sym_len(g, path), sl = strlen(suffix);
+    char buf[QP_MAX_NAME + 64];
+    if (pl + sl >= sizeof buf)
+        return 0;
+    memcpy(buf, qp__sym_str(g, path), pl);
+    memcpy(buf + pl, suffix, sl);
+    return qp__mod_find(g, qp__sym_find(g, buf, pl + sl));
+}
+
+/*
+ * Vitis (_set_quant_type), after insertion and in MQBench's order: the first user of
+ * every graph input is found first (an unused input fails there), then the chosen
+ * producers' quantizers become "tensor", the weight quantizers of modules that nodes
+ * call "param", and a quantizer right after a graph input "input". Only
+ * TqtFakeQuantize is marked, and its observer must take a quant_type.
+ */
 static qp_status
-mark_inputs(struct qp__prep *P)
+mark_quant_types(struct qp__prep *P, const struct qp__cand *c, uint32_t k)
 {
     qp_graph *g = P->g;
-    for (uint32_t n = g->nodes[0].next; n; n = g->nodes[n].next) {
+    uint32_t nin = 0;
+    for (uint32_t n = g->nodes[0].next; n; n = g->nodes[n].next)
+        nin += g->nodes[n].op == QP_OP_PLACEHOLDER;
+    uint32_t *first = nin ? qp__alloc(g, (size_t)nin * sizeof *first) : NULL;
+    if (nin && !first)
+        return qp__err(g, QP_ERR_NOMEM, "out of memory");
+    uint32_t nf = 0;
+    qp_status rc = QP_OK;
+    for (uint32_t n = g->nodes[0].next; n && !rc; n = g->nodes[n].next) {
         if (g->nodes[n].op != QP_OP_PLACEHOLDER)
             continue;
         uint32_t it = 0, u = qp__node_next_user(g, n, &it);
-        if (!u) {
-            if (P->fix)
-                continue;
-            return qp__errn(g, QP_ERR_INVALID_GRAPH, n, "graph input %%%s has no users "
-                            "(MQBench's Vitis quantizer fails on it); prepare with the fixed "
-                            "mode to accept it", qp__sym_str(g, g->nodes[n].name));
-        }
-        uint32_t m = qp__node_module(g, u);
-        if (m) {
-            qp_status rc = qp__fq_set_quant_type(P, m, 3);
-            if (rc)
-                return rc;
-        }
+        if (u)
+            first[nf++] = u;
+        else if (!P->fix)
+            rc = qp__errn(g, QP_ERR_INVALID_GRAPH, n, "graph input %%%s has no users "
+                          "(MQBench's Vitis quantizer fails on it); prepare with the fixed "
+                          "mode to accept it", qp__sym_str(g, g->nodes[n].name));
     }
-    return QP_OK;
+    for (uint32_t i = 0; i < k && !rc; i++) {
+        uint32_t m = module_at(g, g->nodes[c[i].node].name, "_post_act_fake_quantizer");
+        if (m)
+            rc = qp__fq_set_quant_type(P, m, 1);
+    }
+    for (uint32_t n = g->nodes[0].next; n && !rc; n = g->nodes[n].next) {
+        if (g->nodes[n].op == QP_OP_CALL_FUNCTION || !qp__mod_find(g, g->nodes[n].target))
+            continue;
+        uint32_t w = module_at(g, g->nodes[n].target, ".weight_fake_quant");
+        if (w)
+            rc = qp__fq_set_quant_type(P, w, 2);
+    }
+    for (uint32_t i = 0; i < nf && !rc; i++) {
+        uint32_t u = first[i];
+        uint32_t m = g->nodes[u].op == QP_OP_CALL_FUNCTION ? 0 : qp__mod_find(g, g->nodes[u].target);
+        if (m)
+            rc = qp__fq_set_quant_type(P, m, 3);
+    }
+    qp__free(g, first, (size_t)nin * sizeof *first);
+    return rc;
 }
 
 qp_status
@@ -265,7 +312,7 @@ qp__pass_fakequant(struct qp__prep *P)
         rc = insert_one(&C, &cands[i]);
     }
     if (!rc && P->be->quant_type_marking)
-        rc = mark_inputs(P);
+        rc = mark_quant_types(P, cands, k);
 out:
     qp__free(g, seen, seen ? nseen : 0);
     qp__free(g, C.eligible, C.eligible ? (size_t)C.nvals0 / 8 + 1 : 0);

@@ -33,7 +33,7 @@ struct fctx {
     uint8_t *sym_mod, *sym_fn; /* element id of a sym as module type / function, 0xff: unknown */
     uint32_t nsyms;
     uint32_t *users; /* distinct users per node */
-    uint32_t *calls; /* call sites per module path sym (fixed mode) */
+    uint32_t *calls; /* call sites per module path sym */
     uint8_t *nelem;  /* element of each node, 0xff: not known yet (every pattern asks) */
 };
 
@@ -168,6 +168,21 @@ fuse_modules(struct fctx *F, const uint32_t *chain, uint8_t n, const char *fused
             if (rc)
                 return rc;
         }
+    /* the fused modules move under .0 .1 .2: a submodule another node calls would be
+     * lost (torch fails on the rebuilt GraphModule) */
+    for (uint8_t i = 0; i < n; i++) {
+        if (!mods[i])
+            continue;
+        uint32_t last = qp__mod_subtree_end(g, mods[i]);
+        for (uint32_t x = mods[i]; x != last;) {
+            x = g->mods[x].next;
+            uint32_t p = g->mods[x].path;
+            if (p < F->nsyms && F->calls[p])
+                return qp__errn(g, QP_ERR_INVALID_GRAPH, chain[0], "cannot fuse %s into %s: its "
+                                "submodule %s is called by a node", qp__sym_str(g, g->mods[mods[i]].path),
+                                fused, qp__sym_str(g, p));
+        }
+    }
     uint32_t ft = qp__prep_sym(P, fused);
     if (!ft)
         return QP_ERR_NOMEM;

@@ -294,6 +294,10 @@ qp__pass_qconfig(struct qp__prep *P)
         set[m] = set[m] || P->mod_w[m] != P->wspec || P->mod_a[m] != P->aspec;
     propagate(P, set);
     P->st->matched = P->nspecs - 1;
+    /* torch's propagate_qconfig_ constructs every qconfig once: range and axis errors
+     * fail here even if no quantizer of the spec is ever inserted */
+    for (uint32_t i = 1; i < P->nspecs && !rc; i++)
+        rc = qp__spec_probe(P, i);
 out:
     qp__free(g, set, g->nmods);
     return rc;

@@ -21,17 +21,24 @@
 /* *out: the QAT type a float type swaps to, 0 if none. Interning it may run out of
  * memory, which must not pass for "no mapping" (a module silently left float). */
 static qp_status
-qat_type(struct qp__prep *P, uint32_t type, uint32_t *out)
+qat_type(struct qp__prep *P, uint32_t type, uint32_t *out, const char **error)
 {
     const qp_config *c = P->cfg;
     const char *t = qp__sym_str(P->g, type), *to = NULL;
     *out = 0;
+    *error = NULL;
     for (uint32_t i = 0; i < c->nqatmaps && !to; i++)
         if (!strcmp(qp__sym_str(c->store, c->qatmaps[i].from), t))
             to = qp__sym_str(c->store, c->qatmaps[i].to);
     for (const struct qp__map *q = P->be->qat_map; q->from && !to; q++)
-        if (!strcmp(q->from, t))
+        if (!strcmp(q->from, t)) {
             to = q->to;
+            *error = q->error;
+        }
+    if (*error && P->fix) { /* fixed mode: what torch cannot swap stays float */
+        *error = NULL;
+        return QP_OK;
+    }
     if (to && !(*out = qp__prep_sym(P, to)))
         return QP_ERR_NOMEM;
     return QP_OK;
@@ -250,10 +257,29 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called, struct 
                        "needs out_channels or out_features (MQBench: \"Can not find "
                        "out_channels or out_features\"); use --fix or a per-tensor scheme",
                        qp__sym_str(g, g->mods[m].path), qts);
-    /* the children go; bn comes back as `bn`, then the weight fake-quantizer */
+    /* the children go; bn comes back as `bn`, then the weight fake-quantizer. A child
+     * another node calls would be lost (torch fails on the rebuilt GraphModule). */
     uint32_t bn_type = bn ? g->mods[bn].type : 0, bn_attrs = bn ? g->mods[bn].attrs : 0;
     void *bn_user = bn ? g->mods[bn].user : NULL;
     uint32_t x = g->mods[m].next, last = qp__mod_subtree_end(g, m);
+    for (uint32_t y = m; y != last;) {
+        y = g->mods[y].next;
+        uint32_t p = g->mods[y].path;
+        if (p < P->nsyms_swap && called[p])
+            return qp__err(g, QP_ERR_INVALID_GRAPH, "cannot swap %s for %s: its submodule %s is "
+                           "called by a node", qp__sym_str(g, g->mods[m].path), qts,
+                           qp__sym_str(g, p));
+    }
+    /* MQBench's LinearBn1d builds its BatchNorm1d(out_features) and copies the float
+     * BN's tensors into it: num_features is the Linear's out_features */
+    const struct qp__val *of = bn ? qp__prep_attr(P, src, "out_features") : NULL;
+    const struct qp__val *nf = bn ? qp__prep_attr(P, bn, "num_features") : NULL;
+    if (of && nf && of->kind == QP_VAL_INT && nf->kind == QP_VAL_INT && of->u.i != nf->u.i &&
+        strstr(qts, "LinearBn1d")) {
+        uint32_t key = qp__prep_sym(P, "num_features"), v = qp__val_int(g, of->u.i);
+        if (!key || !v || !(bn_attrs = qp__val_dict_set(g, bn_attrs, key, v)))
+            return QP_ERR_NOMEM;
+    }
     if (last != m) {
         for (;;) {
             uint32_t nx = g->mods[x].next;
@@ -282,11 +308,9 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called, struct 
     uint32_t wp = qp__sym_join_h(g, g->mods[m].path, wfq_sfx, 18, k_wfq ? &h_wfq : NULL);
     if (!wp)
         return QP_ERR_NOMEM;
-    /* Vitis marks the weight quantizers of called modules "param" */
-    int qtype = P->be->quant_type_marking && called[g->mods[m].path] ? 2 : 0;
     P->obs_hint_path = k_obs ? wp : 0; /* wp + ".activation_post_process", prefetched */
     P->obs_hint_hash = h_obs;
-    if ((rc = qp__fq_module_add(P, spec, wp, axis1, qtype, after))) {
+    if ((rc = qp__fq_module_add(P, spec, wp, axis1, 0, after))) {
         char msg[sizeof g->errmsg];
         memcpy(msg, g->errmsg, sizeof msg);
         return qp__err(g, rc, "weight fake-quantizer of %s: %s", qp__sym_str(g, g->mods[m].path),
@@ -303,6 +327,7 @@ qp__pass_swap(struct qp__prep *P)
     qp_graph *g = P->g;
     uint32_t ns = g->st.n;
     uint8_t *called = qp__alloc(g, ns);
+    P->nsyms_swap = ns;
     if (!called)
         return qp__err(g, QP_ERR_NOMEM, "out of memory");
     memset(called, 0, ns);
@@ -322,6 +347,7 @@ qp__pass_swap(struct qp__prep *P)
     memset(&am, 0, sizeof am);
     struct {
         uint32_t type, qt;
+        const char *error;
     } tc[16]; /* qat_type per float type */
     memset(tc, 0, sizeof tc);
     for (uint32_t m = g->mods[0].prev; m && !rc;) {
@@ -335,16 +361,27 @@ qp__pass_swap(struct qp__prep *P)
             continue;
         }
         uint32_t qt, type = g->mods[m].type, k = type % 16;
+        const char *error;
         if (type && tc[k].type == type) {
             qt = tc[k].qt;
+            error = tc[k].error;
         } else {
-            if ((rc = qat_type(P, type, &qt)))
+            if ((rc = qat_type(P, type, &qt, &error)))
                 break;
             tc[k].type = type;
             tc[k].qt = qt;
+            tc[k].error = error;
         }
-        if (qt && (m >= P->nmod_spec || P->mod_w[m]))
+        if (qt && (m >= P->nmod_spec || P->mod_w[m])) {
+            if (error) {
+                rc = qp__err(g, QP_ERR_INVALID_GRAPH, "cannot swap %s (%s) for %s: %s (torch "
+                             "fails here too; prepare with the fixed mode to leave it float)",
+                             qp__sym_str(g, g->mods[m].path), qp__sym_str(g, type),
+                             qp__sym_str(g, qt), error);
+                break;
+            }
             rc = swap(P, m, qt, called, &am);
+        }
         m = prev;
     }
     qp__free(g, in_fused, nmods_before);

@@ -60,6 +60,7 @@ struct qp__pattern {
 
 struct qp__map {
     const char *from, *to;
+    const char *error; /* swapping it fails in torch (message); to is then what it tries */
 };
 
 /* An implicit-merge pattern (consumer, producer): no fake-quantizer between them. */
@@ -248,6 +249,11 @@ struct qp__prep {
     qp_pass_stats *st;
     struct qp__explain ex;
     uint32_t ncand_cap;
+    uint32_t nsyms_swap; /* syms when the swap pass began (its `called` array) */
+    struct {
+        uint32_t from, qt, to;
+    } qtc[8]; /* quant_type marking: attribute dicts already marked */
+    uint32_t nqtc;
     /* names the passes ask for by static text (keys, types), pointer -> sym; an
      * entry counts only if the sym's text is still the pointer's (qp__prep_sym) */
     struct qp__name_cache {
@@ -287,6 +293,10 @@ qp_status qp__spec_make(struct qp__prep *P, int fq, int obs, const qp_qscheme *s
 qp_status qp__spec_range(struct qp__prep *P, uint32_t spec, int64_t qmin, int64_t qmax,
                          uint32_t *out);
 bool qp__spec_symmetric(struct qp__prep *P, uint32_t spec);
+/* The range and axis checks a quantizer of the spec runs when constructed: torch's
+ * propagate_qconfig_ probes every qconfig once, so they fail a prepare even when no
+ * such quantizer is inserted (keyword errors, TypeError there, do not). */
+qp_status qp__spec_probe(struct qp__prep *P, uint32_t spec);
 int64_t qp__spec_int(struct qp__prep *P, uint32_t spec, const char *key, int64_t dflt);
 /* Adds fake-quantizer module `path` (+ .activation_post_process) built from spec,
  * after table entry `after` (0: at the end). axis1: per-channel on axis 1;

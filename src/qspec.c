@@ -273,32 +273,16 @@ make_dict(struct qp__prep *P, const struct attr *a, uint32_t n)
     return qp__val_agg(P->g, QP_VAL_DICT, 0, n, items, keys);
 }
 
-/* Builds (once) the attribute dicts of spec for an axis override and quant_type. */
+/* The observer's range and axis checks (torch's _ObserverBase, MQBench's observers):
+ * what fails whenever a quantizer of the spec is constructed. */
 static qp_status
-build(struct qp__prep *P, uint32_t spec, bool axis1, int qt)
+check_range(struct qp__prep *P, uint32_t spec, int64_t *qmin_out, int64_t *qmax_out,
+            int64_t *ch_out, bool *rr_out)
 {
     qp_graph *g = P->g;
-    struct qp__qspec *s = &P->specs[spec];
-    if (s->fq_attrs[axis1][qt])
-        return QP_OK;
-    const struct qp__fqkind *fk = qp__fq_kind(s->fq);
-    const struct qp__obskind *ok = qp__obs_kind(s->obs);
-    static const char *const base_kw[] = {"dtype",     "qscheme",  "reduce_range",
-                                          "quant_min", "quant_max", "ch_axis",
-                                          "pot_scale", "factory_kwargs", NULL};
-    /* every kwarg goes to the fake-quantizer or the observer, which must accept it */
-    const struct qp__val *kr = &g->vals[s->kwargs];
-    for (uint32_t i = 0; i < kr->b; i++) {
-        const char *k = qp__sym_str(g, g->vals[kr->a + i].key);
-        if (listed(k, fk->consumes) || listed(k, base_kw) || listed(k, ok->accepted) ||
-            (ok->p && !strcmp(k, "p")) || (ok->ema_ratio && !strcmp(k, "ema_ratio")) ||
-            (ok->quant_type && !strcmp(k, "quant_type")))
-            continue;
-        return qp__err(g, QP_ERR_INVALID_CONFIG, "%s does not take the keyword argument '%s' "
-                       "(from the configuration)", ok->name, k);
-    }
+    const struct qp__obskind *ok = qp__obs_kind(P->specs[spec].obs);
     uint32_t vqmin = kw_get(P, spec, "quant_min"), vqmax = kw_get(P, spec, "quant_max");
-    uint32_t vdtype = kw_get(P, spec, "dtype"), vqs = kw_get(P, spec, "qscheme");
+    uint32_t vdtype = kw_get(P, spec, "dtype");
     bool rr = qp__spec_int(P, spec, "reduce_range", 0) != 0;
     int64_t qmin, qmax;
     if (vqmin && vqmax && g->vals[vqmin].kind == QP_VAL_INT && g->vals[vqmax].kind == QP_VAL_INT) {
@@ -337,6 +321,51 @@ build(struct qp__prep *P, uint32_t spec, bool axis1, int qt)
     if (ok->per_tensor_only && ch != -1)
         return qp__err(g, QP_ERR_INVALID_QCONFIG, "%s works per tensor only (ch_axis %lld)",
                        ok->name, (long long)ch);
+    *qmin_out = qmin;
+    *qmax_out = qmax;
+    *ch_out = ch;
+    *rr_out = rr;
+    return QP_OK;
+}
+
+qp_status
+qp__spec_probe(struct qp__prep *P, uint32_t spec)
+{
+    int64_t qmin, qmax, ch;
+    bool rr;
+    return check_range(P, spec, &qmin, &qmax, &ch, &rr);
+}
+
+/* Builds (once) the attribute dicts of spec for an axis override and quant_type. */
+static qp_status
+build(struct qp__prep *P, uint32_t spec, bool axis1, int qt)
+{
+    qp_graph *g = P->g;
+    struct qp__qspec *s = &P->specs[spec];
+    if (s->fq_attrs[axis1][qt])
+        return QP_OK;
+    const struct qp__fqkind *fk = qp__fq_kind(s->fq);
+    const struct qp__obskind *ok = qp__obs_kind(s->obs);
+    static const char *const base_kw[] = {"dtype",     "qscheme",  "reduce_range",
+                                          "quant_min", "quant_max", "ch_axis",
+                                          "pot_scale", "factory_kwargs", NULL};
+    /* every kwarg goes to the fake-quantizer or the observer, which must accept it */
+    const struct qp__val *kr = &g->vals[s->kwargs];
+    for (uint32_t i = 0; i < kr->b; i++) {
+        const char *k = qp__sym_str(g, g->vals[kr->a + i].key);
+        if (listed(k, fk->consumes) || listed(k, base_kw) || listed(k, ok->accepted) ||
+            (ok->p && !strcmp(k, "p")) || (ok->ema_ratio && !strcmp(k, "ema_ratio")) ||
+            (ok->quant_type && !strcmp(k, "quant_type")))
+            continue;
+        return qp__err(g, QP_ERR_INVALID_CONFIG, "%s does not take the keyword argument '%s' "
+                       "(from the configuration)", ok->name, k);
+    }
+    uint32_t vdtype = kw_get(P, spec, "dtype"), vqs = kw_get(P, spec, "qscheme");
+    bool rr;
+    int64_t qmin, qmax, ch;
+    qp_status rc = check_range(P, spec, &qmin, &qmax, &ch, &rr);
+    if (rc)
+        return rc;
     if (axis1 && ch != -1)
         ch = 1;
     bool symq = str_is(P, vqs, "per_tensor_symmetric") || str_is(P, vqs, "per_channel_symmetric");
@@ -470,10 +499,21 @@ set_qt(struct qp__prep *P, uint32_t m, int qt)
     uint32_t v = str_val(P, qt_names[qt]);
     if (!key || !v)
         return QP_ERR_NOMEM;
-    uint32_t d = qp__val_dict_set(g, g->mods[m].attrs, key, v);
+    /* modules sharing a dict share the marked one too (a few recent pairs kept) */
+    uint32_t from = g->mods[m].attrs;
+    for (uint32_t i = 0; i < 8; i++)
+        if (P->qtc[i].from == from && P->qtc[i].qt == (uint32_t)qt) {
+            g->mods[m].attrs = P->qtc[i].to;
+            return QP_OK;
+        }
+    uint32_t d = qp__val_dict_set(g, from, key, v);
     if (!d)
         return QP_ERR_NOMEM;
     g->mods[m].attrs = d;
+    P->qtc[P->nqtc % 8].from = from;
+    P->qtc[P->nqtc % 8].qt = (uint32_t)qt;
+    P->qtc[P->nqtc % 8].to = d;
+    P->nqtc++;
     return QP_OK;
 }
 
