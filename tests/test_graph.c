@@ -9,62 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-static qp_graph *
-mkgraph(qpt_alloc *st)
-{
-    qpt_alloc_reset(st);
-    qp_allocator a = qpt_allocator(st);
-    qp_graph *g = NULL;
-    assert_int_equal(qp_graph_create(&a, &g), QP_OK);
-    return g;
-}
-
-/* Ends the graph with an output if it has none (declaring what its call_module
- * and get_attr nodes name) and checks it verifies: every test's mutations must
- * leave a graph qp_graph_verify accepts. */
-static void
-close_and_verify(qp_graph *g)
-{
-    for (qp_node n = qp_graph_first(g); !qp_node_is_null(n); n = qp_node_next(g, n)) {
-        const char *t = qp_node_target(g, n);
-        qp_module m;
-        if (qp_node_op(g, n) == QP_OP_CALL_MODULE && qp_module_is_null(qp_graph_find_module(g, t)))
-            assert_int_equal(qp_graph_add_module(g, t, "nn.Identity", QP_NULL_VAL, &m), QP_OK);
-        if (qp_node_op(g, n) == QP_OP_GET_ATTR) {
-            bool found = false;
-            for (uint32_t i = 0; i < qp_graph_num_params(g); i++)
-                found |= !strcmp(qp_graph_param_name(g, i), t);
-            if (!found)
-                assert_int_equal(qp_graph_add_param(g, t, QP_NULL_VAL), QP_OK);
-        }
-    }
-    qp_node last = qp_graph_last(g);
-    if (qp_node_is_null(last) || qp_node_op(g, last) != QP_OP_OUTPUT) {
-        qp_node_spec s = {QP_OP_PLACEHOLDER, "closing_input", NULL, QP_NULL_VAL, QP_NULL_VAL};
-        qp_node x, o;
-        assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &s, &x), QP_OK);
-        qp_val r, args;
-        assert_int_equal(qp_val_new_node(g, x, &r), QP_OK);
-        assert_int_equal(qp_val_new_tuple(g, 1, &r, &args), QP_OK);
-        qp_node_spec out = {QP_OP_OUTPUT, "output", NULL, args, QP_NULL_VAL};
-        assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &out, &o), QP_OK);
-    }
-    qp_status rc = qp_graph_verify(g, NULL, NULL);
-    if (rc) {
-        print_error("verify: %s: %s\n", qp_status_str(rc), qp_graph_errmsg(g));
-        fail();
-    }
-}
-
-static void
-done(qp_graph *g, qpt_alloc *st)
-{
-    close_and_verify(g);
-    qp_graph_destroy(g);
-    assert_int_equal(st->live, 0);
-    assert_int_equal(st->live_blocks, 0);
-}
-
 static qp_val
 ref(qp_graph *g, qp_node n)
 {
@@ -125,16 +69,6 @@ static qp_node
 output(qp_graph *g, qp_node n)
 {
     return add(g, QP_OP_OUTPUT, "output", NULL, tup(g, 1, ref(g, n)), QP_NULL_VAL);
-}
-
-static void
-verify_ok(qp_graph *g)
-{
-    qp_status rc = qp_graph_verify(g, NULL, NULL);
-    if (rc) {
-        print_error("verify: %s: %s\n", qp_status_str(rc), qp_graph_errmsg(g));
-        fail();
-    }
 }
 
 static void
@@ -207,12 +141,12 @@ create_and_destroy_with_any_allocator(void **state)
     qp_graph_destroy(NULL);
 
     qpt_alloc st;
-    g = mkgraph(&st);
+    g = qpt_mkgraph(&st);
     assert_int_equal(qp_graph_num_modules(g), 0);
     assert_int_equal(qp_graph_num_params(g), 0);
     assert_int_equal(qp_graph_num_comments(g), 0);
     expect_text(g, "qgraph 1\n");
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -243,7 +177,7 @@ mem_used_counts_every_byte(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     /* the graph record itself comes from the allocator but is not the graph's data */
     assert_int_equal(qp_graph_mem_used(g) + sizeof(qp_graph), st.live);
     qp_node x = input(g, "x");
@@ -252,12 +186,12 @@ mem_used_counts_every_byte(void **state)
     output(g, x);
     assert_int_equal(qp_graph_mem_used(g) + sizeof(qp_graph), st.live);
     size_t used = qp_graph_mem_used(g);
-    verify_ok(g); /* verify allocates a scratch array and frees it */
+    qpt_verify_ok(g); /* verify allocates a scratch array and frees it */
     assert_int_equal(qp_graph_mem_used(g), used);
     assert_true(qp_graph_mem_peak(g) > used);
     assert_int_equal(qp_graph_mem_used(NULL), 0);
     assert_int_equal(qp_graph_mem_peak(NULL), 0);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -265,7 +199,7 @@ clone_is_deep_and_keeps_handles(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_module m;
     assert_int_equal(qp_graph_add_module(g, "conv", "nn.Conv2d", QP_NULL_VAL, &m), QP_OK);
     int tag = 0;
@@ -295,7 +229,7 @@ clone_is_deep_and_keeps_handles(void **state)
     char *copy = qpt_graph_text(h);
     assert_string_equal(before, copy);
     test_free(copy);
-    verify_ok(h);
+    qpt_verify_ok(h);
     /* same handles name the same nodes, tombstones included */
     assert_int_equal(qp_graph_num_nodes(h), qp_graph_num_nodes(g));
     assert_string_equal(qp_node_name(h, c), "conv");
@@ -316,7 +250,7 @@ clone_is_deep_and_keeps_handles(void **state)
     assert_string_equal(before, after);
     test_free(after);
     qp_graph_destroy(h);
-    verify_ok(g);
+    qpt_verify_ok(g);
     /* out of memory at every step of a clone: nothing leaks, g is untouched */
     for (size_t k = 1;; k++) {
         st.fail_at = st.calls + k;
@@ -336,7 +270,7 @@ clone_is_deep_and_keeps_handles(void **state)
     assert_string_equal(before, after);
     test_free(after);
     test_free(before);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -344,7 +278,7 @@ swap_exchanges_contents_but_not_settings(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *a = mkgraph(&st);
+    qp_graph *a = qpt_mkgraph(&st);
     qp_allocator al = qpt_allocator(&st);
     qp_graph *b;
     assert_int_equal(qp_graph_create(&al, &b), QP_OK);
@@ -358,14 +292,14 @@ swap_exchanges_contents_but_not_settings(void **state)
     assert_string_equal(sb, ta);
     assert_string_equal(qp_graph_errmsg(a), "error of a");
     assert_string_equal(qp_graph_errmsg(b), "");
-    verify_ok(a);
-    verify_ok(b);
+    qpt_verify_ok(a);
+    qpt_verify_ok(b);
     test_free(ta);
     test_free(tb);
     test_free(sa);
     test_free(sb);
     qp_graph_destroy(b);
-    done(a, &st);
+    qpt_done(a, &st);
 }
 
 /* ==== insertion ==== */
@@ -375,7 +309,7 @@ insert_after_and_before_place_nodes(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node_spec s = {QP_OP_PLACEHOLDER, "b", NULL, QP_NULL_VAL, QP_NULL_VAL};
     qp_node b, a, d, c, e, z;
     assert_int_equal(qp_graph_insert_after(g, QP_NULL_NODE, &s, &b), QP_OK); /* empty graph */
@@ -408,8 +342,8 @@ insert_after_and_before_place_nodes(void **state)
     assert_int_equal(qp_graph_find_node(g, "c").id, c.id);
     assert_true(qp_node_is_null(qp_graph_find_node(g, "nope")));
     output(g, e);
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 static void
@@ -417,7 +351,7 @@ insert_keeps_args_and_kwargs(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x"), y = input(g, "y");
     qp_val one;
     assert_int_equal(qp_val_new_int(g, 1, &one), QP_OK);
@@ -434,8 +368,8 @@ insert_keeps_args_and_kwargs(void **state)
                    "%y = placeholder y () {}\n"
                    "%cat = call_function torch.cat ([%x, %y],) {dim: 1}\n"
                    "%output = output output (%cat,) {}\n");
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 static void
@@ -443,7 +377,7 @@ only_one_output_node_can_be_inserted(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x");
     qp_node o = output(g, x);
     qp_node_spec s = {QP_OP_OUTPUT, "output", NULL, tup(g, 1, ref(g, x)), QP_NULL_VAL};
@@ -456,8 +390,8 @@ only_one_output_node_can_be_inserted(void **state)
     assert_int_equal(qp_graph_erase_node(g, o), QP_OK);
     assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &s, &n), QP_OK);
     assert_string_equal(qp_node_name(g, n), "output_1"); /* the erased name stays taken */
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 /* ==== naming ==== */
@@ -490,7 +424,7 @@ names_follow_torch_fx(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     static const struct name_case cases[] = {
         {QP_OP_PLACEHOLDER, "x", NULL, "x"},
         /* Graph._target_to_str: a function's __name__, snake_case */
@@ -554,7 +488,7 @@ names_follow_torch_fx(void **state)
         {QP_OP_OUTPUT, "output", NULL, "output"},
     };
     run_names(g, cases, sizeof cases / sizeof cases[0]);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -562,7 +496,7 @@ numeric_suffixes_are_normalised(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     static const struct name_case cases[] = {
         {QP_OP_CALL_FUNCTION, "operator.add", "add_01", "add_1"},
         {QP_OP_CALL_FUNCTION, "operator.add", NULL, "add"},
@@ -574,7 +508,7 @@ numeric_suffixes_are_normalised(void **state)
         {QP_OP_CALL_FUNCTION, "operator.add", NULL, "add_4"},
     };
     run_names(g, cases, sizeof cases / sizeof cases[0]);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -582,7 +516,7 @@ erased_names_stay_taken(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x");
     qp_node r = fn1(g, "torch.relu", x);
     assert_string_equal(qp_node_name(g, r), "relu");
@@ -595,7 +529,7 @@ erased_names_stay_taken(void **state)
     qp_node r2;
     assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &s, &r2), QP_OK);
     assert_string_equal(qp_node_name(g, r2), "relu_2");
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -618,8 +552,8 @@ names_continue_after_names_read_from_text(void **state)
     assert_string_equal(qp_node_name(g, n), "add");
     assert_int_equal(qp_graph_insert_after(g, x, &s, &n), QP_OK);
     assert_string_equal(qp_node_name(g, n), "add_2");
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 static void
@@ -627,7 +561,7 @@ no_builtin_or_keyword_is_a_name(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     /* dir(builtins) and keyword.kwlist of Python 3.11, and torch.fx's custom builtins */
     static const char *const words[] = {
         "ArithmeticError", "AssertionError", "AttributeError", "BaseException",
@@ -683,7 +617,7 @@ no_builtin_or_keyword_is_a_name(void **state)
         {QP_OP_CALL_MODULE, "m", "zip_", "zip_"},
     };
     run_names(g, ok, sizeof ok / sizeof ok[0]);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -729,7 +663,7 @@ generated_names_are_bounded(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     char *name = test_malloc(QP_MAX_NAME + 2);
     memset(name, 'n', QP_MAX_NAME + 1);
     name[QP_MAX_NAME + 1] = 0;
@@ -745,7 +679,7 @@ generated_names_are_bounded(void **state)
     s.name = "";
     assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &s, &n), QP_ERR_INVALID_NAME);
     test_free(name);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -753,7 +687,7 @@ failed_insert_leaves_names_unchanged(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x");
     qp_node a = fn1(g, "torch.relu", x);
     fn1(g, "torch.relu", a);
@@ -781,7 +715,7 @@ failed_insert_leaves_names_unchanged(void **state)
         assert_true(k < 50);
     }
     test_free(before);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 /* ==== replace_uses ==== */
@@ -791,7 +725,7 @@ replace_uses_touches_only_the_users(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x"), y = input(g, "y");
     qp_node c = fn1(g, "torch.relu", y);
     qp_node a = fn1(g, "torch.sigmoid", x);
@@ -817,18 +751,18 @@ replace_uses_touches_only_the_users(void **state)
                    "%add = call_function operator.add (%sigmoid, %mul) {}\n"
                    "%add_1 = call_function operator.add (%add, %tanh) {}\n"
                    "%output = output output (%add_1,) {}\n");
-    verify_ok(g);
+    qpt_verify_ok(g);
     /* x has no users left: it can go */
     assert_int_equal(qp_graph_erase_node(g, x), QP_OK);
-    verify_ok(g);
+    qpt_verify_ok(g);
     /* replacing a node by itself, or one without users, changes nothing */
     assert_int_equal(qp_node_replace_uses(g, y, y, &count), QP_OK);
     assert_int_equal(count, 0);
     assert_int_equal(qp_node_replace_uses(g, d, c, &count), QP_OK);
     assert_int_equal(count, 1);
     assert_int_equal(qp_node_replace_uses(g, d, c, NULL), QP_OK);
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 static void
@@ -836,7 +770,7 @@ replace_uses_skips_the_target_own_use(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     /* inserting a fake-quantizer after x: fq uses x, and every other user of x
      * moves to fq; fq itself keeps using x */
     qp_node x = input(g, "x");
@@ -857,7 +791,7 @@ replace_uses_skips_the_target_own_use(void **state)
     assert_int_equal(qp_graph_add_module(g, "x_post_act_fake_quantizer", "fq.Learnable",
                                          QP_NULL_VAL, &(qp_module){0}),
                      QP_OK);
-    verify_ok(g);
+    qpt_verify_ok(g);
     expect_text(g, "qgraph 1\n"
                    "module x_post_act_fake_quantizer fq.Learnable {}\n"
                    "%x = placeholder x () {}\n"
@@ -865,7 +799,7 @@ replace_uses_skips_the_target_own_use(void **state)
                    "%relu = call_function torch.relu (%x_post_act_fake_quantizer,) {}\n"
                    "%add = call_function operator.add (%x_post_act_fake_quantizer, %relu) {}\n"
                    "%output = output output (%add,) {}\n");
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -873,7 +807,7 @@ replace_uses_moves_every_reference_of_a_user(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x"), y = input(g, "y");
     /* u = torch.cat([x, y, x], out=x) with y = an earlier user; v uses x once */
     qp_val items[3] = {ref(g, x), ref(g, y), ref(g, x)}, lst, kw;
@@ -899,13 +833,13 @@ replace_uses_moves_every_reference_of_a_user(void **state)
                    "%relu = call_function torch.relu (%y,) {}\n"
                    "%add = call_function operator.add (%cat, %relu) {}\n"
                    "%output = output output (%add,) {}\n");
-    verify_ok(g);
+    qpt_verify_ok(g);
     /* and back: every reference moves, y keeps none */
     assert_int_equal(qp_node_replace_uses(g, y, x, &count), QP_OK);
     assert_int_equal(count, 5);
     expect_users(g, x, "cat relu");
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 static void
@@ -913,7 +847,7 @@ replace_uses_scales_with_fan_out(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     enum { N = 100000 };
     qp_node x = input(g, "x"), y = input(g, "y");
     /* 10^5 users of x ... */
@@ -944,13 +878,13 @@ replace_uses_scales_with_fan_out(void **state)
     assert_int_equal(qp_node_users(g, y, first, 2), N + 1);
     assert_string_equal(qp_node_name(g, first[0]), "relu");
     assert_string_equal(qp_node_name(g, first[1]), "relu_1");
-    verify_ok(g);
+    qpt_verify_ok(g);
     /* and back again, now that y's list is long */
     assert_int_equal(qp_node_replace_uses(g, y, x, &count), QP_OK);
     assert_int_equal(count, 2 * N);
     assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 10.0);
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 /* ==== erase ==== */
@@ -960,7 +894,7 @@ erase_refuses_a_node_with_users(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x");
     qp_node r = fn1(g, "torch.relu", x);
     output(g, r);
@@ -974,8 +908,8 @@ erase_refuses_a_node_with_users(void **state)
     test_free(before);
     test_free(after);
     assert_true(qp_node_is_live(g, x));
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 static void
@@ -983,7 +917,7 @@ erase_leaves_a_tombstone(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x");
     qp_node r = fn1(g, "torch.relu", x);
     qp_node o = output(g, x);
@@ -1006,8 +940,8 @@ erase_leaves_a_tombstone(void **state)
     assert_int_equal(qp_node_next(g, r).id, o.id);
     assert_int_equal(qp_node_prev(g, r).id, x.id);
     expect_order(g, "x output");
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 static void
@@ -1015,7 +949,7 @@ iteration_continues_past_erased_nodes(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x");
     enum { N = 20 };
     qp_node r[N];
@@ -1038,8 +972,8 @@ iteration_continues_past_erased_nodes(void **state)
     qp_node t = fn1(g, "torch.tanh", x);
     expect_order(g, "x output tanh");
     assert_int_equal(qp_graph_erase_node(g, t), QP_OK);
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 /* ==== handles ==== */
@@ -1049,7 +983,7 @@ handles_stay_valid_as_the_graph_grows(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x");
     struct qp__node *rec = &g->nodes[x.id];
     const char *name = qp_node_name(g, x);
@@ -1068,8 +1002,8 @@ handles_stay_valid_as_the_graph_grows(void **state)
     assert_int_equal(qp_val_as_node(g, qp_val_item_at(g, qp_node_args(g, mid), 0)).id,
                      mid.id - 1);
     assert_int_equal(qp_graph_num_nodes(g), N + 2);
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 /* ==== users ==== */
@@ -1079,7 +1013,7 @@ users_are_distinct_and_in_use_order(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x"), y = input(g, "y");
     qp_node a = fn2(g, "operator.add", x, x);
     expect_users(g, x, "add");
@@ -1104,8 +1038,8 @@ users_are_distinct_and_in_use_order(void **state)
     expect_users(g, y, "mul cat add");
     (void)b;
     output(g, c);
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 /* ==== setters ==== */
@@ -1115,7 +1049,7 @@ set_args_kwargs_and_target_rewire(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x"), y = input(g, "y");
     qp_node r = fn1(g, "torch.relu", x);
     qp_node o = output(g, r);
@@ -1142,7 +1076,7 @@ set_args_kwargs_and_target_rewire(void **state)
     assert_int_equal(qp_node_set_args(g, r, qp_node_args(g, r)), QP_OK);
     assert_int_equal(qp_node_set_kwargs(g, r, qp_node_kwargs(g, r)), QP_OK);
     assert_int_equal(qp_node_num_users(g, y), 1);
-    verify_ok(g);
+    qpt_verify_ok(g);
     /* target: one word */
     assert_int_equal(qp_node_set_target(g, r, "torch.nn.functional.relu"), QP_OK);
     assert_string_equal(qp_node_target(g, r), "torch.nn.functional.relu");
@@ -1164,8 +1098,8 @@ set_args_kwargs_and_target_rewire(void **state)
     assert_int_equal(qp_node_num_users(g, x), 0);
     assert_int_equal(qp_node_num_users(g, y), 0);
     (void)o;
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 static void
@@ -1173,7 +1107,7 @@ targets_are_one_bounded_word(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     /* any run of non-white-space characters, as FORMAT.md says */
     static const char *const good[] = {"trunk_output.block1-0.proj.0", "0.conv", "a\"b", "a{b",
                                        "a|b<c>", "x\\y", "caf\xc3\xa9"};
@@ -1208,7 +1142,7 @@ targets_are_one_bounded_word(void **state)
     test_free(again);
     test_free(text);
     qp_graph_destroy(h);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 /* ==== user data ==== */
@@ -1218,7 +1152,7 @@ user_data_rides_on_live_nodes(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = input(g, "x");
     int a, b;
     assert_null(qp_node_user_data(g, x));
@@ -1236,8 +1170,8 @@ user_data_rides_on_live_nodes(void **state)
     /* a fake-quantizer's producer: null for ordinary nodes */
     assert_true(qp_node_is_null(qp_node_fq_producer(g, x)));
     output(g, x);
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 int

@@ -7,72 +7,6 @@
 
 #include <string.h>
 
-static qp_graph *
-mkgraph(qpt_alloc *st)
-{
-    qpt_alloc_reset(st);
-    qp_allocator a = qpt_allocator(st);
-    qp_graph *g = NULL;
-    assert_int_equal(qp_graph_create(&a, &g), QP_OK);
-    return g;
-}
-
-/* Ends the graph with an output if it has none (declaring what its call_module
- * and get_attr nodes name) and checks it verifies: every test's mutations must
- * leave a graph qp_graph_verify accepts. */
-static void
-close_and_verify(qp_graph *g)
-{
-    for (qp_node n = qp_graph_first(g); !qp_node_is_null(n); n = qp_node_next(g, n)) {
-        const char *t = qp_node_target(g, n);
-        qp_module m;
-        if (qp_node_op(g, n) == QP_OP_CALL_MODULE && qp_module_is_null(qp_graph_find_module(g, t)))
-            assert_int_equal(qp_graph_add_module(g, t, "nn.Identity", QP_NULL_VAL, &m), QP_OK);
-        if (qp_node_op(g, n) == QP_OP_GET_ATTR) {
-            bool found = false;
-            for (uint32_t i = 0; i < qp_graph_num_params(g); i++)
-                found |= !strcmp(qp_graph_param_name(g, i), t);
-            if (!found)
-                assert_int_equal(qp_graph_add_param(g, t, QP_NULL_VAL), QP_OK);
-        }
-    }
-    qp_node last = qp_graph_last(g);
-    if (qp_node_is_null(last) || qp_node_op(g, last) != QP_OP_OUTPUT) {
-        qp_node_spec s = {QP_OP_PLACEHOLDER, "closing_input", NULL, QP_NULL_VAL, QP_NULL_VAL};
-        qp_node x, o;
-        assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &s, &x), QP_OK);
-        qp_val r, args;
-        assert_int_equal(qp_val_new_node(g, x, &r), QP_OK);
-        assert_int_equal(qp_val_new_tuple(g, 1, &r, &args), QP_OK);
-        qp_node_spec out = {QP_OP_OUTPUT, "output", NULL, args, QP_NULL_VAL};
-        assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &out, &o), QP_OK);
-    }
-    qp_status rc = qp_graph_verify(g, NULL, NULL);
-    if (rc) {
-        print_error("verify: %s: %s\n", qp_status_str(rc), qp_graph_errmsg(g));
-        fail();
-    }
-}
-
-static void
-done(qp_graph *g, qpt_alloc *st)
-{
-    close_and_verify(g);
-    qp_graph_destroy(g);
-    assert_int_equal(st->live, 0);
-    assert_int_equal(st->live_blocks, 0);
-}
-
-static void
-verify_ok(qp_graph *g)
-{
-    qp_status rc = qp_graph_verify(g, NULL, NULL);
-    if (rc) {
-        print_error("verify: %s: %s\n", qp_status_str(rc), qp_graph_errmsg(g));
-        fail();
-    }
-}
-
 static qp_module
 mod(qp_graph *g, const char *path, const char *type)
 {
@@ -142,7 +76,7 @@ modules_are_found_by_path_in_table_order(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_val attrs = dict1(g, "in_channels", vint(g, 3));
     qp_module c;
     assert_int_equal(qp_graph_add_module(g, "layer1.0.conv1", "nn.Conv2d", attrs, &c), QP_OK);
@@ -162,7 +96,7 @@ modules_are_found_by_path_in_table_order(void **state)
     assert_int_equal(qp_val_num_items(g, qp_module_attrs(g, r)), 0);
     assert_true(qp_module_is_null(qp_module_next(g, r)));
     round_trips(g, &st);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -170,7 +104,7 @@ module_paths_and_types_are_bounded_words(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_module m;
     mod(g, "conv", "nn.Conv2d");
     assert_int_equal(qp_graph_add_module(g, "conv", "nn.Linear", QP_NULL_VAL, &m),
@@ -206,7 +140,7 @@ module_paths_and_types_are_bounded_words(void **state)
     assert_int_equal(qp_graph_add_module(g, "p", "nn.X", QP_NULL_VAL, NULL), QP_ERR_NULL_ARG);
     assert_int_equal(qp_graph_num_modules(g), 1 + sizeof good / sizeof good[0] + 1);
     round_trips(g, &st);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -214,7 +148,7 @@ module_attributes_are_a_dict_without_nodes(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_module m;
     qp_val t;
     assert_int_equal(qp_val_new_tuple(g, 0, NULL, &t), QP_OK);
@@ -236,7 +170,7 @@ module_attributes_are_a_dict_without_nodes(void **state)
     assert_int_equal(qp_module_replace(g, m, "nn.Y", t), QP_ERR_INVALID_ARG);
     assert_string_equal(qp_module_type(g, m), "nn.X");
     assert_int_equal(qp_val_num_items(g, qp_module_attrs(g, m)), 0);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -244,7 +178,7 @@ set_attr_replaces_in_place_or_appends(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_module m = mod(g, "bn", "nn.BatchNorm2d");
     assert_int_equal(qp_module_set_attr(g, m, "eps", vint(g, 1)), QP_OK);
     assert_int_equal(qp_module_set_attr(g, m, "momentum", vint(g, 2)), QP_OK);
@@ -266,7 +200,7 @@ set_attr_replaces_in_place_or_appends(void **state)
                               "\"0:odd\": 4}\n");
     test_free(text);
     round_trips(g, &st);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -274,7 +208,7 @@ replace_changes_type_and_optionally_attrs(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_val attrs = dict1(g, "k", vint(g, 1));
     qp_module m;
     assert_int_equal(qp_graph_add_module(g, "c", "nn.Conv2d", attrs, &m), QP_OK);
@@ -288,7 +222,7 @@ replace_changes_type_and_optionally_attrs(void **state)
     assert_int_equal(qp_module_replace(g, m, NULL, QP_NULL_VAL), QP_ERR_NULL_ARG);
     assert_string_equal(qp_module_type(g, m), "nn.Conv2d");
     assert_int_equal(qp_graph_find_module(g, "c").id, m.id); /* same entry, same place */
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -296,7 +230,7 @@ remove_is_refused_while_a_node_calls_the_module(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_module a = mod(g, "a", "nn.ReLU"), b = mod(g, "b", "nn.ReLU"), c = mod(g, "c", "nn.X");
     qp_node_spec s = {QP_OP_PLACEHOLDER, "x", NULL, QP_NULL_VAL, QP_NULL_VAL};
     qp_node x, n;
@@ -336,8 +270,8 @@ remove_is_refused_while_a_node_calls_the_module(void **state)
     qp_module a2 = mod(g, "a", "nn.Tanh");
     assert_true(a2.id != a.id);
     assert_int_equal(qp_graph_find_module(g, "a").id, a2.id);
-    verify_ok(g);
-    done(g, &st);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
 }
 
 static void
@@ -345,7 +279,7 @@ user_data_and_origins_ride_on_modules(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_module conv = mod(g, "conv", "nn.Conv2d"), bn = mod(g, "bn", "nn.BatchNorm2d");
     int uc, ub, ur;
     assert_null(qp_module_user_data(g, conv));
@@ -391,7 +325,7 @@ user_data_and_origins_ride_on_modules(void **state)
     assert_int_equal(qp_module_set_user_data(NULL, conv, &uc), QP_ERR_NULL_ARG);
     assert_null(qp_module_user_data(g, (qp_module){g->nmods + 3}));
     assert_int_equal(qp_module_num_origins(g, (qp_module){g->nmods}), 0);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -399,7 +333,7 @@ submodules_are_placed_after_their_parent_subtree(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_module a = mod(g, "a", "nn.X");
     mod(g, "a.b", "nn.X");
     qp_module abc = mod(g, "a.b.c", "nn.X");
@@ -414,7 +348,7 @@ submodules_are_placed_after_their_parent_subtree(void **state)
     expect_table(g, "a a.b a.b.c a.fq ab c");
     assert_int_equal(qp_graph_find_module(g, "a.fq").id, id);
     round_trips(g, &st);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -422,7 +356,7 @@ parameters_are_kept_in_table_order(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_val shape, dims[2] = {vint(g, 1), vint(g, 8)};
     assert_int_equal(qp_val_new_tuple(g, 2, dims, &shape), QP_OK);
     assert_int_equal(qp_graph_add_param(g, "position_ids", dict1(g, "shape", shape)), QP_OK);
@@ -447,7 +381,7 @@ parameters_are_kept_in_table_order(void **state)
                               "attr layer1.0.weight {}\n");
     test_free(text);
     round_trips(g, &st);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -455,7 +389,7 @@ comments_are_single_readable_lines(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     assert_int_equal(qp_graph_add_comment(g, "model seednet"), QP_OK);
     assert_int_equal(qp_graph_add_comment(g, "#raw"), QP_OK);
     assert_int_equal(qp_graph_add_comment(g, ""), QP_OK);
@@ -481,7 +415,7 @@ comments_are_single_readable_lines(void **state)
     qp_node x;
     assert_int_equal(qp_graph_insert_after(g, QP_NULL_NODE, &s, &x), QP_OK);
     round_trips(g, &st);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 int

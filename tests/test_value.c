@@ -7,62 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-static qp_graph *
-mkgraph(qpt_alloc *st)
-{
-    qpt_alloc_reset(st);
-    qp_allocator a = qpt_allocator(st);
-    qp_graph *g = NULL;
-    assert_int_equal(qp_graph_create(&a, &g), QP_OK);
-    return g;
-}
-
-/* Ends the graph with an output if it has none (declaring what its call_module
- * and get_attr nodes name) and checks it verifies: every test's mutations must
- * leave a graph qp_graph_verify accepts. */
-static void
-close_and_verify(qp_graph *g)
-{
-    for (qp_node n = qp_graph_first(g); !qp_node_is_null(n); n = qp_node_next(g, n)) {
-        const char *t = qp_node_target(g, n);
-        qp_module m;
-        if (qp_node_op(g, n) == QP_OP_CALL_MODULE && qp_module_is_null(qp_graph_find_module(g, t)))
-            assert_int_equal(qp_graph_add_module(g, t, "nn.Identity", QP_NULL_VAL, &m), QP_OK);
-        if (qp_node_op(g, n) == QP_OP_GET_ATTR) {
-            bool found = false;
-            for (uint32_t i = 0; i < qp_graph_num_params(g); i++)
-                found |= !strcmp(qp_graph_param_name(g, i), t);
-            if (!found)
-                assert_int_equal(qp_graph_add_param(g, t, QP_NULL_VAL), QP_OK);
-        }
-    }
-    qp_node last = qp_graph_last(g);
-    if (qp_node_is_null(last) || qp_node_op(g, last) != QP_OP_OUTPUT) {
-        qp_node_spec s = {QP_OP_PLACEHOLDER, "closing_input", NULL, QP_NULL_VAL, QP_NULL_VAL};
-        qp_node x, o;
-        assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &s, &x), QP_OK);
-        qp_val r, args;
-        assert_int_equal(qp_val_new_node(g, x, &r), QP_OK);
-        assert_int_equal(qp_val_new_tuple(g, 1, &r, &args), QP_OK);
-        qp_node_spec out = {QP_OP_OUTPUT, "output", NULL, args, QP_NULL_VAL};
-        assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &out, &o), QP_OK);
-    }
-    qp_status rc = qp_graph_verify(g, NULL, NULL);
-    if (rc) {
-        print_error("verify: %s: %s\n", qp_status_str(rc), qp_graph_errmsg(g));
-        fail();
-    }
-}
-
-static void
-done(qp_graph *g, qpt_alloc *st)
-{
-    close_and_verify(g);
-    qp_graph_destroy(g);
-    assert_int_equal(st->live, 0);
-    assert_int_equal(st->live_blocks, 0);
-}
-
 static qp_val
 vint(qp_graph *g, int64_t i)
 {
@@ -109,7 +53,7 @@ scalars_read_back_what_was_built(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_val v;
     assert_int_equal(qp_val_new_none(g, &v), QP_OK);
     assert_int_equal(qp_val_kind_of(g, v), QP_VAL_NONE);
@@ -161,7 +105,7 @@ scalars_read_back_what_was_built(void **state)
     assert_int_equal(qp_val_new_node(g, x, &v), QP_OK);
     assert_int_equal(qp_val_kind_of(g, v), QP_VAL_NODE);
     assert_int_equal(qp_val_as_node(g, v).id, x.id);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -169,7 +113,7 @@ accessors_on_the_wrong_kind_return_nothing(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_val s = vstr(g, "text"), i = vint(g, 3), t = vtuple(g, 1, &i);
     size_t len = 99;
     assert_null(qp_val_as_str(g, i, &len));
@@ -190,7 +134,7 @@ accessors_on_the_wrong_kind_return_nothing(void **state)
     assert_int_equal(qp_val_kind_of(NULL, i), QP_VAL_KIND_COUNT);
     assert_int_equal(qp_val_num_items(g, bad), 0);
     assert_null(qp_val_as_str(g, bad, NULL));
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -198,7 +142,7 @@ identifiers_follow_the_identifier_rule(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     static const char *const good[] = {"torch.float32", "_x", "Ellipsis", "a1.b_2", "x.",
                                        "inf_", "nan.x", "Truex", "None_"};
     static const char *const bad[] = {"", "1a", "a b", "a-b", ".x", "True", "False", "None",
@@ -221,7 +165,7 @@ identifiers_follow_the_identifier_rule(void **state)
     longname[QP_MAX_NAME] = 0;
     assert_int_equal(qp_val_new_ident(g, longname, &v), QP_OK);
     test_free(longname);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -229,7 +173,7 @@ call_names_follow_the_identifier_rule(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_val none, items[3], v;
     assert_int_equal(qp_val_new_none(g, &none), QP_OK);
     items[0] = none;
@@ -248,7 +192,7 @@ call_names_follow_the_identifier_rule(void **state)
         assert_int_equal(qp_val_new_call(g, bad[i], 1, items, &v), QP_ERR_INVALID_NAME);
     assert_int_equal(qp_val_new_call(g, NULL, 0, NULL, &v), QP_ERR_NULL_ARG);
     assert_int_equal(qp_val_new_call(g, "f", 2, NULL, &v), QP_ERR_NULL_ARG);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -256,7 +200,7 @@ tuples_and_lists_keep_item_order(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_val items[4] = {vint(g, 1), vstr(g, "two"), vfloat(g, 3.5), QP_NULL_VAL};
     assert_int_equal(qp_val_new_none(g, &items[3]), QP_OK);
     qp_val t = vtuple(g, 4, items), l;
@@ -283,7 +227,7 @@ tuples_and_lists_keep_item_order(void **state)
     bad[1] = QP_NULL_VAL;
     assert_int_equal(qp_val_new_list(g, 2, bad, &e), QP_ERR_INVALID_ARG);
     assert_int_equal(qp_val_new_tuple(g, 1, NULL, &e), QP_ERR_NULL_ARG);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -291,7 +235,7 @@ dict_keys_are_distinct_words(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_val items[3] = {vint(g, 1), vint(g, 2), vint(g, 3)};
     const char *keys[3] = {"dim", "keepdim", "out"};
     qp_val d;
@@ -355,7 +299,7 @@ dict_keys_are_distinct_words(void **state)
     test_free(vals);
     test_free(names);
     test_free(many);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 /* n containers around an int: n tuples. */
@@ -377,7 +321,7 @@ values_nest_at_most_64_deep(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     /* FORMAT.md: a value inside args (or kwargs, or attributes) is at most 64 deep,
      * so a tuple of args holds 63 containers around a scalar (the text
      * "(((...(7,)...),),)" with 64 parentheses pairs in all) */
@@ -416,7 +360,7 @@ values_nest_at_most_64_deep(void **state)
     qp_node out;
     assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &o, &out), QP_OK);
     assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -424,7 +368,7 @@ equality_compares_values_not_handles(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_val t, f, n1, n2;
     assert_int_equal(qp_val_new_bool(g, true, &t), QP_OK);
     assert_int_equal(qp_val_new_bool(g, false, &f), QP_OK);
@@ -493,7 +437,7 @@ equality_compares_values_not_handles(void **state)
     assert_false(qp_val_equal(g, QP_NULL_VAL, QP_NULL_VAL));
     assert_false(qp_val_equal(g, ta, (qp_val){g->nvals}));
     assert_false(qp_val_equal(NULL, ta, ta));
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -501,7 +445,7 @@ aggregates_copy_their_items(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = placeholder(g, "x");
     qp_val rx, one = vint(g, 1);
     assert_int_equal(qp_val_new_node(g, x, &rx), QP_OK);
@@ -544,7 +488,7 @@ aggregates_copy_their_items(void **state)
     assert_true(qp__val_equal(g, cp, qp_node_args(g, c).id));
     assert_true(g->vals[cp].a != g->vals[qp_node_args(g, c).id].a);
     assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -552,7 +496,7 @@ node_values_need_a_live_node(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_node x = placeholder(g, "x");
     qp_val v;
     v.id = 4;
@@ -562,7 +506,7 @@ node_values_need_a_live_node(void **state)
     assert_int_equal(qp_val_new_node(g, (qp_node){UINT32_MAX}, &v), QP_ERR_INVALID_ARG);
     assert_int_equal(qp_graph_erase_node(g, x), QP_OK);
     assert_int_equal(qp_val_new_node(g, x, &v), QP_ERR_INVALID_ARG);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -570,7 +514,7 @@ handles_survive_pool_growth(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     enum { N = 100000 };
     qp_val first = vint(g, -1), s = vstr(g, "kept");
     struct qp__val *rec0 = &g->vals[first.id];
@@ -584,7 +528,7 @@ handles_survive_pool_growth(void **state)
     assert_true(rec0 != &g->vals[first.id]); /* the pool moved ... */
     assert_int_equal(qp_val_as_int(g, first), -1); /* ... the handles did not */
     assert_string_equal(qp_val_as_str(g, s, NULL), "kept");
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -592,7 +536,7 @@ constructors_need_a_graph_and_an_out_param(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     qp_val v = {7};
     assert_int_equal(qp_val_new_none(NULL, &v), QP_ERR_NULL_ARG);
     assert_true(qp_val_is_null(v));
@@ -610,7 +554,7 @@ constructors_need_a_graph_and_an_out_param(void **state)
     assert_int_equal(qp_val_new_call(g, "f", 0, NULL, NULL), QP_ERR_NULL_ARG);
     assert_int_equal(qp_val_new_int(NULL, 1, &v), QP_ERR_NULL_ARG);
     assert_int_equal(qp_val_new_tuple(NULL, 0, NULL, &v), QP_ERR_NULL_ARG);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 static void
@@ -618,7 +562,7 @@ constructors_fail_cleanly_without_memory(void **state)
 {
     (void)state;
     qpt_alloc st;
-    qp_graph *g = mkgraph(&st);
+    qp_graph *g = qpt_mkgraph(&st);
     /* fill the pool to its capacity so the next value must grow it */
     while (g->nvals < g->capvals)
         vint(g, 0);
@@ -638,7 +582,7 @@ constructors_fail_cleanly_without_memory(void **state)
     st.fail_at = 0;
     assert_int_equal(g->nvals, nvals);
     assert_int_equal(qp_val_new_int(g, 5, &v), QP_OK);
-    done(g, &st);
+    qpt_done(g, &st);
 }
 
 int

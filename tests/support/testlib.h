@@ -55,6 +55,16 @@ qp_graph *qpt_parse(const char *text, const qp_allocator *a);
 size_t qpt_list(const char *reldir, const char *suffix, char ***names);
 void qpt_free_list(char **names, size_t n);
 
+/* graph_util.c: an empty graph over st (reset first; asserts success). */
+qp_graph *qpt_mkgraph(qpt_alloc *st);
+/* Ends g with an output if it has none (declaring the modules and parameters its
+ * call_module and get_attr nodes name) and asserts qp_graph_verify accepts it. */
+void qpt_close_and_verify(qp_graph *g);
+/* qpt_close_and_verify, then destroys g and asserts nothing st gave out is live. */
+void qpt_done(qp_graph *g, qpt_alloc *st);
+/* Asserts qp_graph_verify accepts g as it is. */
+void qpt_verify_ok(qp_graph *g);
+
 /* prep_util.c: a config from .qcfg text (asserts success); prepare a text graph for
  * a backend expecting status `want`; returns the prepared text or, on the expected
  * failure, the error message (checking the graph was left unchanged). test_malloc'd. */
