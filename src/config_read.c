@@ -245,8 +245,10 @@ fuse_dict(struct rd *r, uint32_t d)
                 uint32_t e = it->a + j;
                 uint32_t ps = qp__sym_find(r->c->store, "pattern", 7);
                 uint32_t fs = qp__sym_find(r->c->store, "fused", 5);
-                uint32_t pv = V(r, e)->kind == QP_VAL_DICT && ps ? qp__val_get(r->c->store, e, ps) : 0;
-                uint32_t fv = V(r, e)->kind == QP_VAL_DICT && fs ? qp__val_get(r->c->store, e, fs) : 0;
+                uint32_t pv =
+                    V(r, e)->kind == QP_VAL_DICT && ps ? qp__val_get(r->c->store, e, ps) : 0;
+                uint32_t fv =
+                    V(r, e)->kind == QP_VAL_DICT && fs ? qp__val_get(r->c->store, e, fs) : 0;
                 if (!pv || !fv || !is_seq(V(r, pv)) || V(r, fv)->kind != QP_VAL_STR ||
                     V(r, e)->b != 2) {
                     rc = fail(r, QP_ERR_INVALID_CONFIG, "%s[%u] must be {pattern: [\"type\", ...], "

@@ -153,7 +153,8 @@ void *qp__raw_alloc(const qp_allocator *a, void *p, size_t osize, size_t nsize);
  * when the count would pass UINT32_MAX.
  */
 qp_status qp__grow(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, uint32_t need, size_t esz);
-#define QP__GROW(g, arr, n, cap, need) qp__grow((g), (void **)&(arr), (n), &(cap), (need), sizeof *(arr))
+#define QP__GROW(g, arr, n, cap, need)                                                             \
+    qp__grow((g), (void **)&(arr), (n), &(cap), (need), sizeof *(arr))
 
 /* ==== status.c ==== */
 

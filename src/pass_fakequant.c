@@ -240,7 +240,8 @@ mark_quant_types(struct qp__prep *P, const struct qp__cand *c, uint32_t k)
     }
     for (uint32_t i = 0; i < nf && !rc; i++) {
         uint32_t u = first[i];
-        uint32_t m = g->nodes[u].op == QP_OP_CALL_FUNCTION ? 0 : qp__mod_find(g, g->nodes[u].target);
+        uint32_t m =
+            g->nodes[u].op == QP_OP_CALL_FUNCTION ? 0 : qp__mod_find(g, g->nodes[u].target);
         if (m)
             rc = qp__fq_set_quant_type(P, m, 3);
     }

@@ -117,7 +117,8 @@ match(struct fctx *F, uint32_t n, const struct fpat *p, uint32_t *chain)
     }
     if (F->P->fix) { /* a module shared by several call sites stays unfused */
         for (uint8_t i = 0; i < p->n; i++)
-            if (g->nodes[chain[i]].op == QP_OP_CALL_MODULE && F->calls[g->nodes[chain[i]].target] > 1)
+            if (g->nodes[chain[i]].op == QP_OP_CALL_MODULE &&
+                F->calls[g->nodes[chain[i]].target] > 1)
                 return false;
     }
     return true;
@@ -178,9 +179,9 @@ fuse_modules(struct fctx *F, const uint32_t *chain, uint8_t n, const char *fused
             x = g->mods[x].next;
             uint32_t p = g->mods[x].path;
             if (p < F->nsyms && F->calls[p])
-                return qp__errn(g, QP_ERR_INVALID_GRAPH, chain[0], "cannot fuse %s into %s: its "
-                                "submodule %s is called by a node", qp__sym_str(g, g->mods[mods[i]].path),
-                                fused, qp__sym_str(g, p));
+                return qp__errn(g, QP_ERR_INVALID_GRAPH, chain[0],
+                                "cannot fuse %s into %s: its submodule %s is called by a node",
+                                qp__sym_str(g, g->mods[mods[i]].path), fused, qp__sym_str(g, p));
         }
     }
     uint32_t ft = qp__prep_sym(P, fused);

@@ -495,7 +495,8 @@ post_strategy(struct qp__prep *P, struct out *o)
                     break;
                 for (uint32_t k = 0; k < f.n && !rc; k++) {
                     uint32_t x = f.nodes[k];
-                    if ((g->nodes[x].op == QP_OP_CALL_FUNCTION && qp__in_list(P, x, QP__L_GETITEM)) ||
+                    if ((g->nodes[x].op == QP_OP_CALL_FUNCTION &&
+                         qp__in_list(P, x, QP__L_GETITEM)) ||
                         g->nodes[x].op == QP_OP_PLACEHOLDER)
                         continue;
                     rc = add(P, o, x, n, QP_WHY_GRAPH_OUTPUT, act_spec(P, x));

@@ -178,7 +178,8 @@ qp__spec_range(struct qp__prep *P, uint32_t spec, int64_t qmin, int64_t qmax, ui
             qp__spec_int(P, i, "quant_min", 1) == qmin &&
             qp__spec_int(P, i, "quant_max", 1) == qmax) {
             /* same kwargs apart from the range? */
-            const struct qp__val *a = &P->g->vals[s->kwargs], *b = &P->g->vals[P->specs[spec].kwargs];
+            const struct qp__val *a = &P->g->vals[s->kwargs],
+                                 *b = &P->g->vals[P->specs[spec].kwargs];
             bool same = a->b == b->b;
             for (uint32_t k = 0; same && k < a->b; k++) {
                 const struct qp__val *x = &P->g->vals[a->a + k];

@@ -3,94 +3,21 @@
  *
  * Bytes come from a callback in chunks; a line is checked (length, control
  * characters, UTF-8) before it is parsed, and every error names its line and
- * column. Values are parsed without recursion, with an explicit stack of open
- * containers whose items collect in a scratch array and move into the value
- * pool as one contiguous run when the container closes. Node references are
- * resolved once the whole text is read, so forward references can be
- * reported precisely (or kept, with QP_READ_NO_VERIFY, for the verifier).
+ * column. Values (args, kwargs, attribute dicts) are parsed by text_values.c.
+ * Node references are resolved once the whole text is read, so forward
+ * references can be reported precisely (or kept, with QP_READ_NO_VERIFY, for
+ * the verifier).
  */
-#include "internal.h"
+#include "text_read.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK (64u * 1024u)
-/* The attribute-text memo: slots, and the longest text it keeps. */
-enum { AMEMO = 64, AMEMO_TEXT = 1024 };
-
-struct ref {
-    uint32_t rec, line, col;
-};
-
-struct frame {
-    uint8_t kind;   /* TUPLE, LIST, DICT, CALL */
-    char close;     /* ')', ']', '}' */
-    uint32_t first; /* index of its first item in the scratch array */
-    uint32_t name;  /* CALL: function sym */
-    uint32_t key;   /* DICT: key of the item being parsed */
-    uint32_t col;   /* where it opened */
-};
-
-struct reader {
-    qp_graph *g;
-    qp_error *err;
-    unsigned flags;
-    qp_read_fn fn;
-    void *ud;
-    /* input: data[cpos..clen) is what is left to read, in chunk (filled by fn) or,
-     * for qp_graph_read_text, in the caller's text itself (read in place) */
-    char *chunk;
-    const char *data, *text;
-    size_t clen, cpos, textlen;
-    bool direct;
-    bool eof;
-    char *line; /* a line that spans chunks is assembled here */
-    size_t linecap;
-    uint32_t lineno;
-    /* state */
-    bool in_header_comments, output_seen;
-    uint32_t output_line;
-    /* pending node references */
-    struct ref *refs;
-    uint32_t nrefs, caprefs;
-    /* value parsing */
-    struct qp__val *items;
-    uint32_t nitems, capitems;
-    struct frame frames[QP__MAX_DEPTH + 2];
-    char *sbuf; /* decoded string bytes */
-    size_t scap;
-    uint32_t *keys; /* duplicate-key check */
-    uint32_t capkeys;
-    /* attribute texts read recently, and the value each gave */
-    struct amemo {
-        uint32_t hash, len, val;
-    } amemo[AMEMO];
-    char *amemo_text; /* AMEMO slots of AMEMO_TEXT bytes, allocated on first use */
-    /* syms read recently, tried before hashing (a compare in cache instead of a
-     * probe of a large table): node names just defined, which args refer to,
-     * module types, and the modules last called (call_module targets mostly
-     * follow the table: the next module, or one called a moment ago) */
-    uint32_t recent_nodes[8], recent_types[4], recent_called[4];
-    uint32_t next_node, next_type, next_called;
-    uint32_t frontier; /* the furthest module (in table order) a node called */
-    /* the names prefetch_next hashed, for the line being parsed (cur) and the one
-     * after it (pf): where each is in the input, and its hash */
-    const char *pf_s, *cur_s;
-    size_t pf_len, cur_len;
-    uint32_t pf_hash, cur_hash;
-    /* the line being parsed */
-    const char *s;
-    size_t n, pos;
-};
-
 /* ==== errors ==== */
 
-static qp_status
-fail(struct reader *r, qp_status st, size_t col, const char *fmt, ...) QP__PRINTF(4, 5);
-
-static qp_status
-fail(struct reader *r, qp_status st, size_t col, const char *fmt, ...)
+qp_status
+qp__tr_fail(struct reader *r, qp_status st, size_t col, const char *fmt, ...)
 {
     if (r->err && r->err->status == QP_OK) {
         va_list ap;
@@ -104,11 +31,10 @@ fail(struct reader *r, qp_status st, size_t col, const char *fmt, ...)
     return st;
 }
 
-/* An allocation failed inside the graph: carry its status, place it on this line. */
-static qp_status
-fail_g(struct reader *r, qp_status st)
+qp_status
+qp__tr_fail_g(struct reader *r, qp_status st)
 {
-    return fail(r, st, 1, "%s", r->g->errmsg[0] ? r->g->errmsg : qp_status_str(st));
+    return qp__tr_fail(r, st, 1, "%s", r->g->errmsg[0] ? r->g->errmsg : qp_status_str(st));
 }
 
 /* ==== input ==== */
@@ -130,9 +56,10 @@ fill(struct reader *r)
     size_t got = r->fn(r->ud, r->chunk, CHUNK);
     if (got == (size_t)-1 || got > CHUNK) {
         r->lineno++; /* the line being read; reading stops here */
-        return fail(r, QP_ERR_IO, 1, got == (size_t)-1 ? "reading the input failed"
-                                                       : "the read callback returned more "
-                                                         "than asked");
+        return qp__tr_fail(r, QP_ERR_IO, 1,
+                           got == (size_t)-1 ? "reading the input failed"
+                                             : "the read callback returned more "
+                                               "than asked");
     }
     if (got == 0)
         r->eof = true;
@@ -182,7 +109,7 @@ next_line(struct reader *r, bool *have)
                     char *p = qp__realloc(r->g, r->line, r->linecap, cap);
                     if (!p) {
                         r->lineno++;
-                        return fail(r, QP_ERR_NOMEM, 1, "out of memory reading a line");
+                        return qp__tr_fail(r, QP_ERR_NOMEM, 1, "out of memory reading a line");
                     }
                     r->line = p;
                     r->linecap = cap;
@@ -200,8 +127,8 @@ next_line(struct reader *r, bool *have)
         return QP_OK;
     r->lineno++;
     if (too_long)
-        return fail(r, QP_ERR_LIMIT, (size_t)QP_MAX_LINE + 1, "line longer than %u bytes",
-                    QP_MAX_LINE);
+        return qp__tr_fail(r, QP_ERR_LIMIT, (size_t)QP_MAX_LINE + 1, "line longer than %u bytes",
+                           QP_MAX_LINE);
     r->s = r->line;
     r->n = len;
     *have = true;
@@ -209,8 +136,8 @@ got:
     if (r->n && r->s[r->n - 1] == '\r')
         r->n--;
     if (r->n > QP_MAX_LINE)
-        return fail(r, QP_ERR_LIMIT, (size_t)QP_MAX_LINE + 1, "line longer than %u bytes",
-                    QP_MAX_LINE);
+        return qp__tr_fail(r, QP_ERR_LIMIT, (size_t)QP_MAX_LINE + 1, "line longer than %u bytes",
+                           QP_MAX_LINE);
     /* bytes: UTF-8, no control characters but tab */
     const unsigned char *u = (const unsigned char *)r->s;
     for (size_t i = 0; i < r->n;) {
@@ -226,42 +153,22 @@ got:
             break;
         unsigned c = u[i];
         if (c == 0)
-            return fail(r, QP_ERR_PARSE, i + 1, "NUL byte");
+            return qp__tr_fail(r, QP_ERR_PARSE, i + 1, "NUL byte");
         if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return fail(r, QP_ERR_PARSE, i + 1, "control character 0x%02x", c);
+            return qp__tr_fail(r, QP_ERR_PARSE, i + 1, "control character 0x%02x", c);
         if (c < 0x80) {
             i++;
             continue;
         }
         size_t k = qp__utf8_len(u + i, r->n - i);
         if (!k)
-            return fail(r, QP_ERR_PARSE, i + 1, "invalid UTF-8 byte 0x%02x", c);
+            return qp__tr_fail(r, QP_ERR_PARSE, i + 1, "invalid UTF-8 byte 0x%02x", c);
         i += k;
     }
     return QP_OK;
 }
 
 /* ==== tokens ==== */
-
-static void
-skip_ws(struct reader *r)
-{
-    while (r->pos < r->n && (r->s[r->pos] == ' ' || r->s[r->pos] == '\t'))
-        r->pos++;
-}
-
-static bool
-is_word(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_';
-}
-
-static bool
-is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
 
 /* A run of non-white-space characters (a path, type, op or target). */
 static qp_status
@@ -273,42 +180,31 @@ word(struct reader *r, const char *what, size_t *start, size_t *len)
         r->pos++;
     *len = r->pos - *start;
     if (!*len)
-        return fail(r, QP_ERR_PARSE, *start + 1, "expected %s", what);
+        return qp__tr_fail(r, QP_ERR_PARSE, *start + 1, "expected %s", what);
     if (*len > QP_MAX_NAME)
-        return fail(r, QP_ERR_LIMIT, *start + 1, "%s longer than %u bytes", what, QP_MAX_NAME);
+        return qp__tr_fail(r, QP_ERR_LIMIT, *start + 1, "%s longer than %u bytes", what,
+                           QP_MAX_NAME);
     return QP_OK;
 }
 
-static qp_status
-intern(struct reader *r, const char *s, size_t len, uint32_t *out)
+qp_status
+qp__tr_intern(struct reader *r, const char *s, size_t len, uint32_t *out)
 {
     qp_status rc = qp__sym_intern(r->g, s, len, out);
-    return rc ? fail_g(r, rc) : QP_OK;
+    return rc ? qp__tr_fail_g(r, rc) : QP_OK;
 }
 
-/* The sym among syms[0..n) whose text is s[0..len), or 0. */
-static uint32_t
-among(const qp_graph *g, const uint32_t *syms, uint32_t n, const char *s, size_t len)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t y = syms[i];
-        if (y && qp__sym_len(g, y) == len && !memcmp(qp__sym_str(g, y), s, len))
-            return y;
-    }
-    return 0;
-}
-
-/* intern() of the name a line defines, with the hash prefetch_next made of it. */
+/* qp__tr_intern() of the name a line defines, with the hash prefetch_next made of it. */
 static qp_status
 intern_defined(struct reader *r, const char *s, size_t len, uint32_t *out)
 {
     qp_status rc = s == r->cur_s && len == r->cur_len
                        ? qp__sym_intern_h(r->g, s, len, r->cur_hash, out)
                        : qp__sym_intern(r->g, s, len, out);
-    return rc ? fail_g(r, rc) : QP_OK;
+    return rc ? qp__tr_fail_g(r, rc) : QP_OK;
 }
 
-/* intern() trying the ring of recent syms first; a sym interned goes in the ring. */
+/* qp__tr_intern() trying the ring of recent syms first; a sym interned goes in the ring. */
 static qp_status
 intern_recent(struct reader *r, uint32_t *ring, uint32_t n, uint32_t *next, const char *s,
               size_t len, uint32_t *out)
@@ -318,7 +214,7 @@ intern_recent(struct reader *r, uint32_t *ring, uint32_t n, uint32_t *next, cons
         *out = y;
         return QP_OK;
     }
-    qp_status rc = intern(r, s, len, out);
+    qp_status rc = qp__tr_intern(r, s, len, out);
     if (!rc && *out) {
         ring[*next % n] = *out;
         (*next)++;
@@ -334,8 +230,8 @@ target_sym(struct reader *r, qp_op op, const char *s, size_t len, uint32_t *out)
 {
     const qp_graph *g = r->g;
     if (op != QP_OP_CALL_MODULE)
-        return intern(r, s, len, out);
-    uint32_t c[6] = {r->frontier + 1, r->frontier + 2, r->recent_called[0],
+        return qp__tr_intern(r, s, len, out);
+    uint32_t c[6] = {r->frontier + 1,     r->frontier + 2,     r->recent_called[0],
                      r->recent_called[1], r->recent_called[2], r->recent_called[3]};
     uint32_t m = 0;
     for (int i = 0; i < 6 && !m; i++) {
@@ -346,7 +242,7 @@ target_sym(struct reader *r, qp_op op, const char *s, size_t len, uint32_t *out)
     if (m) {
         *out = g->mods[m].path;
     } else {
-        qp_status rc = intern(r, s, len, out);
+        qp_status rc = qp__tr_intern(r, s, len, out);
         if (rc)
             return rc;
         m = qp__mod_find(g, *out);
@@ -354,425 +250,11 @@ target_sym(struct reader *r, qp_op op, const char *s, size_t len, uint32_t *out)
     if (m) {
         if (m > r->frontier)
             r->frontier = m;
-        if (m != r->recent_called[0] && m != r->recent_called[1] &&
-            m != r->recent_called[2] && m != r->recent_called[3])
+        if (m != r->recent_called[0] && m != r->recent_called[1] && m != r->recent_called[2] &&
+            m != r->recent_called[3])
             r->recent_called[r->next_called++ % 4] = m;
     }
     return QP_OK;
-}
-
-/* ==== values ==== */
-
-static qp_status
-push_item(struct reader *r, const struct qp__val *v)
-{
-    if (r->nitems == r->capitems) {
-        qp_status rc = QP__GROW(r->g, r->items, r->nitems, r->capitems, 1);
-        if (rc)
-            return fail_g(r, rc);
-    }
-    r->items[r->nitems++] = *v;
-    return QP_OK;
-}
-
-/* A string literal at r->pos (on the quote): decoded into r->sbuf. */
-static qp_status
-string(struct reader *r, uint32_t *sym)
-{
-    size_t open = r->pos++, o = 0;
-    for (;;) {
-        if (r->pos >= r->n)
-            return fail(r, QP_ERR_PARSE, open + 1, "unterminated string");
-        char c = r->s[r->pos++];
-        if (c == '"')
-            break;
-        if (o + 4 > r->scap) {
-            size_t cap = r->scap ? r->scap * 2 : 256;
-            while (cap < o + 4)
-                cap *= 2;
-            char *p = qp__realloc(r->g, r->sbuf, r->scap, cap);
-            if (!p)
-                return fail(r, QP_ERR_NOMEM, open + 1, "out of memory reading a string");
-            r->sbuf = p;
-            r->scap = cap;
-        }
-        if (c != '\\') {
-            r->sbuf[o++] = c;
-            continue;
-        }
-        if (r->pos >= r->n)
-            return fail(r, QP_ERR_PARSE, open + 1, "unterminated string");
-        char e = r->s[r->pos++];
-        switch (e) {
-        case '"':
-        case '\\':
-        case '\'':
-            r->sbuf[o++] = e;
-            break;
-        case 'n':
-            r->sbuf[o++] = '\n';
-            break;
-        case 't':
-            r->sbuf[o++] = '\t';
-            break;
-        case 'r':
-            r->sbuf[o++] = '\r';
-            break;
-        case 'x': {
-            int v = 0;
-            for (int i = 0; i < 2; i++) {
-                char h = r->pos < r->n ? r->s[r->pos] : 0;
-                int d = is_digit(h)                ? h - '0'
-                        : (h >= 'a' && h <= 'f') ? h - 'a' + 10
-                        : (h >= 'A' && h <= 'F') ? h - 'A' + 10
-                                                 : -1;
-                if (d < 0)
-                    return fail(r, QP_ERR_PARSE, r->pos + 1, "\\x needs two hex digits");
-                v = v * 16 + d;
-                r->pos++;
-            }
-            r->sbuf[o++] = (char)v;
-            break;
-        }
-        default:
-            return fail(r, QP_ERR_PARSE, r->pos - 1, "unknown escape '\\%c'", e);
-        }
-    }
-    return intern(r, r->sbuf ? r->sbuf : "", o, sym);
-}
-
-/* A number at r->pos: -?(inf|nan|digits with optional fraction and exponent). */
-static qp_status
-number(struct reader *r, struct qp__val *v)
-{
-    size_t start = r->pos, p = r->pos;
-    const char *s = r->s;
-    bool is_float = false;
-    if (p < r->n && s[p] == '-')
-        p++;
-    if (p + 3 <= r->n && (!memcmp(s + p, "inf", 3) || !memcmp(s + p, "nan", 3))) {
-        p += 3;
-        is_float = true;
-    } else {
-        size_t d0 = p;
-        while (p < r->n && is_digit(s[p]))
-            p++;
-        size_t intd = p - d0, fracd = 0;
-        if (p < r->n && s[p] == '.') {
-            is_float = true;
-            p++;
-            size_t f0 = p;
-            while (p < r->n && is_digit(s[p]))
-                p++;
-            fracd = p - f0;
-        }
-        if (!intd && !fracd)
-            return fail(r, QP_ERR_PARSE, start + 1, "malformed number");
-        if (p < r->n && (s[p] == 'e' || s[p] == 'E')) {
-            size_t q = p + 1;
-            if (q < r->n && (s[q] == '+' || s[q] == '-'))
-                q++;
-            size_t e0 = q;
-            while (q < r->n && is_digit(s[q]))
-                q++;
-            if (q == e0)
-                return fail(r, QP_ERR_PARSE, start + 1, "malformed exponent");
-            if (!intd)
-                return fail(r, QP_ERR_PARSE, start + 1, "malformed number");
-            p = q;
-            is_float = true;
-        }
-    }
-    if (p < r->n && (is_word(s[p]) || s[p] == '.'))
-        return fail(r, QP_ERR_PARSE, start + 1, "malformed number");
-    r->pos = p;
-    memset(v, 0, sizeof *v);
-    v->depth = 1;
-    if (is_float) {
-        v->kind = QP_VAL_FLOAT;
-        if (!qp__parse_float(s + start, p - start, &v->u.f))
-            return fail(r, QP_ERR_PARSE, start + 1, "malformed or over-long float");
-        return QP_OK;
-    }
-    v->kind = QP_VAL_INT;
-    bool neg = s[start] == '-';
-    uint64_t acc = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    for (size_t i = start + neg; i < p; i++) {
-        unsigned d = (unsigned)(s[i] - '0');
-        if (acc > (lim - d) / 10)
-            return fail(r, QP_ERR_PARSE, start + 1, "integer %.*s outside 64 bits",
-                        (int)(p - start > 40 ? 40 : p - start), s + start);
-        acc = acc * 10 + d;
-    }
-    v->u.i = neg ? (int64_t)(0 - acc) : (int64_t)acc;
-    return QP_OK;
-}
-
-static int
-cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static qp_status
-check_keys(struct reader *r, uint32_t first, uint32_t n, uint32_t col)
-{
-    if (n < 2)
-        return QP_OK;
-    if (n <= 16) {
-        for (uint32_t i = 1; i < n; i++)
-            for (uint32_t j = 0; j < i; j++)
-                if (r->items[first + i].key == r->items[first + j].key)
-                    return fail(r, QP_ERR_PARSE, col, "duplicate key '%.64s'",
-                                qp__sym_str(r->g, r->items[first + i].key));
-        return QP_OK;
-    }
-    if (n > r->capkeys) {
-        uint32_t *k = qp__realloc(r->g, r->keys, (size_t)r->capkeys * sizeof *k,
-                                  (size_t)n * sizeof *k);
-        if (!k)
-            return fail(r, QP_ERR_NOMEM, col, "out of memory");
-        r->keys = k;
-        r->capkeys = n;
-    }
-    for (uint32_t i = 0; i < n; i++)
-        r->keys[i] = r->items[first + i].key;
-    qsort(r->keys, n, sizeof *r->keys, cmp_u32);
-    for (uint32_t i = 1; i < n; i++)
-        if (r->keys[i] == r->keys[i - 1])
-            return fail(r, QP_ERR_PARSE, col, "duplicate key '%.64s'",
-                        qp__sym_str(r->g, r->keys[i]));
-    return QP_OK;
-}
-
-/* Moves the items of the top frame into the pool; *out gets the aggregate record. */
-static qp_status
-close_frame(struct reader *r, struct frame *f, struct qp__val *out)
-{
-    qp_graph *g = r->g;
-    uint32_t n = r->nitems - f->first, first = 0;
-    if (f->kind == QP_VAL_DICT) {
-        qp_status rc = check_keys(r, f->first, n, f->col);
-        if (rc)
-            return rc;
-    }
-    uint8_t depth = 0;
-    if (n) {
-        qp_status rc = qp__val_push(g, n, &first);
-        if (rc)
-            return fail_g(r, rc);
-        memcpy(&g->vals[first], &r->items[f->first], (size_t)n * sizeof *g->vals);
-        for (uint32_t i = 0; i < n; i++) {
-            struct qp__val *v = &g->vals[first + i];
-            if (v->depth > depth)
-                depth = v->depth;
-            if (v->kind != QP_VAL_NODE)
-                continue;
-            /* a = name sym, b = column, until the references are resolved */
-            if (r->nrefs == r->caprefs) {
-                rc = QP__GROW(g, r->refs, r->nrefs, r->caprefs, 1);
-                if (rc)
-                    return fail_g(r, rc);
-            }
-            r->refs[r->nrefs++] = (struct ref){first + i, r->lineno, v->b};
-            v->b = 0;
-        }
-    }
-    r->nitems = f->first;
-    memset(out, 0, sizeof *out);
-    out->kind = f->kind;
-    out->depth = (uint8_t)(depth + 1);
-    out->a = first;
-    out->b = n;
-    if (f->kind == QP_VAL_CALL)
-        out->u.name = f->name;
-    return QP_OK;
-}
-
-/*
- * Parses one container value at r->pos, which must open with `open`, and
- * returns its pool id. Scalars and nested containers go through one loop.
- */
-static qp_status
-container(struct reader *r, char open, const char *what, uint32_t *out)
-{
-    skip_ws(r);
-    if (r->pos >= r->n || r->s[r->pos] != open)
-        return fail(r, QP_ERR_PARSE, r->pos + 1, "expected '%c' to open the %s", open, what);
-    int top = 0;
-    struct frame *f = &r->frames[0];
-    f->kind = open == '(' ? QP_VAL_TUPLE : open == '[' ? QP_VAL_LIST : QP_VAL_DICT;
-    f->close = open == '(' ? ')' : open == '[' ? ']' : '}';
-    f->first = r->nitems;
-    f->col = (uint32_t)r->pos + 1;
-    f->key = 0;
-    r->pos++;
-    /* after an item: ',' or the close; before one: an item or the close */
-    bool need_sep = false;
-    for (;;) {
-        f = &r->frames[top];
-        skip_ws(r);
-        if (r->pos >= r->n)
-            return fail(r, QP_ERR_PARSE, r->pos + 1, "expected '%c' to close the value opened "
-                        "at column %u", f->close, (unsigned)f->col);
-        char c = r->s[r->pos];
-        struct qp__val v;
-        if (c == f->close) {
-            r->pos++;
-            qp_status rc = close_frame(r, f, &v);
-            if (rc)
-                return rc;
-            if (top == 0) {
-                uint32_t id;
-                rc = qp__val_push(r->g, 1, &id);
-                if (rc)
-                    return fail_g(r, rc);
-                r->g->vals[id] = v;
-                *out = id;
-                return QP_OK;
-            }
-            top--;
-            f = &r->frames[top];
-            v.key = f->key;
-            rc = push_item(r, &v);
-            if (rc)
-                return rc;
-            need_sep = true;
-            continue;
-        }
-        if (need_sep) {
-            if (c != ',')
-                return fail(r, QP_ERR_PARSE, r->pos + 1, "expected ',' or '%c'", f->close);
-            r->pos++;
-            need_sep = false;
-            continue;
-        }
-        if (top + 1 > QP__MAX_DEPTH)
-            return fail(r, QP_ERR_PARSE, r->pos + 1, "values nested deeper than %d",
-                        QP__MAX_DEPTH);
-        /* a DICT item starts with its key */
-        if (f->kind == QP_VAL_DICT) {
-            size_t k0 = r->pos;
-            uint32_t key;
-            qp_status rc;
-            if (c == '"') {
-                /* any string, "" included (MQBench's preserve_attr uses it for the root) */
-                rc = string(r, &key);
-                if (rc)
-                    return rc;
-            } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_') {
-                while (r->pos < r->n && (is_word(r->s[r->pos]) || r->s[r->pos] == '.'))
-                    r->pos++;
-                if (r->pos - k0 > QP_MAX_NAME)
-                    return fail(r, QP_ERR_LIMIT, k0 + 1, "key longer than %u bytes",
-                                QP_MAX_NAME);
-                rc = intern(r, r->s + k0, r->pos - k0, &key);
-                if (rc)
-                    return rc;
-            } else {
-                return fail(r, QP_ERR_PARSE, k0 + 1, "expected a key");
-            }
-            skip_ws(r);
-            if (r->pos >= r->n || r->s[r->pos] != ':')
-                return fail(r, QP_ERR_PARSE, r->pos + 1, "expected ':' after the key");
-            r->pos++;
-            skip_ws(r);
-            f->key = key;
-            if (r->pos >= r->n)
-                return fail(r, QP_ERR_PARSE, r->pos + 1, "expected a value");
-            c = r->s[r->pos];
-        } else {
-            f->key = 0;
-        }
-        size_t vcol = r->pos + 1;
-        memset(&v, 0, sizeof v);
-        v.depth = 1;
-        v.key = f->key;
-        if (c == '(' || c == '[' || c == '{') {
-            struct frame *nf = &r->frames[++top];
-            nf->kind = c == '(' ? QP_VAL_TUPLE : c == '[' ? QP_VAL_LIST : QP_VAL_DICT;
-            nf->close = c == '(' ? ')' : c == '[' ? ']' : '}';
-            nf->first = r->nitems;
-            nf->col = (uint32_t)vcol;
-            nf->key = 0;
-            nf->name = 0;
-            r->pos++;
-            need_sep = false;
-            continue;
-        }
-        qp_status rc = QP_OK;
-        if (c == '%') {
-            size_t p = ++r->pos;
-            while (r->pos < r->n && is_word(r->s[r->pos]))
-                r->pos++;
-            if (r->pos == p)
-                return fail(r, QP_ERR_PARSE, vcol, "expected a node name after '%%'");
-            if (r->pos - p > QP_MAX_NAME)
-                return fail(r, QP_ERR_LIMIT, vcol, "node name longer than %u bytes",
-                            QP_MAX_NAME);
-            v.kind = QP_VAL_NODE;
-            uint32_t y = among(r->g, r->recent_nodes, 8, r->s + p, r->pos - p);
-            rc = y ? QP_OK : intern(r, r->s + p, r->pos - p, &y);
-            v.a = y;
-            v.b = (uint32_t)vcol; /* kept until the reference is resolved */
-        } else if (c == '"') {
-            v.kind = QP_VAL_STR;
-            rc = string(r, &v.a);
-        } else if (c == '-' || c == '.' || is_digit(c) ||
-                   (r->pos + 3 <= r->n && (!memcmp(r->s + r->pos, "inf", 3) ||
-                                           !memcmp(r->s + r->pos, "nan", 3)) &&
-                    (r->pos + 3 == r->n || !(is_word(r->s[r->pos + 3]) ||
-                                             r->s[r->pos + 3] == '.')))) {
-            rc = number(r, &v);
-            v.key = f->key;
-        } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_') {
-            size_t p = r->pos;
-            while (r->pos < r->n && (is_word(r->s[r->pos]) || r->s[r->pos] == '.'))
-                r->pos++;
-            size_t len = r->pos - p;
-            if (len > QP_MAX_NAME)
-                return fail(r, QP_ERR_LIMIT, vcol, "identifier longer than %u bytes",
-                            QP_MAX_NAME);
-            const char *id = r->s + p;
-            if (len == 4 && !memcmp(id, "True", 4)) {
-                v.kind = QP_VAL_BOOL;
-                v.u.i = 1;
-            } else if (len == 5 && !memcmp(id, "False", 5)) {
-                v.kind = QP_VAL_BOOL;
-            } else if (len == 4 && !memcmp(id, "None", 4)) {
-                v.kind = QP_VAL_NONE;
-            } else {
-                uint32_t sym;
-                rc = intern(r, id, len, &sym);
-                if (rc)
-                    return rc;
-                skip_ws(r);
-                if (r->pos < r->n && r->s[r->pos] == '(') {
-                    struct frame *nf = &r->frames[++top];
-                    nf->kind = QP_VAL_CALL;
-                    nf->close = ')';
-                    nf->first = r->nitems;
-                    nf->col = (uint32_t)vcol;
-                    nf->key = 0;
-                    nf->name = sym;
-                    r->pos++;
-                    need_sep = false;
-                    continue;
-                }
-                v.kind = QP_VAL_IDENT;
-                v.a = sym;
-            }
-        } else {
-            return fail(r, QP_ERR_PARSE, vcol, "unexpected '%c'", c);
-        }
-        if (rc)
-            return rc;
-        rc = push_item(r, &v);
-        if (rc)
-            return rc;
-        need_sep = true;
-    }
 }
 
 static qp_status
@@ -780,7 +262,7 @@ line_end(struct reader *r)
 {
     skip_ws(r);
     if (r->pos < r->n)
-        return fail(r, QP_ERR_PARSE, r->pos + 1, "trailing text");
+        return qp__tr_fail(r, QP_ERR_PARSE, r->pos + 1, "trailing text");
     return QP_OK;
 }
 
@@ -809,10 +291,10 @@ attrs_value(struct reader *r, const char *what, uint32_t *out)
     }
     uint32_t nref = r->nrefs;
     qp_status rc;
-    if ((rc = container(r, '{', what, out)) || (rc = line_end(r)))
+    if ((rc = qp__tr_container(r, '{', what, out)) || (rc = line_end(r)))
         return rc;
     if (r->nrefs != nref)
-        return fail(r, QP_ERR_PARSE, r->refs[nref].col, "%s may not refer to nodes", what);
+        return qp__tr_fail(r, QP_ERR_PARSE, r->refs[nref].col, "%s may not refer to nodes", what);
     if (memo && !r->amemo_text)
         r->amemo_text = qp__alloc(r->g, (size_t)AMEMO * AMEMO_TEXT); /* NULL: no memo */
     if (memo && r->amemo_text) {
@@ -837,12 +319,13 @@ module_line(struct reader *r)
         (rc = intern_recent(r, r->recent_types, 4, &r->next_type, r->s + t0, tl, &type)))
         return rc;
     if (qp__mod_find(g, path))
-        return fail(r, QP_ERR_DUP_NAME, p0 + 1, "module %.*s defined twice", (int)pl, r->s + p0);
+        return qp__tr_fail(r, QP_ERR_DUP_NAME, p0 + 1, "module %.*s defined twice", (int)pl,
+                           r->s + p0);
     if ((rc = attrs_value(r, "module attributes", &attrs)))
         return rc;
     uint32_t id;
     rc = qp__mod_add(g, path, type, attrs, 0, &id);
-    return rc ? fail_g(r, rc) : QP_OK;
+    return rc ? qp__tr_fail_g(r, rc) : QP_OK;
 }
 
 static qp_status
@@ -852,15 +335,15 @@ attr_line(struct reader *r)
     size_t p0, pl;
     qp_status rc = word(r, "a parameter name", &p0, &pl);
     uint32_t name, attrs;
-    if (rc || (rc = intern(r, r->s + p0, pl, &name)))
+    if (rc || (rc = qp__tr_intern(r, r->s + p0, pl, &name)))
         return rc;
     if (g->st.syms[name].param) /* one probe, not a scan: 10^5 attr lines stay linear */
-        return fail(r, QP_ERR_DUP_NAME, p0 + 1, "attr %.*s defined twice", (int)pl,
-                    r->s + p0);
+        return qp__tr_fail(r, QP_ERR_DUP_NAME, p0 + 1, "attr %.*s defined twice", (int)pl,
+                           r->s + p0);
     if ((rc = attrs_value(r, "parameter attributes", &attrs)))
         return rc;
     if ((rc = QP__GROW(g, g->params, g->nparams, g->capparams, 1)))
-        return fail_g(r, rc);
+        return qp__tr_fail_g(r, rc);
     g->params[g->nparams].name = name;
     g->params[g->nparams].attrs = attrs;
     g->st.syms[name].param = ++g->nparams;
@@ -878,13 +361,13 @@ node_line(struct reader *r)
     size_t nl = r->pos - n0;
     /* columns point at the name, as for a name defined twice */
     if (!nl || (r->pos < r->n && r->s[r->pos] != ' ' && r->s[r->pos] != '\t'))
-        return fail(r, QP_ERR_PARSE, n0 + 1, "a node name is '%%' and [A-Za-z0-9_]+");
+        return qp__tr_fail(r, QP_ERR_PARSE, n0 + 1, "a node name is '%%' and [A-Za-z0-9_]+");
     if (nl > QP_MAX_NAME)
-        return fail(r, QP_ERR_LIMIT, n0 + 1, "node name longer than %u bytes", QP_MAX_NAME);
+        return qp__tr_fail(r, QP_ERR_LIMIT, n0 + 1, "node name longer than %u bytes", QP_MAX_NAME);
     skip_ws(r);
     if (r->pos >= r->n || r->s[r->pos] != '=' ||
         (r->pos + 1 < r->n && r->s[r->pos + 1] != ' ' && r->s[r->pos + 1] != '\t'))
-        return fail(r, QP_ERR_PARSE, r->pos + 1, "expected '=' after the node name");
+        return qp__tr_fail(r, QP_ERR_PARSE, r->pos + 1, "expected '=' after the node name");
     r->pos++;
     size_t o0, ol, t0, tl;
     qp_status rc;
@@ -897,8 +380,8 @@ node_line(struct reader *r)
             op = (qp_op)i;
     }
     if (op == QP_OP_COUNT)
-        return fail(r, QP_ERR_PARSE, o0 + 1, "unknown op '%.*s'", (int)(ol > 64 ? 64 : ol),
-                    r->s + o0);
+        return qp__tr_fail(r, QP_ERR_PARSE, o0 + 1, "unknown op '%.*s'", (int)(ol > 64 ? 64 : ol),
+                           r->s + o0);
     if ((rc = word(r, "a target", &t0, &tl)))
         return rc;
     uint32_t name, target, args, kwargs;
@@ -907,13 +390,14 @@ node_line(struct reader *r)
         return rc;
     uint32_t prior = g->st.syms[name].node;
     if (prior && strict)
-        return fail(r, QP_ERR_DUP_NAME, n0 + 1, "node %%%.*s defined twice (first on line %u)",
-                    (int)nl, r->s + n0, (unsigned)g->nodes[prior].line);
+        return qp__tr_fail(r, QP_ERR_DUP_NAME, n0 + 1,
+                           "node %%%.*s defined twice (first on line %u)", (int)nl, r->s + n0,
+                           (unsigned)g->nodes[prior].line);
     if (r->output_seen && strict)
-        return fail(r, QP_ERR_INVALID_GRAPH, 1, "text after the output node (line %u)",
-                    (unsigned)r->output_line);
-    if ((rc = container(r, '(', "args", &args)) || (rc = container(r, '{', "kwargs", &kwargs)) ||
-        (rc = line_end(r)))
+        return qp__tr_fail(r, QP_ERR_INVALID_GRAPH, 1, "text after the output node (line %u)",
+                           (unsigned)r->output_line);
+    if ((rc = qp__tr_container(r, '(', "args", &args)) ||
+        (rc = qp__tr_container(r, '{', "kwargs", &kwargs)) || (rc = line_end(r)))
         return rc;
     /* () and {} (most kwargs): the graph's shared empty records, as nodes built
      * through the API get; the record just pushed goes back */
@@ -928,7 +412,7 @@ node_line(struct reader *r)
     /* references stay unattached until the end: link the node without them */
     rc = QP__GROW(g, g->nodes, g->nnodes, g->capnodes, 1);
     if (rc)
-        return fail_g(r, rc);
+        return qp__tr_fail_g(r, rc);
     uint32_t id = g->nnodes++;
     struct qp__node *nd = &g->nodes[id];
     memset(nd, 0, sizeof *nd);
@@ -964,8 +448,8 @@ body_line(struct reader *r)
     if (r->s[w0] == '%')
         return node_line(r);
     if (r->output_seen)
-        return fail(r, QP_ERR_INVALID_GRAPH, w0 + 1, "text after the output node (line %u)",
-                    (unsigned)r->output_line);
+        return qp__tr_fail(r, QP_ERR_INVALID_GRAPH, w0 + 1, "text after the output node (line %u)",
+                           (unsigned)r->output_line);
     size_t w1 = w0;
     while (w1 < r->n && r->s[w1] != ' ' && r->s[w1] != '\t')
         w1++;
@@ -974,8 +458,8 @@ body_line(struct reader *r)
         return module_line(r);
     if (w1 - w0 == 4 && !memcmp(r->s + w0, "attr", 4))
         return attr_line(r);
-    return fail(r, QP_ERR_PARSE, w0 + 1, "unknown line kind '%.*s'",
-                (int)(w1 - w0 > 32 ? 32 : w1 - w0), r->s + w0);
+    return qp__tr_fail(r, QP_ERR_PARSE, w0 + 1, "unknown line kind '%.*s'",
+                       (int)(w1 - w0 > 32 ? 32 : w1 - w0), r->s + w0);
 }
 
 /* The name the next line defines (a node name or a module path) is about to be
@@ -1027,14 +511,15 @@ resolve(struct reader *r)
         uint32_t target = g->st.syms[v->a].node;
         if (!target) {
             r->lineno = f->line;
-            return fail(r, QP_ERR_DANGLING_EDGE, f->col, "undefined node %%%s",
-                        qp__sym_str(g, v->a));
+            return qp__tr_fail(r, QP_ERR_DANGLING_EDGE, f->col, "undefined node %%%s",
+                               qp__sym_str(g, v->a));
         }
         if (strict && g->nodes[target].line >= f->line) {
             r->lineno = f->line;
-            return fail(r, QP_ERR_NOT_TOPO_SORTED, f->col, "%%%s is used before it is "
-                        "defined (line %u)", qp__sym_str(g, v->a),
-                        (unsigned)g->nodes[target].line);
+            return qp__tr_fail(r, QP_ERR_NOT_TOPO_SORTED, f->col,
+                               "%%%s is used before it is "
+                               "defined (line %u)",
+                               qp__sym_str(g, v->a), (unsigned)g->nodes[target].line);
         }
         v->a = target;
     }
@@ -1057,7 +542,7 @@ on_diag(void *ud, const qp_diag *d)
     struct first_diag *fd = ud;
     if (fd->r->err && fd->r->err->status == QP_OK) {
         fd->r->lineno = d->line;
-        fail(fd->r, d->status, d->col ? d->col : 1, "%s", d->msg);
+        qp__tr_fail(fd->r, d->status, d->col ? d->col : 1, "%s", d->msg);
     }
     if (fd->fn)
         fd->fn(fd->ud, d);
@@ -1072,13 +557,13 @@ run(struct reader *r)
         return rc;
     if (!have) {
         r->lineno = 1;
-        return fail(r, QP_ERR_PARSE, 1, "empty input: expected the header 'qgraph 1'");
+        return qp__tr_fail(r, QP_ERR_PARSE, 1, "empty input: expected the header 'qgraph 1'");
     }
     if (!(r->n == 8 && !memcmp(r->s, "qgraph 1", 8))) {
         if (r->n > 7 && !memcmp(r->s, "qgraph ", 7))
-            return fail(r, QP_ERR_PARSE, 8, "unsupported qgraph version '%.*s'",
-                        (int)(r->n - 7 > 16 ? 16 : r->n - 7), r->s + 7);
-        return fail(r, QP_ERR_PARSE, 1, "expected the header 'qgraph 1'");
+            return qp__tr_fail(r, QP_ERR_PARSE, 8, "unsupported qgraph version '%.*s'",
+                               (int)(r->n - 7 > 16 ? 16 : r->n - 7), r->s + 7);
+        return qp__tr_fail(r, QP_ERR_PARSE, 1, "expected the header 'qgraph 1'");
     }
     r->in_header_comments = true;
     for (;;) {
@@ -1088,10 +573,10 @@ run(struct reader *r)
         if (r->in_header_comments) {
             if (r->n && r->s[0] == '#') {
                 uint32_t sym;
-                if ((rc = intern(r, r->s, r->n, &sym)))
+                if ((rc = qp__tr_intern(r, r->s, r->n, &sym)))
                     return rc;
                 if ((rc = QP__GROW(r->g, r->g->comments, r->g->ncomments, r->g->capcomments, 1)))
-                    return fail_g(r, rc);
+                    return qp__tr_fail_g(r, rc);
                 r->g->comments[r->g->ncomments++] = sym;
                 continue;
             }
@@ -1107,7 +592,7 @@ run(struct reader *r)
     /* a missing output is a structural problem: QP_READ_NO_VERIFY keeps it for
      * qp_graph_verify to report, like the others */
     if (!r->output_seen && !(r->flags & QP_READ_NO_VERIFY))
-        return fail(r, QP_ERR_INVALID_GRAPH, 1, "the graph has no output node");
+        return qp__tr_fail(r, QP_ERR_INVALID_GRAPH, 1, "the graph has no output node");
     return resolve(r);
 }
 
@@ -1160,7 +645,7 @@ read_graph(qp_read_fn fn, void *ud, const char *text, size_t len, bool direct,
     }
     r.chunk = r.direct ? NULL : qp__alloc(r.g, CHUNK);
     if (!r.direct && !r.chunk)
-        rc = fail(&r, QP_ERR_NOMEM, 1, "out of memory");
+        rc = qp__tr_fail(&r, QP_ERR_NOMEM, 1, "out of memory");
     else
         rc = run(&r);
     if (!rc && !(r.flags & QP_READ_NO_VERIFY)) {
@@ -1169,14 +654,11 @@ read_graph(qp_read_fn fn, void *ud, const char *text, size_t len, bool direct,
     }
     qp__free(r.g, r.chunk, r.chunk ? CHUNK : 0);
     qp__free(r.g, r.line, r.linecap);
-    qp__free(r.g, r.refs, (size_t)r.caprefs * sizeof *r.refs);
-    qp__free(r.g, r.items, (size_t)r.capitems * sizeof *r.items);
-    qp__free(r.g, r.sbuf, r.scap);
-    qp__free(r.g, r.keys, (size_t)r.capkeys * sizeof *r.keys);
+    qp__tr_free_scratch(&r);
     qp__free(r.g, r.amemo_text, (size_t)AMEMO * AMEMO_TEXT);
     if (rc) {
         if (r.err->status == QP_OK)
-            fail(&r, rc, 1, "%s", r.g->errmsg[0] ? r.g->errmsg : qp_status_str(rc));
+            qp__tr_fail(&r, rc, 1, "%s", r.g->errmsg[0] ? r.g->errmsg : qp_status_str(rc));
         qp_graph_destroy(r.g);
         return rc;
     }
@@ -1233,42 +715,4 @@ qp_graph_read_file(FILE *f, const qp_read_opts *opts, qp_graph **out, qp_error *
         return QP_ERR_NULL_ARG;
     }
     return qp_graph_read(file_read, f, opts, out, err);
-}
-
-qp_status
-qp__parse_value(qp_graph *g, const char *s, size_t n, size_t *pos, uint32_t *out, char *msg,
-                size_t cap)
-{
-    struct reader r;
-    qp_error e;
-    memset(&r, 0, sizeof r);
-    memset(&e, 0, sizeof e);
-    r.g = g;
-    r.err = &e;
-    r.s = s;
-    r.n = n;
-    r.pos = *pos;
-    r.lineno = 1;
-    *out = 0;
-    skip_ws(&r);
-    char open = r.pos < n ? s[r.pos] : 0;
-    qp_status rc;
-    if (open != '(' && open != '[' && open != '{')
-        rc = fail(&r, QP_ERR_PARSE, r.pos + 1, "expected a dict, list or tuple");
-    else
-        rc = container(&r, open, "value", out);
-    if (!rc && r.nrefs)
-        rc = fail(&r, QP_ERR_PARSE, r.refs[0].col, "node references are not allowed here");
-    qp__free(g, r.refs, (size_t)r.caprefs * sizeof *r.refs);
-    qp__free(g, r.items, (size_t)r.capitems * sizeof *r.items);
-    qp__free(g, r.sbuf, r.scap);
-    qp__free(g, r.keys, (size_t)r.capkeys * sizeof *r.keys);
-    if (rc) {
-        *out = 0;
-        *pos = e.col ? e.col - 1 : r.pos;
-        qp__fmt(msg, cap, "%s", e.msg);
-        return rc;
-    }
-    *pos = r.pos;
-    return QP_OK;
 }

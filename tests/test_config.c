@@ -171,7 +171,8 @@ qconfig_dict_sets_kinds_schemes_and_kwargs(void **state)
     /* the same through the API */
     assert_int_equal(qp_config_create(NULL, &c), QP_OK);
     qp_qscheme w = {4, false, true, false, false}, a = {6, true, false, false, true};
-    qp_scalar no = {QP_SCALAR_BOOL, false, 0, 0, NULL}, half = {QP_SCALAR_FLOAT, false, 0, 0.5, NULL};
+    qp_scalar no = {QP_SCALAR_BOOL, false, 0, 0, NULL},
+              half = {QP_SCALAR_FLOAT, false, 0, 0.5, NULL};
     qp_scalar p = {QP_SCALAR_FLOAT, false, 0, 2.4, NULL};
     assert_int_equal(qp_config_set_observer(c, QP_WEIGHT, "MSEObserver"), QP_OK);
     assert_int_equal(qp_config_set_observer(c, QP_ACT, "EMAMinMaxObserver"), QP_OK);

@@ -108,7 +108,8 @@ run(bool configs)
         ok += one(names[i]);
     }
     qpt_free_list(names, n);
-    print_message("%zu/%zu fixtures conform (%s)\n", ok, total, configs ? "with configurations" : "backend defaults");
+    print_message("%zu/%zu fixtures conform (%s)\n", ok, total,
+                  configs ? "with configurations" : "backend defaults");
     assert_true(total > 0);
     assert_int_equal(ok, total);
 }

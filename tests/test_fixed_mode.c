@@ -296,7 +296,8 @@ per_channel_embedding_is_allowed(void **state)
     qp_config *c = fixed();
     char *out = qpt_prepare(g, QP_BACKEND_TENSORRT, c, QP_OK);
     qpt_contains(out, "module emb qnnqat.Embedding {");
-    qpt_contains(out, "ch_axis: 1, pot_scale: False, bitwidth: 7, qscheme: \"per_channel_symmetric\"");
+    qpt_contains(out,
+                 "ch_axis: 1, pot_scale: False, bitwidth: 7, qscheme: \"per_channel_symmetric\"");
     test_free(out);
     qp_config_destroy(c);
 }

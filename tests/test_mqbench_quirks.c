@@ -19,16 +19,18 @@ static void
 fake_quantizer_path_replaces_existing_module(void **state)
 {
     (void)state;
-    static const char g[] = "qgraph 1\n"
-                            "module x_post_act_fake_quantizer nn.Identity {}\n" CONV("conv", 3, 8)
-                            "%x = placeholder x () {}\n"
-                            "%x_post_act_fake_quantizer = call_module x_post_act_fake_quantizer (%x,) {}\n"
-                            "%conv = call_module conv (%x,) {}\n"
-                            "%output = output output ((%conv, %x_post_act_fake_quantizer),) {}\n";
+    static const char g[] =
+        "qgraph 1\n"
+        "module x_post_act_fake_quantizer nn.Identity {}\n" CONV("conv", 3, 8)
+        "%x = placeholder x () {}\n"
+        "%x_post_act_fake_quantizer = call_module x_post_act_fake_quantizer (%x,) {}\n"
+        "%conv = call_module conv (%x,) {}\n"
+        "%output = output output ((%conv, %x_post_act_fake_quantizer),) {}\n";
     char *out = qpt_prepare(g, QP_BACKEND_TENSORRT, NULL, QP_OK);
     qpt_lacks(out, "nn.Identity");
     qpt_contains(out, "module x_post_act_fake_quantizer fq.LearnableFakeQuantize {");
-    qpt_contains(out, "%x_post_act_fake_quantizer_1 = call_module x_post_act_fake_quantizer (%x,) {}");
+    qpt_contains(out,
+                 "%x_post_act_fake_quantizer_1 = call_module x_post_act_fake_quantizer (%x,) {}");
     qpt_contains(out, "%conv = call_module conv (%x_post_act_fake_quantizer_1,) {}");
     test_free(out);
 }
@@ -50,7 +52,8 @@ getitem_of_updated_dict_maps_to_stored_node(void **state)
         "%output = output output (%add,) {}\n";
     char *out = qpt_prepare(g, QP_BACKEND_TENSORRT, NULL, QP_OK);
     /* the add's input getitem_2 is mapped to conv: conv's output is quantized */
-    qpt_contains(out, "%conv_post_act_fake_quantizer = call_module conv_post_act_fake_quantizer (%conv,)");
+    qpt_contains(
+        out, "%conv_post_act_fake_quantizer = call_module conv_post_act_fake_quantizer (%conv,)");
     qpt_lacks(out, "getitem_2_post_act_fake_quantizer");
     test_free(out);
 }
@@ -105,7 +108,8 @@ vitis_marks_tqt_only(void **state)
     qpt_contains(out, "module conv.weight_fake_quant.activation_post_process "
                       "obs.MinMaxFloorObserver {eps: 1.1920928955078125e-07, min_val: inf, "
                       "max_val: -inf, quant_min: -128, quant_max: 127, ch_axis: -1, pot_scale: "
-                      "True, qscheme: \"per_tensor_symmetric\", dtype: \"qint8\", quant_type: None,");
+                      "True, qscheme: \"per_tensor_symmetric\", dtype: \"qint8\", "
+                      "quant_type: None,");
     qpt_contains(out, "quant_type: \"tensor\"");
     test_free(out);
     qp_config_destroy(c);
@@ -156,7 +160,8 @@ linear_bn_takes_out_features(void **state)
     (void)state;
     static const char g[] =
         "qgraph 1\n"
-        "module fc nn.Linear {in_features: 16, out_features: 32, bias: True, weight_shape: (32, 16)}\n"
+        "module fc nn.Linear {in_features: 16, out_features: 32, bias: True, "
+        "weight_shape: (32, 16)}\n"
         "module bn nn.BatchNorm1d {num_features: 8, eps: 1e-05, momentum: 0.1, affine: True, "
         "track_running_stats: True, bias: True, weight_shape: (8,)}\n"
         "%x = placeholder x () {}\n"
@@ -180,7 +185,8 @@ qconfig_is_probed_before_use(void **state)
                             "%y = placeholder y () {}\n"
                             "%add = call_function operator.add (%x, %y) {}\n"
                             "%output = output output (%add,) {}\n";
-    qp_config *c = qpt_config("qcfg 1\nextra_qconfig_dict = {w_observer: \"EMAQuantileObserver\"}\n");
+    qp_config *c =
+        qpt_config("qcfg 1\nextra_qconfig_dict = {w_observer: \"EMAQuantileObserver\"}\n");
     char *msg = qpt_prepare(g, QP_BACKEND_TENSORRT, c, QP_ERR_INVALID_QCONFIG);
     qpt_contains(msg, "EMAQuantileObserver works per tensor only");
     test_free(msg);

@@ -62,7 +62,8 @@ report_counts_are_exact(void **state)
     char *out = qpt_graph_text(g);
     qpt_contains(out, "module conv nniqat.ConvBnReLU2d {");
     qpt_contains(out, "module conv.bn nn.BatchNorm2d {num_features: 8");
-    qpt_contains(out, "%x_post_act_fake_quantizer = call_module x_post_act_fake_quantizer (%x,) {}");
+    qpt_contains(out,
+                 "%x_post_act_fake_quantizer = call_module x_post_act_fake_quantizer (%x,) {}");
     qpt_contains(out, "%conv = call_module conv (%x_post_act_fake_quantizer,) {}");
     qpt_contains(out, "%fc = call_module fc (%flatten_post_act_fake_quantizer,) {}");
     qpt_lacks(out, "module relu ");

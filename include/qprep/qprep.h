@@ -108,7 +108,8 @@ typedef void (*qp_log_fn)(void *ud, qp_log_level level, const char *where, const
 
 /* Text sink: write len bytes; return 0 on success, non-zero to stop with QP_ERR_IO. */
 typedef int (*qp_write_fn)(void *ud, const char *data, size_t len);
-/* Text source: fill up to cap bytes; return the count, 0 at end of input, or (size_t)-1 on error. */
+/* Text source: fill up to cap bytes; return the count, 0 at end of input, or (size_t)-1 on
+ * error. */
 typedef size_t (*qp_read_fn)(void *ud, char *buf, size_t cap);
 
 /* ==== Handles and enums ==== */
