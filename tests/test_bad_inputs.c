@@ -24,7 +24,8 @@ static const char *const status_names[] = {
 };
 
 static int
-status_from_name(const char *s) {
+status_from_name(const char *s)
+{
     for (int i = 0; i < QP_STATUS_COUNT; i++)
         if (!strcmp(s, status_names[i]))
             return i;
@@ -40,7 +41,8 @@ struct result {
 };
 
 static qp_graph *
-read_graph(const char *text, size_t len, unsigned flags, qpt_alloc *al, qp_error *err) {
+read_graph(const char *text, size_t len, unsigned flags, qpt_alloc *al, qp_error *err)
+{
     qpt_alloc_reset(al);
     qp_allocator a = qpt_allocator(al);
     qp_read_opts o = {&a, flags, NULL, NULL};
@@ -57,7 +59,8 @@ read_graph(const char *text, size_t len, unsigned flags, qpt_alloc *al, qp_error
 }
 
 static void
-run_read(const char *text, size_t len, struct result *r) {
+run_read(const char *text, size_t len, struct result *r)
+{
     qpt_alloc al;
     qp_error err;
     qp_graph *g = read_graph(text, len, 0, &al, &err);
@@ -87,7 +90,8 @@ struct diags {
 };
 
 static void
-on_diag(void *ud, const qp_diag *d) {
+on_diag(void *ud, const qp_diag *d)
+{
     struct diags *x = ud;
     x->count++;
     bool match = d->status == x->w->st && d->line == x->w->line && strstr(d->msg, x->w->text);
@@ -101,7 +105,8 @@ on_diag(void *ud, const qp_diag *d) {
 }
 
 static void
-run_check(const char *text, size_t len, const struct want *w, struct result *r) {
+run_check(const char *text, size_t len, const struct want *w, struct result *r)
+{
     qpt_alloc al;
     qp_error err;
     qp_graph *g = read_graph(text, len, QP_READ_NO_VERIFY, &al, &err);
@@ -124,7 +129,8 @@ run_check(const char *text, size_t len, const struct want *w, struct result *r) 
 }
 
 static void
-run_config(const char *text, size_t len, struct result *r) {
+run_config(const char *text, size_t len, struct result *r)
+{
     qpt_alloc al;
     qpt_alloc_reset(&al);
     qp_allocator a = qpt_allocator(&al);
@@ -146,7 +152,8 @@ run_config(const char *text, size_t len, struct result *r) {
 
 static void
 run_prepare(const char *text, size_t len, const char *backend, const char *cfg_rel,
-            struct result *r) {
+            struct result *r)
+{
     qp_backend be;
     assert_int_equal(qp_backend_from_name(backend, &be), QP_OK);
     qp_config *c = NULL;
@@ -200,7 +207,8 @@ struct entry {
 
 /* Splits one manifest line; false for comments and blank lines. */
 static bool
-parse_entry(char *s, unsigned lineno, struct entry *e) {
+parse_entry(char *s, unsigned lineno, struct entry *e)
+{
     while (*s == ' ' || *s == '\t')
         s++;
     if (!*s || *s == '#' || *s == '\n')
@@ -235,12 +243,14 @@ parse_entry(char *s, unsigned lineno, struct entry *e) {
 }
 
 static bool
-field_is(const char *f, uint32_t v) {
+field_is(const char *f, uint32_t v)
+{
     return !strcmp(f, "-") || strtoul(f, NULL, 10) == v;
 }
 
 static void
-run_entry(const struct entry *e) {
+run_entry(const struct entry *e)
+{
     char rel[256];
     snprintf(rel, sizeof rel, "bad/%s", e->file);
     size_t len;
@@ -296,7 +306,8 @@ run_entry(const struct entry *e) {
 }
 
 static void
-every_bad_input_gives_its_status_and_names_the_place(void **state) {
+every_bad_input_gives_its_status_and_names_the_place(void **state)
+{
     (void)state;
     size_t len;
     char *manifest = qpt_read_file("bad/EXPECT", &len);
@@ -348,7 +359,8 @@ every_bad_input_gives_its_status_and_names_the_place(void **state) {
 
 /* A buffer of n bytes of c (test_malloc'd, NUL-terminated). */
 static char *
-filled(size_t n, char c) {
+filled(size_t n, char c)
+{
     char *p = test_malloc(n + 1);
     memset(p, c, n);
     p[n] = 0;
@@ -357,7 +369,8 @@ filled(size_t n, char c) {
 
 /* prefix + n bytes of c + suffix */
 static char *
-make(const char *prefix, size_t n, char c, const char *suffix, size_t *len) {
+make(const char *prefix, size_t n, char c, const char *suffix, size_t *len)
+{
     size_t a = strlen(prefix), b = strlen(suffix);
     char *p = test_malloc(a + n + b + 1);
     memcpy(p, prefix, a);
@@ -369,7 +382,8 @@ make(const char *prefix, size_t n, char c, const char *suffix, size_t *len) {
 
 static void
 expect_read(const char *text, size_t len, qp_status st, uint32_t line, uint32_t col,
-            const char *needle) {
+            const char *needle)
+{
     struct result r;
     memset(&r, 0, sizeof r);
     run_read(text, len, &r);
@@ -385,7 +399,8 @@ expect_read(const char *text, size_t len, qp_status st, uint32_t line, uint32_t 
 
 static void
 expect_config(const char *text, size_t len, qp_status st, uint32_t line, uint32_t col,
-              const char *needle) {
+              const char *needle)
+{
     struct result r;
     memset(&r, 0, sizeof r);
     run_config(text, len, &r);
@@ -400,7 +415,8 @@ expect_config(const char *text, size_t len, qp_status st, uint32_t line, uint32_
 #define MB (1u << 20)
 
 static void
-huge_names_lines_and_nesting_are_refused_with_their_place(void **state) {
+huge_names_lines_and_nesting_are_refused_with_their_place(void **state)
+{
     (void)state;
     size_t len;
     char *t;
@@ -475,7 +491,8 @@ huge_names_lines_and_nesting_are_refused_with_their_place(void **state) {
 }
 
 static void
-huge_configurations_are_refused_with_their_place(void **state) {
+huge_configurations_are_refused_with_their_place(void **state)
+{
     (void)state;
     size_t len;
     char *t =
@@ -503,19 +520,22 @@ huge_configurations_are_refused_with_their_place(void **state) {
 /* ==== truncation ==== */
 
 static bool
-is_word_char(char c) {
+is_word_char(char c)
+{
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '.';
 }
 
 /* Token boundaries: every position where a word ends or a punctuation byte is. */
 static bool
-token_boundary(const char *s, size_t i) {
+token_boundary(const char *s, size_t i)
+{
     return i == 0 || !is_word_char(s[i - 1]) || !is_word_char(s[i]);
 }
 
 static void
-truncated_models_and_configurations_are_never_taken_for_whole(void **state) {
+truncated_models_and_configurations_are_never_taken_for_whole(void **state)
+{
     (void)state;
     size_t len, cuts = 0;
     char *text = qpt_read_file("bad/graph.qg", &len);
@@ -589,7 +609,8 @@ truncated_models_and_configurations_are_never_taken_for_whole(void **state) {
 }
 
 int
-main(int argc, char **argv) {
+main(int argc, char **argv)
+{
     qpt_data_dir = argc > 1 ? argv[1] : "tests/data";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_bad_input_gives_its_status_and_names_the_place),

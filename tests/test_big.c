@@ -28,7 +28,8 @@ struct buf {
 };
 
 static void
-put(struct buf *b, const char *fmt, ...) {
+put(struct buf *b, const char *fmt, ...)
+{
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
@@ -49,7 +50,8 @@ put(struct buf *b, const char *fmt, ...) {
 }
 
 static double
-now(void) {
+now(void)
+{
     struct timespec ts;
     timespec_get(&ts, TIME_UTC);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -66,7 +68,8 @@ struct sink {
 };
 
 static int
-sink_write(void *ud, const char *data, size_t len) {
+sink_write(void *ud, const char *data, size_t len)
+{
     (void)data;
     struct sink *s = ud;
     s->bytes += len;
@@ -75,7 +78,8 @@ sink_write(void *ud, const char *data, size_t len) {
 }
 
 static qp_graph *
-timed_read(const char *what, const struct buf *b, unsigned flags, qp_status want) {
+timed_read(const char *what, const struct buf *b, unsigned flags, qp_status want)
+{
     qp_read_opts o = {NULL, flags, NULL, NULL};
     qp_graph *g = NULL;
     qp_error err;
@@ -93,7 +97,8 @@ timed_read(const char *what, const struct buf *b, unsigned flags, qp_status want
 
 /* Verify, clone, write text and DOT: the steps every shape goes through. */
 static void
-common_steps(const char *what, qp_graph *g, size_t text_len) {
+common_steps(const char *what, qp_graph *g, size_t text_len)
+{
     double t = now();
     assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
     print_message("%-18s verify   %8.2f s\n", what, now() - t);
@@ -117,7 +122,8 @@ common_steps(const char *what, qp_graph *g, size_t text_len) {
 /* Prepares a fresh copy of the text for a backend; checks the result and the memory
  * used per node. Returns the prepared graph's node count. */
 static uint32_t
-prepare_step(const char *what, const struct buf *b, qp_backend be, size_t bytes_per_node) {
+prepare_step(const char *what, const struct buf *b, qp_backend be, size_t bytes_per_node)
+{
     qp_graph *g = timed_read(what, b, 0, QP_OK);
     uint32_t before = qp_graph_num_nodes(g);
     double t = now();
@@ -158,7 +164,8 @@ prepare_step(const char *what, const struct buf *b, qp_backend be, size_t bytes_
  * parameter read with get_attr, mul. A million nodes, 200000 modules, 200000
  * parameters, and a dependency chain as long as the graph. */
 static void
-a_million_nodes(void **state) {
+a_million_nodes(void **state)
+{
     (void)state;
     enum { B = 200000 };
     struct buf b = {NULL, 0, 0};
@@ -195,7 +202,8 @@ a_million_nodes(void **state) {
 /* One tensor used by 100000 convolutions: one fake-quantizer, shared by all of
  * them (rewiring 100000 users touches each once). */
 static void
-one_tensor_with_100000_users(void **state) {
+one_tensor_with_100000_users(void **state)
+{
     (void)state;
     enum { U = 100000 };
     struct buf b = {NULL, 0, 0};
@@ -253,7 +261,8 @@ one_tensor_with_100000_users(void **state) {
 /* A chain 100000 deep of conv -> bn pairs (fused two by two), then the same chain
  * closed into a cycle, which the verifier must name without recursing. */
 static void
-a_chain_100000_deep_and_a_cycle_as_long(void **state) {
+a_chain_100000_deep_and_a_cycle_as_long(void **state)
+{
     (void)state;
     enum { D = 50000 }; /* pairs: 100000 nodes in a row */
     struct buf b = {NULL, 0, 0};
@@ -310,14 +319,16 @@ struct cycles {
 };
 
 static void
-on_diag(void *ud, const qp_diag *d) {
+on_diag(void *ud, const qp_diag *d)
+{
     struct cycles *c = ud;
     if (d->status == QP_ERR_CYCLE && !c->n++)
         snprintf(c->msg, sizeof c->msg, "%s", d->msg);
 }
 
 static void
-a_cycle_through_100000_nodes_is_named(void **state) {
+a_cycle_through_100000_nodes_is_named(void **state)
+{
     (void)state;
     enum { D = 100000 };
     struct buf b = {NULL, 0, 0};
@@ -339,7 +350,8 @@ a_cycle_through_100000_nodes_is_named(void **state) {
 }
 
 int
-main(int argc, char **argv) {
+main(int argc, char **argv)
+{
     qpt_data_dir = argc > 1 ? argv[1] : "tests/data";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_million_nodes),

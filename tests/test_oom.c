@@ -35,7 +35,8 @@ static size_t optional_total;
 
 /* Returns the number of allocation points (allocations of the fault-free run). */
 static size_t
-sweep_make(const char *what, make_fn op, const void *arg) {
+sweep_make(const char *what, make_fn op, const void *arg)
+{
     qpt_alloc st;
     qpt_alloc_reset(&st);
     qp_allocator a = qpt_allocator(&st);
@@ -106,7 +107,8 @@ enum {
  * number of allocation points. */
 static size_t
 sweep_graph(const char *what, qp_graph *g, qpt_alloc *st, graph_fn op, const void *arg,
-            qp_status want, unsigned flags) {
+            qp_status want, unsigned flags)
+{
     char *before = qpt_graph_text(g);
     qp_status verified = qp_graph_verify(g, NULL, NULL);
     char vmsg[sizeof g->errmsg];
@@ -169,7 +171,8 @@ sweep_graph(const char *what, qp_graph *g, qpt_alloc *st, graph_fn op, const voi
  * too, so that the next append of any kind must allocate: the sweep then meets
  * the growth paths instead of spare room. */
 static void
-tighten(qp_graph *g) {
+tighten(qp_graph *g)
+{
 #define TIGHT(arr, n, cap)                                                                         \
     do {                                                                                           \
         if (n && cap > n) {                                                                        \
@@ -192,7 +195,8 @@ tighten(qp_graph *g) {
 }
 
 static qp_graph *
-read_with(const char *rel, qpt_alloc *st, unsigned flags) {
+read_with(const char *rel, qpt_alloc *st, unsigned flags)
+{
     size_t len;
     char *text = qpt_read_file(rel, &len);
     qpt_alloc_reset(st);
@@ -224,7 +228,8 @@ struct chunked {
 };
 
 static size_t
-chunk_read(void *ud, char *buf, size_t cap) {
+chunk_read(void *ud, char *buf, size_t cap)
+{
     struct chunked *c = ud;
     size_t n = c->step < cap ? c->step : cap;
     if (n > c->left)
@@ -236,7 +241,8 @@ chunk_read(void *ud, char *buf, size_t cap) {
 }
 
 static qp_status
-read_op(const void *arg, const qp_allocator *a, char **result) {
+read_op(const void *arg, const qp_allocator *a, char **result)
+{
     const struct read_arg *r = arg;
     qp_read_opts o = {a, r->flags, NULL, NULL};
     qp_graph *g = (qp_graph *)1;
@@ -267,7 +273,8 @@ read_op(const void *arg, const qp_allocator *a, char **result) {
 }
 
 static void
-reading_text_fails_cleanly_at_every_allocation(void **state) {
+reading_text_fails_cleanly_at_every_allocation(void **state)
+{
     (void)state;
     static const char *const files[] = {
         "fixtures/opsnet.in.qg",
@@ -318,7 +325,8 @@ reading_text_fails_cleanly_at_every_allocation(void **state) {
 
 /* What a configuration holds, as text, to compare runs. */
 static char *
-config_summary(const qp_config *c) {
+config_summary(const qp_config *c)
+{
     char *out = test_malloc(8192);
     size_t o = 0;
 #define PUT(...) o += (size_t)snprintf(out + o, o < 8192 ? 8192 - o : 0, __VA_ARGS__)
@@ -346,7 +354,8 @@ struct config_arg {
 };
 
 static qp_status
-config_op(const void *arg, const qp_allocator *a, char **result) {
+config_op(const void *arg, const qp_allocator *a, char **result)
+{
     const struct config_arg *r = arg;
     qp_config *c = (qp_config *)1;
     qp_error err;
@@ -393,7 +402,8 @@ static const char every_key[] =
     "qprep_options = {fix: True, verify_each: True}\n";
 
 static void
-reading_configs_fails_cleanly_at_every_allocation(void **state) {
+reading_configs_fails_cleanly_at_every_allocation(void **state)
+{
     (void)state;
     char **names;
     size_t n = qpt_list("configs", ".qcfg", &names), total = 0;
@@ -424,7 +434,8 @@ reading_configs_fails_cleanly_at_every_allocation(void **state) {
 /* ==== tracing, creating, cloning ==== */
 
 static qp_val
-ints(qp_graph *g, int n, const int64_t *v) {
+ints(qp_graph *g, int n, const int64_t *v)
+{
     qp_val items[8], out = QP_NULL_VAL;
     for (int i = 0; i < n; i++)
         qp_val_new_int(g, v[i], &items[i]);
@@ -433,7 +444,8 @@ ints(qp_graph *g, int n, const int64_t *v) {
 }
 
 static qp_val
-node_args(qp_graph *g, int n, const qp_node *nodes) {
+node_args(qp_graph *g, int n, const qp_node *nodes)
+{
     qp_val items[4], out = QP_NULL_VAL;
     for (int i = 0; i < n; i++)
         qp_val_new_node(g, nodes[i], &items[i]);
@@ -443,7 +455,8 @@ node_args(qp_graph *g, int n, const qp_node *nodes) {
 
 /* A small model through every tracer call; statuses are sticky, so only finish counts. */
 static qp_status
-trace_op(const void *arg, const qp_allocator *a, char **result) {
+trace_op(const void *arg, const qp_allocator *a, char **result)
+{
     (void)arg;
     qp_tracer *t = NULL;
     qp_status rc = qp_tracer_create(a, &t);
@@ -504,7 +517,8 @@ trace_op(const void *arg, const qp_allocator *a, char **result) {
 }
 
 static qp_status
-create_op(const void *arg, const qp_allocator *a, char **result) {
+create_op(const void *arg, const qp_allocator *a, char **result)
+{
     (void)arg;
     qp_graph *g = (qp_graph *)1;
     qp_status rc = qp_graph_create(a, &g);
@@ -518,7 +532,8 @@ create_op(const void *arg, const qp_allocator *a, char **result) {
 }
 
 static qp_status
-clone_op(qp_graph *g, const void *arg) {
+clone_op(qp_graph *g, const void *arg)
+{
     (void)arg;
     qp_graph *h = (qp_graph *)1;
     qp_status rc = qp_graph_clone(g, &h);
@@ -535,7 +550,8 @@ clone_op(qp_graph *g, const void *arg) {
 }
 
 static void
-tracing_creating_and_cloning_fail_cleanly(void **state) {
+tracing_creating_and_cloning_fail_cleanly(void **state)
+{
     (void)state;
     size_t trace = sweep_make("trace", trace_op, NULL);
     size_t create = sweep_make("create", create_op, NULL);
@@ -573,7 +589,8 @@ static const char *const mutator_name[M_COUNT] = {
 /* The mutators build what they need first; those values may stay in the pool (values
  * are not text), but the graph's text must not change unless the call succeeds. */
 static qp_status
-mutate_op(qp_graph *g, const void *arg) {
+mutate_op(qp_graph *g, const void *arg)
+{
     int which = *(const int *)arg;
     qp_node relu = qp_graph_find_node(g, "relu"), conv = qp_graph_find_node(g, "conv1");
     qp_module m = qp_graph_find_module(g, "conv1");
@@ -651,7 +668,8 @@ mutate_op(qp_graph *g, const void *arg) {
  * run starts from a fresh graph, and the run k fails the k-th allocation of that
  * fresh start. */
 static size_t
-sweep_mutator(int which, bool tight) {
+sweep_mutator(int which, bool tight)
+{
     char *text = qpt_read_file("fixtures/resnet18.in.qg", NULL);
     for (size_t k = 1;; k++) {
         for (int after = 0; after < 2; after++) {
@@ -690,7 +708,8 @@ sweep_mutator(int which, bool tight) {
 }
 
 static void
-mutators_fail_cleanly_at_every_allocation(void **state) {
+mutators_fail_cleanly_at_every_allocation(void **state)
+{
     (void)state;
     size_t total = 0;
     for (int i = 0; i < M_COUNT; i++) {
@@ -706,13 +725,15 @@ mutators_fail_cleanly_at_every_allocation(void **state) {
 /* ==== verify ==== */
 
 static qp_status
-verify_op(qp_graph *g, const void *arg) {
+verify_op(qp_graph *g, const void *arg)
+{
     (void)arg;
     return qp_graph_verify(g, NULL, NULL);
 }
 
 static void
-verifying_fails_cleanly_at_every_allocation(void **state) {
+verifying_fails_cleanly_at_every_allocation(void **state)
+{
     (void)state;
     qpt_alloc st;
     qp_graph *g = read_with("fixtures/mobilenet_v2.PPLCUDA.out.qg", &st, 0);
@@ -748,13 +769,15 @@ struct prep_arg {
 };
 
 static qp_status
-prepare_op(qp_graph *g, const void *arg) {
+prepare_op(qp_graph *g, const void *arg)
+{
     const struct prep_arg *p = arg;
     return qp_prepare_qat(g, p->be, p->cfg);
 }
 
 static qp_config *
-config_file(const char *rel) {
+config_file(const char *rel)
+{
     size_t len;
     char *text = qpt_read_file(rel, &len);
     qp_config *c = NULL;
@@ -772,7 +795,8 @@ config_file(const char *rel) {
  * copy's first append of each kind allocates too. Returns the allocation points. */
 static size_t
 sweep_prepare(const char *model, const char *backend, const char *cfg_rel, const char *fixture,
-              bool fix, bool verify_each, bool tight) {
+              bool fix, bool verify_each, bool tight)
+{
     char rel[256], what[512];
     snprintf(rel, sizeof rel, "fixtures/%s.in.qg", model);
     snprintf(what, sizeof what, "prepare %s for %s%s%s%s%s%s", model, backend,
@@ -815,7 +839,8 @@ sweep_prepare(const char *model, const char *backend, const char *cfg_rel, const
 }
 
 static bool
-exists(const char *rel) {
+exists(const char *rel)
+{
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", qpt_data_dir, rel);
     FILE *f = fopen(path, "rb");
@@ -828,7 +853,8 @@ exists(const char *rel) {
  * FORMAT.md says), with the input's arrays as read and full: every backend on every
  * model that exercises it. */
 static void
-prepare_fails_cleanly_for_every_fixture(void **state) {
+prepare_fails_cleanly_for_every_fixture(void **state)
+{
     (void)state;
     size_t per_backend[QP_BACKEND_COUNT] = {0}, runs[QP_BACKEND_COUNT] = {0}, total = 0;
     char **names;
@@ -872,7 +898,8 @@ prepare_fails_cleanly_for_every_fixture(void **state) {
 
 /* Fixed mode and verify-each reach allocations the fixtures do not. */
 static void
-prepare_fails_cleanly_in_fixed_mode_and_verifying_each_pass(void **state) {
+prepare_fails_cleanly_in_fixed_mode_and_verifying_each_pass(void **state)
+{
     (void)state;
     static const char *const models[] = {"mobilenet_v3_large", "opsnet", "seednet"};
     size_t total = 0;
@@ -900,14 +927,16 @@ struct sink {
 };
 
 static int
-sink_write(void *ud, const char *data, size_t len) {
+sink_write(void *ud, const char *data, size_t len)
+{
     (void)data;
     ((struct sink *)ud)->bytes += len;
     return 0;
 }
 
 static void
-writing_text_and_dot_never_allocates(void **state) {
+writing_text_and_dot_never_allocates(void **state)
+{
     (void)state;
     static const char *const files[] = {"fixtures/resnet50.OPENVINO.out.qg",
                                         "fixtures/tinyencoder.Academic_NLP.out.qg",
@@ -938,7 +967,8 @@ writing_text_and_dot_never_allocates(void **state) {
 }
 
 int
-main(int argc, char **argv) {
+main(int argc, char **argv)
+{
     qpt_data_dir = argc > 1 ? argv[1] : "tests/data";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reading_text_fails_cleanly_at_every_allocation),

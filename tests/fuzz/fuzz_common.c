@@ -8,7 +8,8 @@
 #include <string.h>
 
 static void *
-alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize) {
+alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize)
+{
     fz_alloc *st = ud;
     if (nsize == 0) {
         if (ptr) {
@@ -40,13 +41,15 @@ alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize) {
 }
 
 qp_allocator
-fz_allocator(fz_alloc *st) {
+fz_allocator(fz_alloc *st)
+{
     qp_allocator a = {alloc_fn, st};
     return a;
 }
 
 int
-fz_buf_write(void *ud, const char *data, size_t len) {
+fz_buf_write(void *ud, const char *data, size_t len)
+{
     fz_buf *b = ud;
     if (b->n + len + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 1024;
@@ -65,13 +68,15 @@ fz_buf_write(void *ud, const char *data, size_t len) {
 }
 
 void
-fz_buf_free(fz_buf *b) {
+fz_buf_free(fz_buf *b)
+{
     free(b->p);
     memset(b, 0, sizeof *b);
 }
 
 char *
-fz_text(const qp_graph *g, const fz_alloc *st, size_t *len) {
+fz_text(const qp_graph *g, const fz_alloc *st, size_t *len)
+{
     fz_buf b = {NULL, 0, 0};
     size_t calls = st ? st->calls : 0;
     qp_status rc = qp_graph_write_text(g, fz_buf_write, &b);
@@ -87,14 +92,16 @@ fz_text(const qp_graph *g, const fz_alloc *st, size_t *len) {
 }
 
 void
-fz_fail(const char *what, const char *detail) {
+fz_fail(const char *what, const char *detail)
+{
     fprintf(stderr, "fuzz property failed: %s (%s)\n", what, detail ? detail : "");
     fflush(stderr);
     abort();
 }
 
 uint64_t
-fz_hash(const uint8_t *data, size_t size) {
+fz_hash(const uint8_t *data, size_t size)
+{
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < size; i++)
         h = (h ^ data[i]) * 1099511628211ull;
@@ -102,7 +109,8 @@ fz_hash(const uint8_t *data, size_t size) {
 }
 
 qp_graph *
-fz_read(const char *text, size_t len, unsigned flags, qp_allocator *a, qp_error *err) {
+fz_read(const char *text, size_t len, unsigned flags, qp_allocator *a, qp_error *err)
+{
     qp_read_opts o = {a, flags, NULL, NULL};
     qp_graph *g = (qp_graph *)1;
     qp_status rc = qp_graph_read_text(text, len, &o, &g, err);

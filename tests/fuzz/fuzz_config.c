@@ -40,7 +40,8 @@ static const char graph_text[] =
     "%output = output output (%fc,) {}\n";
 
 static void
-prepare_with(const qp_config *cfg, uint64_t h) {
+prepare_with(const qp_config *cfg, uint64_t h)
+{
     fz_alloc st = {0};
     qp_allocator a = fz_allocator(&st);
     qp_error err;
@@ -75,7 +76,8 @@ prepare_with(const qp_config *cfg, uint64_t h) {
 }
 
 int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     const char *text = (const char *)data;
     uint64_t h = fz_hash(data, size);
     fz_alloc st = {0};

@@ -32,7 +32,8 @@ static const char academic[] =
 static const char marker[] = "\n@qcfg\n";
 
 static const uint8_t *
-find(const uint8_t *p, size_t n, const char *needle, size_t m) {
+find(const uint8_t *p, size_t n, const char *needle, size_t m)
+{
     for (size_t i = 0; i + m <= n; i++)
         if (!memcmp(p + i, needle, m))
             return p + i;
@@ -41,7 +42,8 @@ find(const uint8_t *p, size_t n, const char *needle, size_t m) {
 
 /* The configuration for this run (NULL for the backend's defaults); false: skip. */
 static bool
-config_for(uint8_t ctl, qp_backend be, const uint8_t *cfg, size_t cfglen, qp_config **out) {
+config_for(uint8_t ctl, qp_backend be, const uint8_t *cfg, size_t cfglen, qp_config **out)
+{
     *out = NULL;
     qp_error err;
     bool academic_be = be == QP_BACKEND_ACADEMIC || be == QP_BACKEND_ACADEMIC_NLP;
@@ -62,7 +64,8 @@ config_for(uint8_t ctl, qp_backend be, const uint8_t *cfg, size_t cfglen, qp_con
 }
 
 int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     if (size < 1)
         return 0;
     uint8_t ctl = data[0];

@@ -27,7 +27,8 @@ struct chunks {
 
 /* hands out 1..97 bytes at a time, sizes drawn from the input's hash */
 static size_t
-chunk_read(void *ud, char *buf, size_t cap) {
+chunk_read(void *ud, char *buf, size_t cap)
+{
     struct chunks *c = ud;
     c->h = c->h * 6364136223846793005ull + 1442695040888963407ull;
     size_t n = 1 + (size_t)(c->h >> 33) % 97;
@@ -43,7 +44,8 @@ chunk_read(void *ud, char *buf, size_t cap) {
 }
 
 static void
-same_error(const qp_error *a, const qp_error *b) {
+same_error(const qp_error *a, const qp_error *b)
+{
     FZ_CHECK(a->status == b->status, b->msg);
     FZ_CHECK(a->line == b->line, b->msg);
     FZ_CHECK(a->col == b->col, b->msg);
@@ -52,7 +54,8 @@ same_error(const qp_error *a, const qp_error *b) {
 
 /* Text -> graph -> text -> graph -> text: the second text equals the first. */
 static void
-round_trip(const qp_graph *g, const fz_alloc *st, unsigned flags) {
+round_trip(const qp_graph *g, const fz_alloc *st, unsigned flags)
+{
     size_t len;
     char *t1 = fz_text(g, st, &len);
     fz_alloc st2 = {0};
@@ -82,7 +85,8 @@ round_trip(const qp_graph *g, const fz_alloc *st, unsigned flags) {
 }
 
 static void
-one(const char *text, size_t len, unsigned flags, uint64_t h) {
+one(const char *text, size_t len, unsigned flags, uint64_t h)
+{
     fz_alloc st = {0};
     qp_allocator a = fz_allocator(&st);
     qp_error err;
@@ -144,7 +148,8 @@ one(const char *text, size_t len, unsigned flags, uint64_t h) {
 }
 
 int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     const char *text = (const char *)data;
     uint64_t h = fz_hash(data, size);
     one(text, size, 0, h);

@@ -25,7 +25,8 @@ static unsigned prefix;
 static size_t runs;
 
 static void
-run_file(const char *path) {
+run_file(const char *path)
+{
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "replay: cannot open %s\n", path);
@@ -59,12 +60,14 @@ run_file(const char *path) {
 }
 
 static int
-cmp(const void *a, const void *b) {
+cmp(const void *a, const void *b)
+{
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void
-run_dir(const char *dir) {
+run_dir(const char *dir)
+{
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "replay: cannot open %s\n", dir);
@@ -98,7 +101,8 @@ run_dir(const char *dir) {
 }
 
 int
-main(int argc, char **argv) {
+main(int argc, char **argv)
+{
     int optional = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--prefix") && i + 1 < argc) {
