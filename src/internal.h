@@ -201,6 +201,9 @@ qp_status qp__sym_presize(qp_graph *g, uint64_t total);
 /* ==== value.c ==== */
 
 #define QP__VAL(g, id) (&(g)->vals[id])
+/* Whether s[0..len) is [A-Za-z_][A-Za-z0-9_.]*: an identifier value's spelling, and a
+ * dict key the writer may leave unquoted. */
+bool qp__is_dotted_name(const char *s, size_t len);
 /* Appends n zeroed records and returns the first id in *first. */
 qp_status qp__val_push(qp_graph *g, uint32_t n, uint32_t *first);
 /* Scalar constructors returning the id (0 on NOMEM; the graph's errmsg is set). */

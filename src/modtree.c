@@ -17,6 +17,18 @@ qp__mod_attr(const qp_graph *g, uint32_t m, const char *key)
     return v ? &g->vals[v] : NULL;
 }
 
+/* Sym a followed by blen bytes of b into buf[0..cap); the length, or 0 when too long. */
+static size_t
+cat(const qp_graph *g, char *buf, size_t cap, uint32_t a, const char *b, size_t blen)
+{
+    size_t al = qp__sym_len(g, a);
+    if (al + blen >= cap)
+        return 0;
+    memcpy(buf, qp__sym_str(g, a), al);
+    memcpy(buf + al, b, blen);
+    return al + blen;
+}
+
 uint32_t
 qp__sym_join(qp_graph *g, uint32_t a, const char *b, size_t blen)
 {
@@ -24,32 +36,35 @@ qp__sym_join(qp_graph *g, uint32_t a, const char *b, size_t blen)
 }
 
 uint32_t
+qp__sym_join_find(const qp_graph *g, uint32_t a, const char *b, size_t blen)
+{
+    char buf[2 * QP_MAX_NAME + 64];
+    size_t n = cat(g, buf, sizeof buf, a, b, blen);
+    return n ? qp__sym_find(g, buf, n) : 0;
+}
+
+uint32_t
 qp__sym_join_h(qp_graph *g, uint32_t a, const char *b, size_t blen, const uint32_t *h)
 {
-    size_t al = qp__sym_len(g, a);
     char buf[2 * QP_MAX_NAME + 64];
-    if (al + blen >= sizeof buf) {
+    size_t n = cat(g, buf, sizeof buf, a, b, blen);
+    if (!n) {
         qp__err(g, QP_ERR_INVALID_NAME, "path longer than %zu bytes", sizeof buf);
         return 0;
     }
-    memcpy(buf, qp__sym_str(g, a), al);
-    memcpy(buf + al, b, blen);
     uint32_t s;
-    qp_status rc = h ? qp__sym_intern_h(g, buf, al + blen, *h, &s)
-                     : qp__sym_intern(g, buf, al + blen, &s);
+    qp_status rc = h ? qp__sym_intern_h(g, buf, n, *h, &s) : qp__sym_intern(g, buf, n, &s);
     return rc ? 0 : s;
 }
 
 bool
 qp__sym_prefetch_join(const qp_graph *g, uint32_t a, const char *b, size_t blen, uint32_t *h)
 {
-    size_t al = qp__sym_len(g, a);
     char buf[256];
-    if (al + blen > sizeof buf)
+    size_t n = cat(g, buf, sizeof buf, a, b, blen);
+    if (!n)
         return false; /* only a hint */
-    memcpy(buf, qp__sym_str(g, a), al);
-    memcpy(buf + al, b, blen);
-    *h = qp__sym_prefetch(g, buf, al + blen);
+    *h = qp__sym_prefetch(g, buf, n);
     return true;
 }
 

@@ -183,17 +183,11 @@ insert_one(struct ctx *C, const struct qp__cand *c)
     return qp__explain_add(P, (qp_reason)c->why, c->node, fq, c->cause);
 }
 
-/* The fake-quantizer module at path+suffix (suffix "" for path itself), or 0. */
+/* The fake-quantizer module at path+suffix, or 0. */
 static uint32_t
-module_at(qp_graph *g, uint32_t path, const char *suffix)
+module_at(const qp_graph *g, uint32_t path, const char *suffix)
 {
-    size_t pl = qp__sym_len(g, path), sl = strlen(suffix);
-    char buf[QP_MAX_NAME + 64];
-    if (pl + sl >= sizeof buf)
-        return 0;
-    memcpy(buf, qp__sym_str(g, path), pl);
-    memcpy(buf + pl, suffix, sl);
-    return qp__mod_find(g, qp__sym_find(g, buf, pl + sl));
+    return qp__mod_find(g, qp__sym_join_find(g, path, suffix, strlen(suffix)));
 }
 
 /*

@@ -438,20 +438,6 @@ build(struct qp__prep *P, uint32_t spec, bool axis1, int qt)
     return QP_OK;
 }
 
-static uint32_t
-join(struct qp__prep *P, uint32_t path, const char *suffix)
-{
-    qp_graph *g = P->g;
-    size_t pl = qp__sym_len(g, path), sl = strlen(suffix);
-    char buf[QP_MAX_NAME + 64];
-    if (pl + sl >= sizeof buf)
-        return 0;
-    memcpy(buf, qp__sym_str(g, path), pl);
-    memcpy(buf + pl, suffix, sl);
-    uint32_t s;
-    return qp__sym_intern(g, buf, pl + sl, &s) ? 0 : s;
-}
-
 qp_status
 qp__fq_module_add(struct qp__prep *P, uint32_t spec, uint32_t path, bool axis1, int qt,
                   uint32_t after)
@@ -474,7 +460,7 @@ qp__fq_module_add(struct qp__prep *P, uint32_t spec, uint32_t path, bool axis1, 
     static const char obs_sfx[] = ".activation_post_process";
     uint32_t opath = hint && hint == path
                          ? qp__sym_join_h(g, path, obs_sfx, sizeof obs_sfx - 1, &P->obs_hint_hash)
-                         : join(P, path, obs_sfx);
+                         : qp__sym_join(g, path, obs_sfx, sizeof obs_sfx - 1);
     if (!ft || !ot || !opath)
         return QP_ERR_NOMEM;
     if (qp__mod_find(g, path) || qp__mod_find(g, opath))
@@ -524,7 +510,8 @@ qp__fq_set_quant_type(struct qp__prep *P, uint32_t m, int qt)
     qp_graph *g = P->g;
     if (strcmp(qp__sym_str(g, g->mods[m].type), "fq.TqtFakeQuantize"))
         return QP_OK;
-    uint32_t opath = join(P, g->mods[m].path, ".activation_post_process");
+    static const char obs_sfx[] = ".activation_post_process";
+    uint32_t opath = qp__sym_join(g, g->mods[m].path, obs_sfx, sizeof obs_sfx - 1);
     uint32_t o = opath ? qp__mod_find(g, opath) : 0;
     if (!opath)
         return QP_ERR_NOMEM;

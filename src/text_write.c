@@ -465,14 +465,8 @@ out_float(qp__out *o, double f)
 static bool
 bare_key(const char *s, size_t len)
 {
-    if (!len || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+    if (!qp__is_dotted_name(s, len))
         return false;
-    for (size_t i = 1; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.'))
-            return false;
-    }
     return !(len == 3 && (!memcmp(s, "inf", 3) || !memcmp(s, "nan", 3)));
 }
 

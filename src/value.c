@@ -493,12 +493,10 @@ qp_val_new_str(qp_graph *g, const char *s, size_t len, qp_val *out)
 /* [A-Za-z_][A-Za-z0-9_.]*, and not a word the reader takes for a literal
  * (True, False, None, inf, nan): an identifier or call named so would read
  * back as something else. */
-static bool
-ident_ok(const char *s, size_t len)
+bool
+qp__is_dotted_name(const char *s, size_t len)
 {
-    if (len == 0 || len > QP_MAX_NAME)
-        return false;
-    if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+    if (!len || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
         return false;
     for (size_t i = 1; i < len; i++) {
         char c = s[i];
@@ -506,6 +504,14 @@ ident_ok(const char *s, size_t len)
               c == '_' || c == '.'))
             return false;
     }
+    return true;
+}
+
+static bool
+ident_ok(const char *s, size_t len)
+{
+    if (len > QP_MAX_NAME || !qp__is_dotted_name(s, len))
+        return false;
     return strcmp(s, "True") && strcmp(s, "False") && strcmp(s, "None") && strcmp(s, "inf") &&
            strcmp(s, "nan");
 }
