@@ -87,6 +87,52 @@ parent_of(const qp_graph *g, uint32_t m)
     return 0;
 }
 
+static uint32_t
+filt_at(const struct qp__anc *c, uint32_t h, int k)
+{
+    return (k ? h >> 16 | h << 16 : h) & c->fmask;
+}
+
+qp_status
+qp__anc_init(qp_graph *g, struct qp__anc *c)
+{
+    memset(c, 0, sizeof *c);
+    uint64_t bits = 64;
+    while (bits < (uint64_t)g->nlivemods * 16 && bits < ((uint64_t)1 << 31))
+        bits *= 2;
+    c->filt = qp__alloc(g, (size_t)(bits / 8));
+    if (!c->filt)
+        return qp__err(g, QP_ERR_NOMEM, "out of memory walking the module tree");
+    memset(c->filt, 0, (size_t)(bits / 8));
+    c->fmask = (uint32_t)(bits - 1);
+    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next)
+        for (int k = 0; k < 2; k++) {
+            uint32_t b = filt_at(c, g->st.syms[g->mods[m].path].hash, k);
+            c->filt[b >> 3] |= (uint8_t)(1u << (b & 7));
+        }
+    return QP_OK;
+}
+
+void
+qp__anc_free(qp_graph *g, struct qp__anc *c)
+{
+    qp__free(g, c->filt, ((size_t)c->fmask + 1) / 8);
+    c->filt = NULL;
+}
+
+/* The live module with path p[0..len), or 0. */
+static uint32_t
+prefix_module(const qp_graph *g, const struct qp__anc *c, const char *p, size_t len)
+{
+    uint32_t h = qp__hash(p, len);
+    for (int k = 0; k < 2; k++) {
+        uint32_t b = filt_at(c, h, k);
+        if (!(c->filt[b >> 3] & (1u << (b & 7))))
+            return 0;
+    }
+    return qp__mod_find(g, qp__sym_find(g, p, len));
+}
+
 uint32_t
 qp__mod_parent(const qp_graph *g, uint32_t m, struct qp__anc *c)
 {
@@ -119,7 +165,7 @@ qp__mod_parent(const qp_graph *g, uint32_t m, struct qp__anc *c)
         if (i == self && !memcmp(p, qp__sym_str(g, c->path), self))
             c->mod[n++] = self_mod;
         else
-            c->mod[n++] = qp__mod_find(g, qp__sym_find(g, p, i));
+            c->mod[n++] = prefix_module(g, c, p, i);
     }
     c->valid = true;
     c->self_mod = m;
@@ -143,7 +189,10 @@ qp__mod_tree_order(qp_graph *g)
     memset(first, 0, (size_t)n * 3 * sizeof *first);
     uint32_t roots = 0, roots_last = 0;
     struct qp__anc anc;
-    anc.valid = false;
+    if (qp__anc_init(g, &anc)) {
+        qp__free(g, first, (size_t)n * 3 * sizeof *first);
+        return QP_ERR_NOMEM;
+    }
     for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
         uint32_t p = qp__mod_parent(g, m, &anc);
         if (p) {
@@ -160,6 +209,7 @@ qp__mod_tree_order(qp_graph *g)
             roots_last = m;
         }
     }
+    qp__anc_free(g, &anc);
     /* pre-order walk with an explicit stack (the `last` array is free again) */
     uint32_t *stack = last, sp = 0, prev = 0;
     for (uint32_t r = roots; r; r = next[r]) {

@@ -231,7 +231,7 @@ overrides(struct qp__prep *P)
 }
 
 /* Submodules inherit the nearest ancestor's qconfig (propagate_qconfig_). */
-static void
+static qp_status
 propagate(struct qp__prep *P, const uint8_t *set)
 {
     qp_graph *g = P->g;
@@ -239,9 +239,10 @@ propagate(struct qp__prep *P, const uint8_t *set)
     for (uint32_t m = 1; m < g->nmods && !any; m++)
         any = set[m];
     if (!any) /* nothing to inherit */
-        return;
+        return QP_OK;
     struct qp__anc anc; /* ancestors: the parent chain, nearest first */
-    anc.valid = false;
+    if (qp__anc_init(g, &anc))
+        return QP_ERR_NOMEM;
     for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
         if (set[m])
             continue;
@@ -253,6 +254,8 @@ propagate(struct qp__prep *P, const uint8_t *set)
             P->mod_a[m] = P->mod_a[a];
         }
     }
+    qp__anc_free(g, &anc);
+    return QP_OK;
 }
 
 qp_status
@@ -292,7 +295,8 @@ qp__pass_qconfig(struct qp__prep *P)
         goto out;
     for (uint32_t m = 0; m < g->nmods; m++)
         set[m] = set[m] || P->mod_w[m] != P->wspec || P->mod_a[m] != P->aspec;
-    propagate(P, set);
+    if ((rc = propagate(P, set)))
+        goto out;
     P->st->matched = P->nspecs - 1;
     /* torch's propagate_qconfig_ constructs every qconfig once: range and axis errors
      * fail here even if no quantizer of the spec is ever inserted */

@@ -313,6 +313,11 @@ qp_status qp__fq_set_quant_type(struct qp__prep *P, uint32_t fq_module, int quan
 #define QP__ANC_LEVELS 32
 struct qp__anc {
     bool valid;   /* false before the first lookup */
+    /* two bits per live module's path hash: a prefix whose bits are not both set is
+     * no module, known without probing the symbol table (a cache miss on a big
+     * graph) */
+    uint8_t *filt;
+    uint32_t fmask; /* bits - 1 */
     uint32_t path; /* the last path looked at */
     uint32_t n;   /* its dotted prefixes, shortest first: length, live module or 0 */
     uint32_t len[QP__ANC_LEVELS], mod[QP__ANC_LEVELS];
@@ -320,9 +325,13 @@ struct qp__anc {
     bool self_live;
 };
 /* The nearest live module whose path is a dotted proper prefix of m's, or 0.
- * The cache c (valid = false at first) stays right while the table does not
- * change between calls. */
+ * The cache c (from qp__anc_init) stays right while the table does not change
+ * between calls. */
 uint32_t qp__mod_parent(const qp_graph *g, uint32_t m, struct qp__anc *c);
+/* A cache for qp__mod_parent over g's table as it is now, with its filter (freed by
+ * qp__anc_free). QP_ERR_NOMEM (message set) when the filter cannot be allocated. */
+qp_status qp__anc_init(qp_graph *g, struct qp__anc *c);
+void qp__anc_free(qp_graph *g, struct qp__anc *c);
 /* Reorders the table as named_modules() would list it (a subtree is a contiguous run). */
 qp_status qp__mod_tree_order(qp_graph *g);
 /* Drops modules no call_module node calls (keeping their submodules) and parameters no
