@@ -196,16 +196,30 @@ child(const qp_graph *g, uint32_t m, const char *sfx)
     return 0;
 }
 
+static const char bn_sfx[] = ".bn", wfq_sfx[] = ".weight_fake_quant.activation_post_process";
+
+/* The paths a swap of m makes (m.bn, m.weight_fake_quant and its observer), hashed
+ * and their table slots prefetched one swap ahead, so the misses overlap the swap
+ * before (k_*: hashed; false when too long to bother). */
+struct ahead {
+    uint32_t h_bn, h_wfq, h_obs;
+    bool k_bn, k_wfq, k_obs;
+};
+
+static void
+prefetch_paths(const qp_graph *g, uint32_t m, struct ahead *a)
+{
+    uint32_t p = g->mods[m].path;
+    a->k_bn = qp__sym_prefetch_join(g, p, bn_sfx, sizeof bn_sfx - 1, &a->h_bn);
+    a->k_wfq = qp__sym_prefetch_join(g, p, wfq_sfx, 18, &a->h_wfq);
+    a->k_obs = qp__sym_prefetch_join(g, p, wfq_sfx, sizeof wfq_sfx - 1, &a->h_obs);
+}
+
 static qp_status
-swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called, struct attr_memo *am)
+swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called, struct attr_memo *am,
+     const struct ahead *a)
 {
     qp_graph *g = P->g;
-    /* the paths this swap makes: their table misses overlap, not follow each other */
-    static const char bn_sfx[] = ".bn", wfq_sfx[] = ".weight_fake_quant.activation_post_process";
-    uint32_t h_bn, h_wfq, h_obs;
-    bool k_bn = qp__sym_prefetch_join(g, g->mods[m].path, bn_sfx, sizeof bn_sfx - 1, &h_bn);
-    bool k_wfq = qp__sym_prefetch_join(g, g->mods[m].path, wfq_sfx, 18, &h_wfq);
-    bool k_obs = qp__sym_prefetch_join(g, g->mods[m].path, wfq_sfx, sizeof wfq_sfx - 1, &h_obs);
     const char *qts = qp__sym_str(g, qt);
     uint32_t spec = m < P->nmod_spec ? P->mod_w[m] : P->wspec;
     if (!strcmp(qts, "nnqat.EmbeddingBag"))
@@ -296,7 +310,7 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called, struct 
     uint32_t after = m;
     qp_status rc;
     if (bn) {
-        uint32_t p = qp__sym_join_h(g, g->mods[m].path, bn_sfx, 3, k_bn ? &h_bn : NULL), id;
+        uint32_t p = qp__sym_join_h(g, g->mods[m].path, bn_sfx, 3, a->k_bn ? &a->h_bn : NULL), id;
         if (!p)
             return QP_ERR_NOMEM;
         if ((rc = qp__mod_add(g, p, bn_type, bn_attrs, after, &id)))
@@ -305,11 +319,11 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called, struct 
         after = id;
         P->st->modules_added++;
     }
-    uint32_t wp = qp__sym_join_h(g, g->mods[m].path, wfq_sfx, 18, k_wfq ? &h_wfq : NULL);
+    uint32_t wp = qp__sym_join_h(g, g->mods[m].path, wfq_sfx, 18, a->k_wfq ? &a->h_wfq : NULL);
     if (!wp)
         return QP_ERR_NOMEM;
-    P->obs_hint_path = k_obs ? wp : 0; /* wp + ".activation_post_process", prefetched */
-    P->obs_hint_hash = h_obs;
+    P->obs_hint_path = a->k_obs ? wp : 0; /* wp + ".activation_post_process", prefetched */
+    P->obs_hint_hash = a->h_obs;
     if ((rc = qp__fq_module_add(P, spec, wp, axis1, 0, after))) {
         char msg[sizeof g->errmsg];
         memcpy(msg, g->errmsg, sizeof msg);
@@ -318,6 +332,54 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called, struct 
     }
     P->st->modules_swapped++;
     qp__logf(g, QP_LOG_DEBUG, "swap", "%s -> %s", qp__sym_str(g, g->mods[m].path), qts);
+    return QP_OK;
+}
+
+/* The walk over the table, children before parents (backwards in tree order). */
+struct swap_walk {
+    uint32_t nmods_before;   /* modules from here on were made by this pass */
+    const uint8_t *in_fused; /* modules inside a fused module: swapped with it */
+    struct {
+        uint32_t type, qt;
+        const char *error;
+    } tc[16]; /* qat_type per float type */
+};
+
+/* A module to swap, its QAT type, and the error torch would give swapping it. */
+struct cand {
+    uint32_t m, qt;
+    const char *error;
+};
+
+/* The first module to swap at or before m walking backwards; c->m = 0 when none. */
+static qp_status
+next_cand(struct qp__prep *P, struct swap_walk *w, uint32_t m, struct cand *c)
+{
+    qp_graph *g = P->g;
+    memset(c, 0, sizeof *c);
+    for (; m; m = g->mods[m].prev) {
+        if (m >= w->nmods_before || excluded(P, m) || w->in_fused[m])
+            continue;
+        uint32_t qt, type = g->mods[m].type, k = type % 16;
+        const char *error;
+        if (type && w->tc[k].type == type) {
+            qt = w->tc[k].qt;
+            error = w->tc[k].error;
+        } else {
+            qp_status rc = qat_type(P, type, &qt, &error);
+            if (rc)
+                return rc;
+            w->tc[k].type = type;
+            w->tc[k].qt = qt;
+            w->tc[k].error = error;
+        }
+        if (qt && (m >= P->nmod_spec || P->mod_w[m])) {
+            c->m = m;
+            c->qt = qt;
+            c->error = error;
+            return QP_OK;
+        }
+    }
     return QP_OK;
 }
 
@@ -345,44 +407,35 @@ qp__pass_swap(struct qp__prep *P)
     inside_fused(P, in_fused);
     struct attr_memo am;
     memset(&am, 0, sizeof am);
-    struct {
-        uint32_t type, qt;
-        const char *error;
-    } tc[16]; /* qat_type per float type */
-    memset(tc, 0, sizeof tc);
-    for (uint32_t m = g->mods[0].prev; m && !rc;) {
-        uint32_t prev = g->mods[m].prev;
-        if (m >= nmods_before) { /* made by this pass */
-            m = prev;
-            continue;
+    struct swap_walk w;
+    memset(&w, 0, sizeof w);
+    w.nmods_before = nmods_before;
+    w.in_fused = in_fused;
+    /* one candidate ahead: its paths are prefetched while the current one swaps */
+    struct cand cur, nxt;
+    struct ahead acur, anxt;
+    memset(&acur, 0, sizeof acur);
+    memset(&anxt, 0, sizeof anxt);
+    rc = next_cand(P, &w, g->mods[0].prev, &cur);
+    if (!rc && cur.m)
+        prefetch_paths(g, cur.m, &acur);
+    while (!rc && cur.m) {
+        if (cur.error) {
+            rc = qp__err(g, QP_ERR_INVALID_GRAPH, "cannot swap %s (%s) for %s: %s (torch "
+                         "fails here too; prepare with the fixed mode to leave it float)",
+                         qp__sym_str(g, g->mods[cur.m].path),
+                         qp__sym_str(g, g->mods[cur.m].type), qp__sym_str(g, cur.qt),
+                         cur.error);
+            break;
         }
-        if (excluded(P, m) || in_fused[m]) {
-            m = prev;
-            continue;
-        }
-        uint32_t qt, type = g->mods[m].type, k = type % 16;
-        const char *error;
-        if (type && tc[k].type == type) {
-            qt = tc[k].qt;
-            error = tc[k].error;
-        } else {
-            if ((rc = qat_type(P, type, &qt, &error)))
-                break;
-            tc[k].type = type;
-            tc[k].qt = qt;
-            tc[k].error = error;
-        }
-        if (qt && (m >= P->nmod_spec || P->mod_w[m])) {
-            if (error) {
-                rc = qp__err(g, QP_ERR_INVALID_GRAPH, "cannot swap %s (%s) for %s: %s (torch "
-                             "fails here too; prepare with the fixed mode to leave it float)",
-                             qp__sym_str(g, g->mods[m].path), qp__sym_str(g, type),
-                             qp__sym_str(g, qt), error);
-                break;
-            }
-            rc = swap(P, m, qt, called, &am);
-        }
-        m = prev;
+        /* swapping cur changes only its own subtree, which lies after it in the table */
+        if ((rc = next_cand(P, &w, g->mods[cur.m].prev, &nxt)))
+            break;
+        if (nxt.m)
+            prefetch_paths(g, nxt.m, &anxt);
+        rc = swap(P, cur.m, cur.qt, called, &am, &acur);
+        cur = nxt;
+        acur = anxt;
     }
     qp__free(g, in_fused, nmods_before);
     qp__free(g, called, ns);
