@@ -100,7 +100,8 @@ qp__anc_init(qp_graph *g, struct qp__anc *c)
     uint64_t bits = 64;
     while (bits < (uint64_t)g->nlivemods * 16 && bits < ((uint64_t)1 << 31))
         bits *= 2;
-    c->filt = qp__alloc(g, (size_t)(bits / 8));
+    /* a small table's filter lives in c: no allocation (and no heap churn) at all */
+    c->filt = bits / 8 <= sizeof c->small ? c->small : qp__alloc(g, (size_t)(bits / 8));
     if (!c->filt)
         return qp__err(g, QP_ERR_NOMEM, "out of memory walking the module tree");
     memset(c->filt, 0, (size_t)(bits / 8));
@@ -116,7 +117,8 @@ qp__anc_init(qp_graph *g, struct qp__anc *c)
 void
 qp__anc_free(qp_graph *g, struct qp__anc *c)
 {
-    qp__free(g, c->filt, ((size_t)c->fmask + 1) / 8);
+    if (c->filt != c->small)
+        qp__free(g, c->filt, ((size_t)c->fmask + 1) / 8);
     c->filt = NULL;
 }
 

@@ -317,7 +317,8 @@ struct qp__anc {
      * no module, known without probing the symbol table (a cache miss on a big
      * graph) */
     uint8_t *filt;
-    uint32_t fmask; /* bits - 1 */
+    uint32_t fmask;      /* bits - 1 */
+    uint8_t small[1024]; /* filt for up to 512 modules */
     uint32_t path; /* the last path looked at */
     uint32_t n;   /* its dotted prefixes, shortest first: length, live module or 0 */
     uint32_t len[QP__ANC_LEVELS], mod[QP__ANC_LEVELS];
