@@ -798,7 +798,10 @@ sweep_prepare(const char *model, const char *backend, const char *cfg_rel, const
               bool fix, bool verify_each, bool tight)
 {
     char rel[256], what[512];
-    snprintf(rel, sizeof rel, "fixtures/%s.in.qg", model);
+    if (strchr(model, '/') || strstr(model, ".qg")) /* a data file, not a fixture */
+        snprintf(rel, sizeof rel, "%s", model);
+    else
+        snprintf(rel, sizeof rel, "fixtures/%s.in.qg", model);
     snprintf(what, sizeof what, "prepare %s for %s%s%s%s%s%s", model, backend,
              cfg_rel ? " with " : "", cfg_rel ? cfg_rel : "", fix ? " (fixed mode)" : "",
              verify_each ? " (verify each)" : "", tight ? " (arrays full)" : "");
@@ -920,6 +923,19 @@ prepare_fails_cleanly_in_fixed_mode_and_verifying_each_pass(void **state)
     print_message("prepare in fixed mode, verifying each pass: %zu allocation points\n", total);
 }
 
+/* A table past the 512 modules whose module-tree filter is kept inline: the filter's
+ * own allocation (tree order, qconfig propagation) fails cleanly too. */
+static void
+prepare_fails_cleanly_on_a_large_module_table(void **state)
+{
+    (void)state;
+    size_t n = sweep_prepare("resstack110.qg", "Tensorrt", "resstack-override.qcfg", NULL, false,
+                             false, false);
+    print_message("prepare resstack110 (550 modules) with a per-module qconfig: %zu allocation "
+                  "points\n",
+                  n);
+}
+
 /* ==== writing never allocates ==== */
 
 struct sink {
@@ -978,6 +994,7 @@ main(int argc, char **argv)
         cmocka_unit_test(verifying_fails_cleanly_at_every_allocation),
         cmocka_unit_test(prepare_fails_cleanly_for_every_fixture),
         cmocka_unit_test(prepare_fails_cleanly_in_fixed_mode_and_verifying_each_pass),
+        cmocka_unit_test(prepare_fails_cleanly_on_a_large_module_table),
         cmocka_unit_test(writing_text_and_dot_never_allocates),
     };
     return cmocka_run_group_tests_name("oom", tests, NULL, NULL);
