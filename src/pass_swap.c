@@ -215,9 +215,15 @@ prefetch_paths(const qp_graph *g, uint32_t m, struct ahead *a)
     a->k_obs = qp__sym_prefetch_join(g, p, wfq_sfx, sizeof wfq_sfx - 1, &a->h_obs);
 }
 
+/* The path syms some node calls: at[sym] for sym < n (syms made later are not called). */
+struct calls {
+    uint8_t *at;
+    uint32_t n;
+};
+
 static qp_status
-swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called, struct attr_memo *am,
-     const struct ahead *a)
+swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called,
+     struct attr_memo *am, const struct ahead *a)
 {
     qp_graph *g = P->g;
     const char *qts = qp__sym_str(g, qt);
@@ -279,7 +285,7 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const uint8_t *called, struct 
     for (uint32_t y = m; y != last;) {
         y = g->mods[y].next;
         uint32_t p = g->mods[y].path;
-        if (p < P->nsyms_swap && called[p])
+        if (p < called->n && called->at[p])
             return qp__err(g, QP_ERR_INVALID_GRAPH, "cannot swap %s for %s: its submodule %s is "
                            "called by a node", qp__sym_str(g, g->mods[m].path), qts,
                            qp__sym_str(g, p));
@@ -387,21 +393,19 @@ qp_status
 qp__pass_swap(struct qp__prep *P)
 {
     qp_graph *g = P->g;
-    uint32_t ns = g->st.n;
-    uint8_t *called = qp__alloc(g, ns);
-    P->nsyms_swap = ns;
-    if (!called)
+    struct calls called = {qp__alloc(g, g->st.n), g->st.n};
+    if (!called.at)
         return qp__err(g, QP_ERR_NOMEM, "out of memory");
-    memset(called, 0, ns);
+    memset(called.at, 0, called.n);
     for (uint32_t n = g->nodes[0].next; n; n = g->nodes[n].next)
         if (g->nodes[n].op == QP_OP_CALL_MODULE)
-            called[g->nodes[n].target] = 1;
+            called.at[g->nodes[n].target] = 1;
     /* children before parents: walk the table backwards (tree order) */
     uint32_t rc = QP_OK;
     uint32_t nmods_before = g->nmods;
     uint8_t *in_fused = qp__alloc(g, nmods_before);
     if (!in_fused) {
-        qp__free(g, called, ns);
+        qp__free(g, called.at, called.n);
         return qp__err(g, QP_ERR_NOMEM, "out of memory");
     }
     inside_fused(P, in_fused);
@@ -433,12 +437,12 @@ qp__pass_swap(struct qp__prep *P)
             break;
         if (nxt.m)
             prefetch_paths(g, nxt.m, &anxt);
-        rc = swap(P, cur.m, cur.qt, called, &am, &acur);
+        rc = swap(P, cur.m, cur.qt, &called, &am, &acur);
         cur = nxt;
         acur = anxt;
     }
     qp__free(g, in_fused, nmods_before);
-    qp__free(g, called, ns);
+    qp__free(g, called.at, called.n);
     if (rc)
         return (qp_status)rc;
     return qp__mod_gc(g);

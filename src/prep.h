@@ -249,7 +249,6 @@ struct qp__prep {
     qp_pass_stats *st;
     struct qp__explain ex;
     uint32_t ncand_cap;
-    uint32_t nsyms_swap; /* syms when the swap pass began (its `called` array) */
     struct {
         uint32_t from, qt, to;
     } qtc[8]; /* quant_type marking: attribute dicts already marked */
