@@ -400,6 +400,13 @@ qp__ch_axis1_type(const char *t)
 }
 
 bool
+qp__bn_out_features_type(const char *t)
+{
+    static const char *const set[] = {"qnniqat.LinearBn1d", "nniqat.LinearBn1d", NULL};
+    return in(t, set);
+}
+
+bool
 qp__freeze_bn_type(const char *t)
 {
     static const char *const set[] = {

@@ -292,10 +292,10 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called,
     }
     /* MQBench's LinearBn1d builds its BatchNorm1d(out_features) and copies the float
      * BN's tensors into it: num_features is the Linear's out_features */
-    const struct qp__val *of = bn ? qp__prep_attr(P, src, "out_features") : NULL;
-    const struct qp__val *nf = bn ? qp__prep_attr(P, bn, "num_features") : NULL;
-    if (of && nf && of->kind == QP_VAL_INT && nf->kind == QP_VAL_INT && of->u.i != nf->u.i &&
-        strstr(qts, "LinearBn1d")) {
+    bool own_bn = bn && qp__bn_out_features_type(qts);
+    const struct qp__val *of = own_bn ? qp__prep_attr(P, src, "out_features") : NULL;
+    const struct qp__val *nf = own_bn ? qp__prep_attr(P, bn, "num_features") : NULL;
+    if (of && nf && of->kind == QP_VAL_INT && nf->kind == QP_VAL_INT && of->u.i != nf->u.i) {
         uint32_t key = qp__prep_sym(P, "num_features"), v = qp__val_int(g, of->u.i);
         if (!key || !v || !(bn_attrs = qp__val_dict_set(g, bn_attrs, key, v)))
             return QP_ERR_NOMEM;

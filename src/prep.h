@@ -117,6 +117,9 @@ extern const struct qp__entry qp__fix_consumers[];
 bool qp__ch_axis1_type(const char *qat_type);
 /* QAT types that carry freeze_bn (written just before `bias`) and a `bn` child. */
 bool qp__freeze_bn_type(const char *qat_type);
+/* QAT types that build their own BatchNorm of out_features (MQBench's LinearBn1d) and
+ * copy the float BN's tensors into it. */
+bool qp__bn_out_features_type(const char *qat_type);
 
 /* ==== config.c: the resolved configuration ==== */
 
