@@ -200,6 +200,22 @@ override_matches(struct qp__prep *P, const struct qp__override *o, uint32_t m)
     }
 }
 
+/* The weight and activation specs of rule o (0, 0: float). */
+static qp_status
+rule_specs(struct qp__prep *P, const struct qp__override *o, uint32_t *w, uint32_t *a)
+{
+    qp_status rc;
+    *w = *a = 0;
+    if (!o->has_w && !o->has_a)
+        return QP_OK;
+    *w = P->wspec;
+    *a = P->aspec;
+    if ((o->has_w && (rc = side_spec(P, QP_WEIGHT, &o->w, w))) ||
+        (o->has_a && (rc = side_spec(P, QP_ACT, &o->a, a))))
+        return rc;
+    return QP_OK;
+}
+
 static qp_status
 overrides(struct qp__prep *P)
 {
@@ -207,55 +223,92 @@ overrides(struct qp__prep *P)
     qp_graph *g = P->g;
     if (!c->noverrides)
         return QP_OK;
-    /* the specs of each rule, made once */
     for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
         for (uint32_t i = c->noverrides; i-- > 0;) {
             const struct qp__override *o = &c->overrides[i];
             if (!override_matches(P, o, m))
                 continue;
-            qp_status rc;
-            if (!o->has_w && !o->has_a) {
-                P->mod_w[m] = P->mod_a[m] = 0;
-            } else {
-                uint32_t ws = P->wspec, as = P->aspec;
-                if ((o->has_w && (rc = side_spec(P, QP_WEIGHT, &o->w, &ws))) ||
-                    (o->has_a && (rc = side_spec(P, QP_ACT, &o->a, &as))))
-                    return rc;
-                P->mod_w[m] = ws;
-                P->mod_a[m] = as;
-            }
+            qp_status rc = rule_specs(P, o, &P->mod_w[m], &P->mod_a[m]);
+            if (rc)
+                return rc;
             break; /* the last matching rule wins */
         }
     }
     return QP_OK;
 }
 
-/* Submodules inherit the nearest ancestor's qconfig (propagate_qconfig_). */
+/* The path rule naming a container, i.e. a path that is no module of the table (the
+ * table holds the leaves torch.fx calls, not layer1 or a Sequential), that is the
+ * longest proper dotted prefix of path longer than `longer` bytes; the last such rule
+ * when several name it. -1: none. */
+static int32_t
+container_rule(struct qp__prep *P, const uint8_t *is_container, const char *path, size_t pl,
+               size_t longer)
+{
+    const qp_config *c = P->cfg;
+    int32_t best = -1;
+    size_t bl = longer;
+    for (uint32_t i = 0; i < c->noverrides; i++) {
+        if (!is_container[i])
+            continue;
+        const char *w = qp__sym_str(c->store, c->overrides[i].what);
+        size_t wl = qp__sym_len(c->store, c->overrides[i].what);
+        if (wl >= bl && wl < pl && path[wl] == '.' && !memcmp(path, w, wl)) {
+            best = (int32_t)i;
+            bl = wl;
+        }
+    }
+    return best;
+}
+
+/* Submodules inherit the nearest ancestor's qconfig (propagate_qconfig_): an ancestor
+ * module with its own, or a container a path rule names. */
 static qp_status
 propagate(struct qp__prep *P, const uint8_t *set)
 {
     qp_graph *g = P->g;
+    const qp_config *c = P->cfg;
+    uint8_t small[16];
+    uint8_t *is_container = c->noverrides <= sizeof small ? small : qp__alloc(g, c->noverrides);
+    if (c->noverrides && !is_container)
+        return qp__err(g, QP_ERR_NOMEM, "out of memory");
     uint32_t any = 0;
+    for (uint32_t i = 0; i < c->noverrides; i++) {
+        const struct qp__override *o = &c->overrides[i];
+        is_container[i] = o->how == QP_MATCH_PATH &&
+                          !qp__mod_find(g, qp__sym_find(g, qp__sym_str(c->store, o->what),
+                                                        qp__sym_len(c->store, o->what)));
+        any |= is_container[i];
+    }
     for (uint32_t m = 1; m < g->nmods && !any; m++)
         any = set[m];
-    if (!any) /* nothing to inherit */
-        return QP_OK;
+    qp_status rc = QP_OK;
     struct qp__anc anc; /* ancestors: the parent chain, nearest first */
-    if (qp__anc_init(g, &anc))
-        return QP_ERR_NOMEM;
-    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
+    if (any && (rc = qp__anc_init(g, &anc)))
+        goto out;
+    for (uint32_t m = any ? g->mods[0].next : 0; m && !rc; m = g->mods[m].next) {
         if (set[m])
             continue;
         uint32_t a = qp__mod_parent(g, m, &anc);
         while (a && !set[a])
             a = qp__mod_parent(g, a, &anc);
-        if (a) {
+        /* a container rule nearer than that ancestor wins */
+        size_t al = a ? qp__sym_len(g, g->mods[a].path) : 0;
+        int32_t r = container_rule(P, is_container, qp__sym_str(g, g->mods[m].path),
+                                   qp__sym_len(g, g->mods[m].path), al + 1);
+        if (r >= 0) {
+            rc = rule_specs(P, &c->overrides[r], &P->mod_w[m], &P->mod_a[m]);
+        } else if (a) {
             P->mod_w[m] = P->mod_w[a];
             P->mod_a[m] = P->mod_a[a];
         }
     }
-    qp__anc_free(g, &anc);
-    return QP_OK;
+    if (any)
+        qp__anc_free(g, &anc);
+out:
+    if (is_container != small)
+        qp__free(g, is_container, c->noverrides);
+    return rc;
 }
 
 qp_status

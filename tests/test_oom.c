@@ -923,8 +923,9 @@ prepare_fails_cleanly_in_fixed_mode_and_verifying_each_pass(void **state)
     print_message("prepare in fixed mode, verifying each pass: %zu allocation points\n", total);
 }
 
-/* A table past the 512 modules whose module-tree filter is kept inline: the filter's
- * own allocation (tree order, qconfig propagation) fails cleanly too. */
+/* A table past the 512 modules whose module-tree filter is kept inline, and more than
+ * the 16 override rules whose container flags are kept inline: those allocations (tree
+ * order, qconfig propagation) fail cleanly too. */
 static void
 prepare_fails_cleanly_on_a_large_module_table(void **state)
 {
