@@ -30,6 +30,45 @@ has_params(struct qp__prep *P, uint32_t m)
     return false;
 }
 
+/* The last module under the parent of m (the dotted prefix of its path), where setattr
+ * on that parent puts a new child: after all the parent's children, as torch's
+ * _modules dict keeps insertion order (the table end for a root-level module). The
+ * run under a parent is contiguous in tree order; `ends` caches, per prefix hash,
+ * where the run last ended, so repeated copies under one parent do not rescan it. */
+struct run_end {
+    uint32_t hash, len, mod;
+};
+
+static uint32_t
+parent_run_end(qp_graph *g, uint32_t m, struct run_end *ends, uint32_t nends)
+{
+    const char *p = qp__sym_str(g, g->mods[m].path);
+    size_t pl = qp__sym_len(g, g->mods[m].path);
+    while (pl > 0 && p[pl - 1] != '.')
+        pl--;
+    if (pl == 0)
+        return g->mods[0].prev;
+    /* p[0..pl) is the parent's path and its dot */
+    uint32_t h = qp__hash(p, pl);
+    struct run_end *e = &ends[h % nends];
+    uint32_t x = m;
+    if (e->mod && e->hash == h && e->len == pl && g->mods[e->mod].live) {
+        const char *q = qp__sym_str(g, g->mods[e->mod].path);
+        if (qp__sym_len(g, g->mods[e->mod].path) > pl && !memcmp(q, p, pl))
+            x = e->mod;
+    }
+    for (uint32_t nx = g->mods[x].next; nx; nx = g->mods[nx].next) {
+        const char *q = qp__sym_str(g, g->mods[nx].path);
+        if (qp__sym_len(g, g->mods[nx].path) <= pl || memcmp(q, p, pl))
+            break;
+        x = nx;
+    }
+    e->hash = h;
+    e->len = (uint32_t)pl;
+    e->mod = x;
+    return x;
+}
+
 qp_status
 qp__pass_dup(struct qp__prep *P)
 {
@@ -43,6 +82,8 @@ qp__pass_dup(struct qp__prep *P)
     if (!seen)
         return qp__err(g, QP_ERR_NOMEM, "out of memory");
     memset(seen, 0, (size_t)n * sizeof *seen);
+    struct run_end ends[64];
+    memset(ends, 0, sizeof ends);
     for (uint32_t i = g->nodes[0].next; i && !rc; i = g->nodes[i].next) {
         struct qp__node *r = &g->nodes[i];
         if (r->op != QP_OP_CALL_MODULE)
@@ -60,8 +101,9 @@ qp__pass_dup(struct qp__prep *P)
             rc = QP_ERR_NOMEM;
             break;
         }
-        /* a copy goes next to the original, as setattr on the same parent would put it */
-        rc = qp__mod_copy_subtree(g, m, np, qp__mod_subtree_end(g, m), &P->st->modules_added);
+        /* the copy goes where setattr on the original's parent puts it: last */
+        rc = qp__mod_copy_subtree(g, m, np, parent_run_end(g, m, ends, 64),
+                                  &P->st->modules_added);
         if (!rc) {
             g->nodes[i].target = np;
             P->st->matched++;

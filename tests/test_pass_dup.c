@@ -202,6 +202,41 @@ nested_module_copied_under_its_parent(void **state)
 
 /* MQBench installs each copy with setattr: a module already at `<target>_dup1`
  * is replaced, and a node that called it now runs the copy. */
+/* setattr on the parent appends the copy to the parent's children: after the last
+ * module under the parent, not next to the original (MQBench's module order, as the
+ * fixtures list relu_dup1 after conv2 and bn2). */
+static void
+copy_goes_last_among_its_parents_children(void **state)
+{
+    (void)state;
+    static const char g[] = "qgraph 1\n"
+                            "module blk.act nn.Tanh {}\n"
+                            "module blk.mid nn.Identity {}\n"
+                            "module blk.last nn.Sigmoid {}\n"
+                            "module tail nn.Hardswish {inplace: False}\n"
+                            "%x = placeholder x () {}\n"
+                            "%blk_act = call_module blk.act (%x,) {}\n"
+                            "%blk_mid = call_module blk.mid (%blk_act,) {}\n"
+                            "%blk_last = call_module blk.last (%blk_mid,) {}\n"
+                            "%blk_act_1 = call_module blk.act (%blk_last,) {}\n"
+                            "%blk_act_2 = call_module blk.act (%blk_act_1,) {}\n"
+                            "%tail = call_module tail (%blk_act_2,) {}\n"
+                            "%output = output output (%tail,) {}\n";
+    char *out = qpt_prepare(g, QP_BACKEND_TENSORRT, NULL, QP_OK);
+    const char *act = strstr(out, "module blk.act nn.Tanh"),
+               *last = strstr(out, "module blk.last nn.Sigmoid"),
+               *d1 = strstr(out, "module blk.act_dup1 nn.Tanh"),
+               *d2 = strstr(out, "module blk.act_dup2 nn.Tanh"),
+               *tail = strstr(out, "module tail ");
+    assert_non_null(act);
+    assert_non_null(last);
+    assert_non_null(d1);
+    assert_non_null(d2);
+    assert_non_null(tail);
+    assert_true(act < last && last < d1 && d1 < d2 && d2 < tail);
+    test_free(out);
+}
+
 static void
 existing_module_at_dup_path_is_replaced(void **state)
 {
@@ -333,6 +368,7 @@ main(int argc, char **argv)
         cmocka_unit_test(report_counts_duplicates),
         cmocka_unit_test(no_reuse_reports_nothing),
         cmocka_unit_test(nested_module_copied_under_its_parent),
+        cmocka_unit_test(copy_goes_last_among_its_parents_children),
         cmocka_unit_test(existing_module_at_dup_path_is_replaced),
         cmocka_unit_test(weighted_module_is_untied_by_default),
         cmocka_unit_test(fixed_mode_keeps_modules_with_parameters_shared),
