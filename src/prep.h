@@ -337,6 +337,10 @@ qp_status qp__anc_init(qp_graph *g, struct qp__anc *c);
 void qp__anc_free(qp_graph *g, struct qp__anc *c);
 /* Reorders the table as named_modules() would list it (a subtree is a contiguous run). */
 qp_status qp__mod_tree_order(qp_graph *g);
+/* modorder.c: the table in the prepared GraphModule's named_modules() order: targets
+ * installed in node order (sorted stably by depth if by_depth), walked in pre-order,
+ * the activation fake-quantizers last. */
+qp_status qp__mod_named_order(qp_graph *g, bool by_depth);
 /* Drops modules no call_module node calls (keeping their submodules) and parameters no
  * get_attr reads, as rebuilding a GraphModule does. */
 qp_status qp__mod_gc(qp_graph *g);

@@ -539,6 +539,11 @@ run(struct qp__prep *P)
                  (unsigned)st->nodes_added, (unsigned)st->nodes_erased,
                  (unsigned)st->modules_swapped, (unsigned)st->fq_inserted);
     }
+    /* MQBench builds its GraphModule from a dict when nothing fuses: its modules are
+     * listed by depth. Otherwise the passes already keep torch's order (the table's,
+     * with copies and fused children where torch puts them). */
+    if (!rc && !P->be->fuse)
+        rc = qp__mod_named_order(g, true);
     if (!rc && nkeep)
         rc = preserve(P, kept, true);
     qp__free(g, kept, (size_t)nkeep * sizeof *kept);
