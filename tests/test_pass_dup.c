@@ -34,16 +34,6 @@ static const char reused[] =
     "%once = call_module once (%blk_1,) {}\n"
     "%output = output output (%once,) {}\n";
 
-static const qp_pass_stats *
-pass(const qp_report *r, const char *name)
-{
-    for (uint32_t i = 0; i < r->npass; i++)
-        if (!strcmp(r->pass[i].pass, name))
-            return &r->pass[i];
-    fail_msg("no pass %s in the report", name);
-    return NULL;
-}
-
 /* Counts the lines of text that start with prefix. */
 static int
 count_lines(const char *text, const char *prefix)
@@ -133,7 +123,7 @@ report_counts_duplicates(void **state)
     qp_graph *g = qpt_parse(reused, NULL);
     assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
     const qp_report *r = qp_graph_report(g);
-    const qp_pass_stats *d = pass(r, "dup");
+    const qp_pass_stats *d = qpt_pass_stats(r, "dup");
     assert_int_equal(d->matched, 3);       /* relu_1, relu_2, blk_1 */
     assert_int_equal(d->modules_added, 5); /* relu_dup1, relu_dup2, blk_dup1 and 2 children */
     assert_int_equal(d->nodes_added, 0);
@@ -157,7 +147,7 @@ no_reuse_reports_nothing(void **state)
                                 "%output = output output (%b,) {}\n";
     qp_graph *g = qpt_parse(gtext, NULL);
     assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
-    const qp_pass_stats *d = pass(qp_graph_report(g), "dup");
+    const qp_pass_stats *d = qpt_pass_stats(qp_graph_report(g), "dup");
     assert_int_equal(d->matched, 0);
     assert_int_equal(d->modules_added, 0);
     char *out = qpt_graph_text(g);
@@ -193,7 +183,7 @@ nested_module_copied_under_its_parent(void **state)
     qpt_lacks(out, "layer1_dup");
     qpt_lacks(out, "relu2_dup");
     qpt_lacks(out, "relu_x_dup");
-    const qp_pass_stats *d = pass(qp_graph_report(g), "dup");
+    const qp_pass_stats *d = qpt_pass_stats(qp_graph_report(g), "dup");
     assert_int_equal(d->matched, 1);
     assert_int_equal(d->modules_added, 2);
     test_free(out);
@@ -315,7 +305,7 @@ fixed_mode_keeps_modules_with_parameters_shared(void **state)
     assert_int_equal(count_lines(out, "module fc.weight_fake_quant "), 1);
     qpt_contains(out, "%act_1 = call_module act_dup1 (");
     qpt_contains(out, "module act_dup1 nn.Hardswish {inplace: False}\n");
-    const qp_pass_stats *d = pass(qp_graph_report(g), "dup");
+    const qp_pass_stats *d = qpt_pass_stats(qp_graph_report(g), "dup");
     assert_int_equal(d->matched, 1);
     assert_int_equal(d->modules_added, 1);
     test_free(out);
@@ -323,7 +313,7 @@ fixed_mode_keeps_modules_with_parameters_shared(void **state)
     /* the same graph in default mode copies all four */
     g = qpt_parse(gtext, NULL);
     assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
-    d = pass(qp_graph_report(g), "dup");
+    d = qpt_pass_stats(qp_graph_report(g), "dup");
     assert_int_equal(d->matched, 4);
     assert_int_equal(d->modules_added, 4);
     out = qpt_graph_text(g);

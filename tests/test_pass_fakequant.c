@@ -37,16 +37,6 @@ static const char muladd[] = "qgraph 1\n"
                              "%add = call_function operator.add (%mul, %y) {}\n"
                              "%output = output output (%add,) {}\n";
 
-static const qp_pass_stats *
-pass(const qp_report *r, const char *name)
-{
-    for (uint32_t i = 0; i < r->npass; i++)
-        if (!strcmp(r->pass[i].pass, name))
-            return &r->pass[i];
-    fail_msg("no pass %s in the report", name);
-    return NULL;
-}
-
 /* One quantizer per producer, right after it; every use moves to it, also those of
  * consumers that did not ask for it (cat, the output tuple). */
 static void
@@ -55,7 +45,7 @@ quantizer_is_shared_by_every_use(void **state)
     (void)state;
     qp_graph *g = qpt_parse(shared, NULL);
     assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
-    const qp_pass_stats *f = pass(qp_graph_report(g), "fakequant");
+    const qp_pass_stats *f = qpt_pass_stats(qp_graph_report(g), "fakequant");
     assert_int_equal(f->fq_inserted, 2);   /* x (for conv), conv (for pool) */
     assert_int_equal(f->nodes_added, 2);
     assert_int_equal(f->modules_added, 4); /* each with its observer */

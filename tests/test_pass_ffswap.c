@@ -34,16 +34,6 @@ static const char ffgraph[] =
     "{alpha: %ff2_activation_post_process}\n"
     "%output = output output ((%add_1, %ff_activation_post_process),) {}\n";
 
-static const qp_pass_stats *
-pass(const qp_report *r, const char *name)
-{
-    for (uint32_t i = 0; i < r->npass; i++)
-        if (!strcmp(r->pass[i].pass, name))
-            return &r->pass[i];
-    fail_msg("no pass %s in the report", name);
-    return NULL;
-}
-
 static void
 activation_post_process_calls_go(void **state)
 {
@@ -118,7 +108,7 @@ report_counts_the_swap(void **state)
     assert_int_equal(r->npass, 0);
     assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
     assert_int_equal(r->nodes_before, 11);
-    const qp_pass_stats *f = pass(r, "ffswap");
+    const qp_pass_stats *f = qpt_pass_stats(r, "ffswap");
     assert_int_equal(f->matched, 3); /* two calls of ff, one of ff2 */
     assert_int_equal(f->nodes_erased, 3);
     assert_int_equal(f->uses_rewired, 5); /* mul, cat (twice), add_1, output */
@@ -128,7 +118,7 @@ report_counts_the_swap(void **state)
     assert_int_equal(f->modules_swapped, 0);
     assert_int_equal(f->fq_inserted, 0);
     /* ff's two calls are gone before dup counts call sites */
-    assert_int_equal(pass(r, "dup")->matched, 0);
+    assert_int_equal(qpt_pass_stats(r, "dup")->matched, 0);
     qp_graph_destroy(g);
 }
 
@@ -143,7 +133,7 @@ no_float_functional_reports_nothing(void **state)
                                 "%output = output output (%relu,) {}\n";
     qp_graph *g = qpt_parse(gtext, NULL);
     assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
-    const qp_pass_stats *f = pass(qp_graph_report(g), "ffswap");
+    const qp_pass_stats *f = qpt_pass_stats(qp_graph_report(g), "ffswap");
     assert_int_equal(f->matched, 0);
     assert_int_equal(f->nodes_erased, 0);
     assert_int_equal(f->uses_rewired, 0);
@@ -165,7 +155,7 @@ uncalled_float_functional_is_removed(void **state)
                                 "%output = output output (%add,) {}\n";
     qp_graph *g = qpt_parse(gtext, NULL);
     assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
-    const qp_pass_stats *f = pass(qp_graph_report(g), "ffswap");
+    const qp_pass_stats *f = qpt_pass_stats(qp_graph_report(g), "ffswap");
     assert_int_equal(f->matched, 0);
     assert_int_equal(f->nodes_erased, 0);
     assert_int_equal(f->modules_removed, 2);

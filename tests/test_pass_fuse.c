@@ -11,62 +11,21 @@
  * not map them.
  */
 #include "testlib.h"
+#include "qgraph_lines.h"
 
 #include <string.h>
 
-#define CONV2(name, cin, cout)                                                             \
-    "module " name " nn.Conv2d {in_channels: " #cin ", out_channels: " #cout ", kernel_size: " \
-    "(1, 1), stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1, padding_mode: "   \
-    "\"zeros\", output_padding: (0, 0), bias: True, weight_shape: (" #cout ", " #cin ", 1, 1)}\n"
-#define CONV1(name, cin, cout)                                                             \
-    "module " name " nn.Conv1d {in_channels: " #cin ", out_channels: " #cout ", kernel_size: " \
-    "(1,), stride: (1,), padding: (0,), dilation: (1,), groups: 1, padding_mode: \"zeros\", "  \
-    "output_padding: (0,), bias: True, weight_shape: (" #cout ", " #cin ", 1)}\n"
-#define CONV3(name, cin, cout)                                                             \
-    "module " name " nn.Conv3d {in_channels: " #cin ", out_channels: " #cout ", kernel_size: " \
-    "(1, 1, 1), stride: (1, 1, 1), padding: (0, 0, 0), dilation: (1, 1, 1), groups: 1, "      \
-    "padding_mode: \"zeros\", output_padding: (0, 0, 0), bias: True, weight_shape: (" #cout    \
-    ", " #cin ", 1, 1, 1)}\n"
-#define CONVT2(name, cin, cout)                                                            \
-    "module " name " nn.ConvTranspose2d {in_channels: " #cin ", out_channels: " #cout         \
-    ", kernel_size: (2, 2), stride: (2, 2), padding: (0, 0), dilation: (1, 1), groups: 1, "   \
-    "padding_mode: \"zeros\", output_padding: (0, 0), bias: True, weight_shape: (" #cin ", "  \
-    #cout ", 2, 2)}\n"
-#define CONVT1(name, cin, cout)                                                            \
-    "module " name " nn.ConvTranspose1d {in_channels: " #cin ", out_channels: " #cout         \
-    ", kernel_size: (2,), stride: (2,), padding: (0,), dilation: (1,), groups: 1, "           \
-    "padding_mode: \"zeros\", output_padding: (0,), bias: True, weight_shape: (" #cin ", "    \
-    #cout ", 2)}\n"
 #define BN(name, d, n, affine, track)                                                      \
     "module " name " nn.BatchNorm" #d "d {num_features: " #n ", eps: 1e-05, momentum: 0.1, "   \
     "affine: " affine ", track_running_stats: " track ", bias: True, weight_shape: (" #n ",)}\n"
-#define LINEAR(name, in, out)                                                              \
-    "module " name " nn.Linear {in_features: " #in ", out_features: " #out ", bias: True, "    \
-    "weight_shape: (" #out ", " #in ")}\n"
-#define RELU(name) "module " name " nn.ReLU {inplace: False}\n"
 #define FRELU "torch.nn.functional.relu"
 
 /* A chain x -> m -> n2 [-> n3] -> output; the ops are call_module or call_function. */
-#define X "%x = placeholder x () {}\n"
-#define MOD2(t) "%n2 = call_module " t " (%m,) {}\n"
 #define FN2(t) "%n2 = call_function " t " (%m,) {}\n"
-#define MOD3(t) "%n3 = call_module " t " (%n2,) {}\n"
 #define FN3(t) "%n3 = call_function " t " (%n2,) {}\n"
-#define HEAD X "%m = call_module m (%x,) {}\n"
-#define OUT(n) "%output = output output (%" n ",) {}\n"
 
 /* Keeps module m (and anything named m) float so the fused container shows. */
 static const char keep_m[] = "qcfg 1\nextra_quantizer_dict = {exclude_module_name: [\"m\"]}\n";
-
-static const qp_pass_stats *
-pass(const qp_report *r, const char *name)
-{
-    for (uint32_t i = 0; i < r->npass; i++)
-        if (!strcmp(r->pass[i].pass, name))
-            return &r->pass[i];
-    fail_msg("no pass %s in the report", name);
-    return NULL;
-}
 
 /* Prepares g on Tensorrt with m kept float; the prepared text. */
 static char *
@@ -273,7 +232,7 @@ root_takes_last_place_and_users(void **state)
     qpt_contains(out, "%m_post_act_fake_quantizer = call_module m_post_act_fake_quantizer (%m,)");
     qpt_contains(out, "%mul = call_function operator.mul (%m_post_act_fake_quantizer, ");
     qpt_contains(out, "%output = output output ((%mul, %m_post_act_fake_quantizer),) {}");
-    const qp_pass_stats *f = pass(qp_graph_report(gr), "fuse");
+    const qp_pass_stats *f = qpt_pass_stats(qp_graph_report(gr), "fuse");
     assert_int_equal(f->matched, 1);
     assert_int_equal(f->nodes_erased, 2);
     assert_int_equal(f->uses_rewired, 2); /* mul and output */
@@ -302,7 +261,7 @@ report_counts_fusions(void **state)
     qp_graph *gr = qpt_parse(g, NULL);
     assert_int_equal(qp_prepare_qat(gr, QP_BACKEND_TENSORRT, NULL), QP_OK);
     const qp_report *r = qp_graph_report(gr);
-    const qp_pass_stats *f = pass(r, "fuse");
+    const qp_pass_stats *f = qpt_pass_stats(r, "fuse");
     assert_int_equal(f->matched, 2);
     assert_int_equal(f->nodes_erased, 3);
     assert_int_equal(f->uses_rewired, 2);
@@ -320,7 +279,7 @@ report_counts_fusions(void **state)
     static const char none[] = "qgraph 1\n" CONV2("m", 3, 8) HEAD FN2("torch.sigmoid") OUT("n2");
     gr = qpt_parse(none, NULL);
     assert_int_equal(qp_prepare_qat(gr, QP_BACKEND_TENSORRT, NULL), QP_OK);
-    f = pass(qp_graph_report(gr), "fuse");
+    f = qpt_pass_stats(qp_graph_report(gr), "fuse");
     assert_int_equal(f->matched, 0);
     assert_int_equal(f->nodes_erased, 0);
     assert_int_equal(f->modules_added, 0);

@@ -35,16 +35,6 @@ static const char chain[] =
     "pot_scale: False}, a_qscheme: {bit: 4, symmetry: False, per_channel: False, "          \
     "pot_scale: False}}\n"
 
-static const qp_pass_stats *
-pass(const qp_report *r, const char *name)
-{
-    for (uint32_t i = 0; i < r->npass; i++)
-        if (!strcmp(r->pass[i].pass, name))
-            return &r->pass[i];
-    fail_msg("no pass %s in the report", name);
-    return NULL;
-}
-
 /* The backend rows: schemes, kinds and observers per side. */
 static void
 backend_rows_give_each_side_its_qconfig(void **state)
@@ -331,13 +321,13 @@ report_counts_distinct_qconfigs(void **state)
     (void)state;
     qp_graph *g = qpt_parse(chain, NULL);
     assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
-    assert_int_equal(pass(qp_graph_report(g), "qconfig")->matched, 2);
+    assert_int_equal(qpt_pass_stats(qp_graph_report(g), "qconfig")->matched, 2);
     qp_graph_destroy(g);
     qp_config *c = qpt_config("qcfg 1\nqprep_overrides = [{path: \"conv2\", w: {bit: 4}}, "
                               "{path: \"fc\", w: {bit: 6}, a: {bit: 6}}]\n");
     g = qpt_parse(chain, NULL);
     assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, c), QP_OK);
-    assert_int_equal(pass(qp_graph_report(g), "qconfig")->matched, 5);
+    assert_int_equal(qpt_pass_stats(qp_graph_report(g), "qconfig")->matched, 5);
     qp_graph_destroy(g);
     qp_config_destroy(c);
 }

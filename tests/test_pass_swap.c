@@ -10,32 +10,10 @@
  * qprep_overrides one (a qprep extension).
  */
 #include "testlib.h"
+#include "qgraph_lines.h"
 
 #include <string.h>
 
-#define CONV2(name, cin, cout)                                                             \
-    "module " name " nn.Conv2d {in_channels: " #cin ", out_channels: " #cout ", kernel_size: " \
-    "(1, 1), stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1, padding_mode: "   \
-    "\"zeros\", output_padding: (0, 0), bias: True, weight_shape: (" #cout ", " #cin ", 1, 1)}\n"
-#define CONV1(name, cin, cout)                                                             \
-    "module " name " nn.Conv1d {in_channels: " #cin ", out_channels: " #cout ", kernel_size: " \
-    "(1,), stride: (1,), padding: (0,), dilation: (1,), groups: 1, padding_mode: \"zeros\", "  \
-    "output_padding: (0,), bias: True, weight_shape: (" #cout ", " #cin ", 1)}\n"
-#define CONV3(name, cin, cout)                                                             \
-    "module " name " nn.Conv3d {in_channels: " #cin ", out_channels: " #cout ", kernel_size: " \
-    "(1, 1, 1), stride: (1, 1, 1), padding: (0, 0, 0), dilation: (1, 1, 1), groups: 1, "      \
-    "padding_mode: \"zeros\", output_padding: (0, 0, 0), bias: True, weight_shape: (" #cout    \
-    ", " #cin ", 1, 1, 1)}\n"
-#define CONVT2(name, cin, cout)                                                            \
-    "module " name " nn.ConvTranspose2d {in_channels: " #cin ", out_channels: " #cout         \
-    ", kernel_size: (2, 2), stride: (2, 2), padding: (0, 0), dilation: (1, 1), groups: 1, "   \
-    "padding_mode: \"zeros\", output_padding: (0, 0), bias: True, weight_shape: (" #cin ", "  \
-    #cout ", 2, 2)}\n"
-#define CONVT1(name, cin, cout)                                                            \
-    "module " name " nn.ConvTranspose1d {in_channels: " #cin ", out_channels: " #cout         \
-    ", kernel_size: (2,), stride: (2,), padding: (0,), dilation: (1,), groups: 1, "           \
-    "padding_mode: \"zeros\", output_padding: (0,), bias: True, weight_shape: (" #cin ", "    \
-    #cout ", 2)}\n"
 #define CONVT3(name, cin, cout)                                                            \
     "module " name " nn.ConvTranspose3d {in_channels: " #cin ", out_channels: " #cout         \
     ", kernel_size: (2, 2, 2), stride: (2, 2, 2), padding: (0, 0, 0), dilation: (1, 1, 1), "  \
@@ -44,24 +22,15 @@
 #define BN(name, d, n)                                                                     \
     "module " name " nn.BatchNorm" #d "d {num_features: " #n ", eps: 1e-05, momentum: 0.1, "   \
     "affine: True, track_running_stats: True, bias: True, weight_shape: (" #n ",)}\n"
-#define LINEAR(name, in, out)                                                              \
-    "module " name " nn.Linear {in_features: " #in ", out_features: " #out ", bias: True, "    \
-    "weight_shape: (" #out ", " #in ")}\n"
 #define EMBEDDING(name)                                                                    \
     "module " name " nn.Embedding {num_embeddings: 100, embedding_dim: 32, padding_idx: None, " \
     "weight_shape: (100, 32)}\n"
 #define EMBEDDING_BAG(name)                                                                \
     "module " name " nn.EmbeddingBag {num_embeddings: 100, embedding_dim: 32, padding_idx: "   \
     "None, mode: \"mean\", weight_shape: (100, 32)}\n"
-#define RELU(name) "module " name " nn.ReLU {inplace: False}\n"
 
 /* x -> m [-> n2 [-> n3]] -> output */
 #define ONE X "%m = call_module m (%x,) {}\n%output = output output (%m,) {}\n"
-#define X "%x = placeholder x () {}\n"
-#define HEAD X "%m = call_module m (%x,) {}\n"
-#define MOD2(t) "%n2 = call_module " t " (%m,) {}\n"
-#define MOD3(t) "%n3 = call_module " t " (%n2,) {}\n"
-#define OUT(n) "%output = output output (%" n ",) {}\n"
 
 /* The weight quantizers' text on Tensorrt: LSQ, per-channel symmetric on axis AX. */
 #define TRT_WFQ(ax)                                                                        \
@@ -72,16 +41,6 @@
     "obs.MinMaxObserver {eps: 1.1920928955078125e-07, min_val: inf, max_val: -inf, "         \
     "quant_min: -127, quant_max: 127, ch_axis: " ax ", pot_scale: False, qscheme: "          \
     "\"per_channel_symmetric\", dtype: \"qint8\", reduce_range: False}\n"
-
-static const qp_pass_stats *
-pass(const qp_report *r, const char *name)
-{
-    for (uint32_t i = 0; i < r->npass; i++)
-        if (!strcmp(r->pass[i].pass, name))
-            return &r->pass[i];
-    fail_msg("no pass %s in the report", name);
-    return NULL;
-}
 
 /* Each mapped float type, its QAT type with the float attributes unchanged, then
  * the weight fake-quantizer and its observer right after it in the table. */
@@ -329,7 +288,7 @@ report_counts_swaps(void **state)
         "%ct = call_module ct (%fc,) {}\n" OUT("ct");
     qp_graph *gr = qpt_parse(g, NULL);
     assert_int_equal(qp_prepare_qat(gr, QP_BACKEND_TENSORRT, NULL), QP_OK);
-    const qp_pass_stats *s = pass(qp_graph_report(gr), "swap");
+    const qp_pass_stats *s = qpt_pass_stats(qp_graph_report(gr), "swap");
     assert_int_equal(s->modules_swapped, 2); /* m and fc; ct has no mapping */
     assert_int_equal(s->modules_removed, 3); /* m.0 m.1 m.2 */
     assert_int_equal(s->modules_added, 1 + 2 * 2); /* m.bn, two quantizers with observers */
@@ -341,7 +300,7 @@ report_counts_swaps(void **state)
                               "[\"m\", \"fc\"]}\n");
     gr = qpt_parse(g, NULL);
     assert_int_equal(qp_prepare_qat(gr, QP_BACKEND_TENSORRT, c), QP_OK);
-    s = pass(qp_graph_report(gr), "swap");
+    s = qpt_pass_stats(qp_graph_report(gr), "swap");
     assert_int_equal(s->modules_swapped, 0);
     assert_int_equal(s->modules_removed, 0);
     assert_int_equal(s->modules_added, 0);

@@ -27,16 +27,6 @@ static const char small[] =
     "%fc = call_module fc (%flatten,) {}\n"
     "%output = output output (%fc,) {}\n";
 
-static const qp_pass_stats *
-pass(const qp_report *r, const char *name)
-{
-    for (uint32_t i = 0; i < r->npass; i++)
-        if (!strcmp(r->pass[i].pass, name))
-            return &r->pass[i];
-    fail_msg("no pass %s in the report", name);
-    return NULL;
-}
-
 static void
 report_counts_are_exact(void **state)
 {
@@ -48,12 +38,12 @@ report_counts_are_exact(void **state)
     assert_int_equal(r->nodes_before, 8);
     assert_int_equal(r->nodes_after, 9);
     assert_int_equal(r->modules_before, 5);
-    const qp_pass_stats *f = pass(r, "fuse");
+    const qp_pass_stats *f = qpt_pass_stats(r, "fuse");
     assert_int_equal(f->matched, 1);
     assert_int_equal(f->nodes_erased, 2);
-    const qp_pass_stats *s = pass(r, "swap");
+    const qp_pass_stats *s = qpt_pass_stats(r, "swap");
     assert_int_equal(s->modules_swapped, 2);
-    const qp_pass_stats *q = pass(r, "fakequant");
+    const qp_pass_stats *q = qpt_pass_stats(r, "fakequant");
     assert_int_equal(q->fq_inserted, 3); /* x (conv), conv (pool), flatten (fc) */
     assert_int_equal(q->nodes_added, 3);
     assert_int_equal(q->uses_rewired, 3);

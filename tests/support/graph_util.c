@@ -1,7 +1,8 @@
 /*
  * graph_util.c - graph helpers the core unit tests share: a graph over the
  * test allocator, and the check every test ends with (close the graph with an
- * output, verify it, destroy it, nothing leaked).
+ * output, verify it, destroy it, nothing leaked), and a pass's line of the
+ * prepare report.
  */
 #include "testlib.h"
 
@@ -65,4 +66,14 @@ qpt_verify_ok(qp_graph *g)
         print_error("verify: %s: %s\n", qp_status_str(rc), qp_graph_errmsg(g));
         fail();
     }
+}
+
+const qp_pass_stats *
+qpt_pass_stats(const qp_report *r, const char *name)
+{
+    for (uint32_t i = 0; i < r->npass; i++)
+        if (!strcmp(r->pass[i].pass, name))
+            return &r->pass[i];
+    fail_msg("no pass %s in the report", name);
+    return NULL;
 }

@@ -55,6 +55,9 @@ qp_graph *qpt_parse(const char *text, const qp_allocator *a);
 size_t qpt_list(const char *reldir, const char *suffix, char ***names);
 void qpt_free_list(char **names, size_t n);
 
+/* graph_util.c: the report's line for pass `name` ("dup", "fuse", ...), failing the
+ * test when the report has none. */
+const qp_pass_stats *qpt_pass_stats(const qp_report *r, const char *name);
 /* graph_util.c: an empty graph over st (reset first; asserts success). */
 qp_graph *qpt_mkgraph(qpt_alloc *st);
 /* Ends g with an output if it has none (declaring the modules and parameters its
