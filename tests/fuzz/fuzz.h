@@ -48,6 +48,12 @@ void fz_fail(const char *what, const char *detail);
 /* A 64-bit hash of the input, to pick allocation points and chunk sizes. */
 uint64_t fz_hash(const uint8_t *data, size_t size);
 
+/* The properties every prepare keeps, given its status rc and g's text before it: a
+ * failure leaves the text as it was and says why; a success verifies and reads back
+ * as written. Returns the prepared text (the caller frees it), or NULL when rc is a
+ * failure. */
+char *fz_check_prepare(qp_graph *g, const fz_alloc *st, qp_status rc, const char *before);
+
 /* Reads a graph with this allocator; NULL when reading fails. */
 qp_graph *fz_read(const char *text, size_t len, unsigned flags, qp_allocator *a, qp_error *err);
 

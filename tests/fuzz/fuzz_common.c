@@ -124,3 +124,29 @@ fz_read(const char *text, size_t len, unsigned flags, qp_allocator *a, qp_error 
     FZ_CHECK(g != NULL, "no graph");
     return g;
 }
+
+char *
+fz_check_prepare(qp_graph *g, const fz_alloc *st, qp_status rc, const char *before)
+{
+    if (rc) {
+        char *after = fz_text(g, st, NULL);
+        FZ_CHECK(strcmp(before, after) == 0, "a failed prepare changed the graph");
+        FZ_CHECK(qp_graph_errmsg(g)[0] != 0, "a failed prepare without a message");
+        free(after);
+        return NULL;
+    }
+    FZ_CHECK(qp_graph_verify(g, NULL, NULL) == QP_OK, qp_graph_errmsg(g));
+    size_t plen;
+    char *t = fz_text(g, st, &plen);
+    fz_alloc st2 = {0};
+    qp_allocator a2 = fz_allocator(&st2);
+    qp_error err;
+    qp_graph *r = fz_read(t, plen, 0, &a2, &err);
+    FZ_CHECK(r != NULL, err.msg);
+    char *t2 = fz_text(r, &st2, NULL);
+    FZ_CHECK(strcmp(t, t2) == 0, "a prepared graph does not read back");
+    free(t2);
+    qp_graph_destroy(r);
+    FZ_CHECK(st2.live == 0, "leak");
+    return t;
+}

@@ -50,26 +50,7 @@ prepare_with(const qp_config *cfg, uint64_t h)
     qp_backend be = (qp_backend)(h % QP_BACKEND_COUNT);
     char *before = fz_text(g, &st, NULL);
     qp_status rc = qp_prepare_qat(g, be, cfg);
-    if (rc) {
-        char *after = fz_text(g, &st, NULL);
-        FZ_CHECK(strcmp(before, after) == 0, "a failed prepare changed the graph");
-        FZ_CHECK(qp_graph_errmsg(g)[0] != 0, "a failed prepare without a message");
-        free(after);
-    } else {
-        FZ_CHECK(qp_graph_verify(g, NULL, NULL) == QP_OK, qp_graph_errmsg(g));
-        size_t len;
-        char *t = fz_text(g, &st, &len);
-        fz_alloc st2 = {0};
-        qp_allocator a2 = fz_allocator(&st2);
-        qp_graph *h2 = fz_read(t, len, 0, &a2, &err);
-        FZ_CHECK(h2 != NULL, err.msg);
-        char *t2 = fz_text(h2, &st2, NULL);
-        FZ_CHECK(strcmp(t, t2) == 0, "a prepared graph does not read back");
-        qp_graph_destroy(h2);
-        FZ_CHECK(st2.live == 0, "leak");
-        free(t);
-        free(t2);
-    }
+    free(fz_check_prepare(g, &st, rc, before));
     free(before);
     qp_graph_destroy(g);
     FZ_CHECK(st.live == 0 && st.live_blocks == 0, "leak (prepare)");
