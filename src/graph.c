@@ -117,6 +117,12 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
     *out = NULL;
     if (!g)
         return QP_ERR_NULL_ARG;
+    return qp__graph_clone(g, 0, out);
+}
+
+qp_status
+qp__graph_clone(const qp_graph *g, uint64_t syms_expected, qp_graph **out)
+{
     qp_graph *h = qp__raw_alloc(&g->alloc, NULL, 0, sizeof *h);
     if (!h)
         return QP_ERR_NOMEM;
@@ -150,9 +156,15 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
         t->n = s->n;
         t->capsyms = s->n;
     }
-    if (!rc && (rc = dup_array(h, (void **)&t->slots, s->slots, s->nslots, s->nslots,
-                               sizeof *s->slots)) == QP_OK)
+    /* a copy that will need a bigger hash table gets it built from the records,
+     * not a copy of the slots that would be rebuilt at once */
+    if (syms_expected * 4 > (uint64_t)s->nslots * 3) {
+        if (!rc)
+            rc = qp__sym_presize(h, syms_expected);
+    } else if (!rc && (rc = dup_array(h, (void **)&t->slots, s->slots, s->nslots, s->nslots,
+                                      sizeof *s->slots)) == QP_OK) {
         t->nslots = s->nslots;
+    }
     /* the copy gets no spare capacity: the original's may be large (grown by
      * halves), and what the copy needs is for its own edits to ask */
 #define DUP(f, n, cap)                                                                     \

@@ -270,6 +270,9 @@ qp_status qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *o
 size_t qp__target_to_name(uint8_t op, const char *target, char *buf, size_t cap);
 /* Gives the arrays' spare capacity back (a reader's graph is final); best effort. */
 void qp__graph_trim(qp_graph *g);
+/* qp_graph_clone whose copy has a hash table sized for syms_expected syms in all
+ * (built from the records rather than copied when it must be bigger than g's). */
+qp_status qp__graph_clone(const qp_graph *g, uint64_t syms_expected, qp_graph **out);
 /* Exchanges the contents of two graphs (allocator, log and error text stay). */
 void qp__graph_swap(qp_graph *a, qp_graph *b);
 

@@ -271,7 +271,9 @@ qp__mod_copy_subtree(qp_graph *g, uint32_t m, uint32_t to_path, uint32_t after, 
     uint32_t last = qp__mod_subtree_end(g, m), n = 1;
     for (uint32_t x = m; x != last; x = g->mods[x].next)
         n++;
-    struct qp__module *run = qp__alloc(g, (size_t)n * sizeof *run);
+    /* most runs are one module (a fused child) or a few: no heap block for those */
+    struct qp__module small[8];
+    struct qp__module *run = n <= 8 ? small : qp__alloc(g, (size_t)n * sizeof *run);
     if (!run)
         return qp__err(g, QP_ERR_NOMEM, "out of memory copying module %s", qp__sym_str(g, root));
     uint32_t k = 0;
@@ -311,7 +313,8 @@ qp__mod_copy_subtree(qp_graph *g, uint32_t m, uint32_t to_path, uint32_t after, 
         if (added)
             (*added)++;
     }
-    qp__free(g, run, (size_t)n * sizeof *run);
+    if (run != small)
+        qp__free(g, run, (size_t)n * sizeof *run);
     return rc;
 }
 

@@ -489,12 +489,7 @@ static qp_status
 run(struct qp__prep *P)
 {
     qp_graph *g = P->g;
-    /* the names the passes make (paths of fused, QAT and fake-quantizer modules,
-     * quantizer nodes): size the symbol table for them once, not by doublings */
-    qp_status rc = qp__sym_presize(g, (uint64_t)g->st.n + 2u * ((uint64_t)g->nlive +
-                                                               g->nlivemods));
-    if (!rc)
-        rc = build_lists(P);
+    qp_status rc = build_lists(P);
     if (!rc)
         rc = qp__cls_refresh(P);
     if (!rc && (rc = flag_names(P, QP_EXCLUDE_MODULE_NAME, QP__SF_EXCL_MODULE | QP__SF_EXCL_LOCAL)))
@@ -582,7 +577,11 @@ qp_prepare_qat(qp_graph *g, qp_backend be, const qp_config *cfg)
     if ((rc = qp__verify(g, NULL, NULL)))
         goto out;
     qp_graph *w;
-    if ((rc = qp_graph_clone(g, &w))) {
+    /* the names the passes make (paths of fused, QAT and fake-quantizer modules,
+     * quantizer nodes): the copy's symbol table is sized for them at once, not by
+     * doublings */
+    uint64_t syms = (uint64_t)g->st.n + 2u * ((uint64_t)g->nlive + g->nlivemods);
+    if ((rc = qp__graph_clone(g, syms, &w))) {
         qp__err(g, rc, "out of memory copying the graph");
         goto out;
     }

@@ -102,7 +102,15 @@ rehash(qp_graph *g, uint32_t nslots)
     if (!slots)
         return qp__err(g, QP_ERR_NOMEM, "out of memory growing the symbol table");
     memset(slots, 0, (size_t)nslots * sizeof *slots);
+    /* Records are read in order, slots written at random: on a table past the
+     * caches each write is a cache and TLB miss, so the slot a few records ahead
+     * is requested early and the misses overlap instead of queueing. */
+    enum { AHEAD = 16 };
     for (uint32_t id = 1; id < st->n; id++) {
+#if defined(__GNUC__)
+        if (id + AHEAD < st->n)
+            __builtin_prefetch(&slots[st->syms[id + AHEAD].hash & (nslots - 1)], 1);
+#endif
         uint32_t h = st->syms[id].hash, i = h & (nslots - 1);
         while (slots[i])
             i = (i + 1) & (nslots - 1);
