@@ -7,7 +7,7 @@
  * keeps only what some node calls, as rebuilding the GraphModule does.
  * Fixed mode keeps one module (one tied weight, one weight fake-quantizer)
  * for modules with parameters and duplicates only parameter-free ones.
- * Needs: table in tree order. Keeps: execution order, names.
+ * Needs: nothing (orders the table first). Keeps: execution order, names, tree order.
  */
 #include "prep.h"
 
@@ -112,7 +112,7 @@ qp__pass_dup(struct qp__prep *P)
         }
     }
     qp__free(g, seen, (size_t)n * sizeof *seen);
-    if (!rc)
-        rc = qp__mod_tree_order(g);
+    /* No reordering after the copies: each went in at the end of its parent's run,
+     * where tree order has it, and a replaced destination left its place to it. */
     return rc ? rc : qp__mod_gc(g);
 }

@@ -5,6 +5,7 @@
  * untouched; a module already at a `_dup` path is replaced; fixed mode keeps
  * modules with parameters shared; the report's counts for the pass.
  */
+#include "prep.h"
 #include "testlib.h"
 
 #include <string.h>
@@ -346,6 +347,94 @@ uncalled_modules_leave_the_table(void **state)
     test_free(out);
 }
 
+/* Runs the dup pass alone on g, then checks that qp__mod_tree_order would move
+ * nothing: the pass puts each copy where tree order has it and does not reorder
+ * after copying. */
+static void
+dup_then_check_tree_order(qp_graph *g, const char *what)
+{
+    struct qp__prep P;
+    qp_pass_stats st;
+    memset(&P, 0, sizeof P);
+    memset(&st, 0, sizeof st);
+    P.g = g;
+    P.orig = g;
+    P.be = qp__backend_get(QP_BACKEND_TENSORRT);
+    P.st = &st;
+    assert_int_equal(qp__pass_dup(&P), QP_OK);
+    uint32_t n = 0;
+    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next)
+        n++;
+    uint32_t *before = test_malloc((n + 1) * sizeof *before), k = 0;
+    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next)
+        before[k++] = m;
+    assert_int_equal(qp__mod_tree_order(g), QP_OK);
+    k = 0;
+    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next, k++) {
+        if (k >= n || before[k] != m) {
+            print_error("%s: after dup, module %s is out of tree order (place %u)\n", what,
+                        qp__sym_str(g, g->mods[m].path), (unsigned)k);
+            fail();
+        }
+    }
+    assert_int_equal(k, n);
+    test_free(before);
+}
+
+static void
+copies_leave_the_table_in_tree_order(void **state)
+{
+    (void)state;
+    /* reuse at the root, under present and absent parents, deep, with a replaced
+     * destination, and a copy whose parent run is interrupted by another root */
+    static const char *const texts[] = {
+        reused,
+        "qgraph 1\n"
+        "module a.b.relu nn.ReLU {inplace: True}\n"
+        "module a.b.relu.inner nn.Identity {}\n"
+        "module a.b.relu2 nn.ReLU6 {inplace: False}\n"
+        "module c nn.Tanh {}\n"
+        "module a.b.tail nn.Identity {}\n"
+        "module a nn.Identity {}\n"
+        "module relu_dup1 nn.Sigmoid {}\n"
+        "module relu nn.ReLU {inplace: False}\n"
+        "%x = placeholder x () {}\n"
+        "%r = call_module a.b.relu (%x,) {}\n"
+        "%r2 = call_module a.b.relu2 (%r,) {}\n"
+        "%c = call_module c (%r2,) {}\n"
+        "%t = call_module a.b.tail (%c,) {}\n"
+        "%s = call_module relu_dup1 (%t,) {}\n"
+        "%q = call_module relu (%s,) {}\n"
+        "%r_1 = call_module a.b.relu (%q,) {}\n"
+        "%c_1 = call_module c (%r_1,) {}\n"
+        "%r2_1 = call_module a.b.relu2 (%c_1,) {}\n"
+        "%q_1 = call_module relu (%r2_1,) {}\n"
+        "%r_2 = call_module a.b.relu (%q_1,) {}\n"
+        "%a = call_module a (%r_2,) {}\n"
+        "%output = output output (%a,) {}\n",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        qp_graph *g = qpt_parse(texts[i], NULL);
+        dup_then_check_tree_order(g, "inline graph");
+        qp_graph_destroy(g);
+    }
+    /* and every model of the conformance fixtures */
+    char **names = NULL;
+    size_t nn = qpt_list("fixtures", ".in.qg", &names);
+    assert_true(nn > 0);
+    for (size_t i = 0; i < nn; i++) {
+        char rel[512];
+        snprintf(rel, sizeof rel, "fixtures/%s", names[i]);
+        size_t len = 0;
+        char *text = qpt_read_file(rel, &len);
+        qp_graph *g = qpt_parse(text, NULL);
+        dup_then_check_tree_order(g, names[i]);
+        qp_graph_destroy(g);
+        test_free(text);
+    }
+    qpt_free_list(names, nn);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -363,6 +452,7 @@ main(int argc, char **argv)
         cmocka_unit_test(weighted_module_is_untied_by_default),
         cmocka_unit_test(fixed_mode_keeps_modules_with_parameters_shared),
         cmocka_unit_test(uncalled_modules_leave_the_table),
+        cmocka_unit_test(copies_leave_the_table_in_tree_order),
     };
     return cmocka_run_group_tests_name("pass_dup", tests, NULL, NULL);
 }
