@@ -9,28 +9,40 @@
  * the repeats and the peak of the bytes the library held at once (through a
  * counting allocator, both graphs of prepare included), per input node.
  *
- * Each repeat runs in a child process of its own where fork() exists, so that
- * every repeat, of every graph, starts from the same state: none of the memory
- * the library gets has been used by the process before, as in a program that
- * prepares its model once. In one process, what a repeat costs depends on
- * what the process did before: glibc keeps freed blocks of up to 32 MiB mapped
- * (after a first free of that size) and hands bigger ones back, so a small
- * graph's repeats run on pages already faulted in and a big graph's on new
- * ones, and the same small graph measures up to a quarter faster after the
- * generator ran than after a file was read. --in-process keeps that mode for
- * the steady state of a long-lived process.
+ * Every repeat of every graph starts from the same memory state, in one of two
+ * ways. By default all repeats run in this process, and with glibc the
+ * process keeps what is freed mapped (no mmap for big blocks, no trimming), so
+ * from the second repeat on the library runs on pages already faulted in, at
+ * any size: its own work, the steady state of a program that prepares graph
+ * after graph. Left to its defaults glibc would keep freed blocks of up to 32
+ * MiB mapped but map bigger ones afresh and hand them back on free, so a small
+ * graph's repeats would run on warm pages and a big graph's on new ones (and
+ * the same small graph measures a quarter faster after the generator ran than
+ * after a file was read). With --fresh-process each repeat runs in a child
+ * process of its own (where there is fork()): none of the memory the library
+ * gets has been used before, as in a program that prepares its model once,
+ * page faults included.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, fork */
+#define _DEFAULT_SOURCE          /* mallopt (glibc) */
 
 #include "cli.h"
 #include "resstack.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#define BENCH_KEEPS ", freed memory kept mapped"
+#else
+#define BENCH_KEEPS ""
+#endif
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/types.h>
@@ -390,11 +402,11 @@ int
 cmd_bench(int argc, char **argv)
 {
     static const char usage[] =
-        "qprep bench [--backend NAME] [--config FILE.qcfg] [--repeat N] [--in-process]\n"
+        "qprep bench [--backend NAME] [--config FILE.qcfg] [--repeat N] [--fresh-process]\n"
         "                   [--json] (IN.qg | --gen-nodes N | --gen-blocks N)";
     const char *in = NULL, *backend = "Tensorrt", *config = NULL;
     uint64_t repeat = 5, gen_nodes = 0, gen_blocks = 0;
-    bool json = false, fresh = BENCH_FORK;
+    bool json = false, fresh = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--backend") && i + 1 < argc)
@@ -409,8 +421,8 @@ cmd_bench(int argc, char **argv)
             gen_blocks = count_arg(argv[++i]);
         else if (!strcmp(a, "--json"))
             json = true;
-        else if (!strcmp(a, "--in-process"))
-            fresh = false;
+        else if (!strcmp(a, "--fresh-process") && BENCH_FORK)
+            fresh = true;
         else if ((a[0] != '-' || !a[1]) && !in)
             in = a;
         else {
@@ -433,6 +445,13 @@ cmd_bench(int argc, char **argv)
     if (config && !(cfg = cli_read_config(config)))
         return EXIT_BAD;
 
+#if defined(__GLIBC__)
+    if (!fresh) {
+        /* freed memory stays mapped: every repeat but the first runs on warm pages */
+        mallopt(M_MMAP_MAX, 0);
+        mallopt(M_TRIM_THRESHOLD, INT_MAX);
+    }
+#endif
     struct buf text = {NULL, 0, 0};
     char what[64];
     int rc = EXIT_OK;
@@ -491,7 +510,8 @@ cmd_bench(int argc, char **argv)
         } else {
             printf("graph    %s\n", name);
             printf("backend  %s, median of %u, %s\n", qp_backend_name(be), (unsigned)n,
-                   fresh ? "each repeat in a fresh process" : "all repeats in this process");
+                   fresh ? "each repeat in a fresh process"
+                         : "all repeats in this process" BENCH_KEEPS);
             printf("nodes    %u -> %u, modules %u -> %u\n", (unsigned)r.nodes_in,
                    (unsigned)r.nodes_out, (unsigned)r.modules_in, (unsigned)r.modules_out);
             printf("text     %zu bytes in, %zu bytes out\n", text.n, r.bytes_out);

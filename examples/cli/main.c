@@ -21,10 +21,9 @@ static const struct {
      "explain --backend NAME [--config FILE.qcfg] [--fix] IN.qg\n"
      "                            why each fake-quantizer is where it is"},
     {"bench", cmd_bench,
-     "bench [--backend NAME] [--config FILE.qcfg] [--repeat N] [--in-process] [--json]\n"
+     "bench [--backend NAME] [--config FILE.qcfg] [--repeat N] [--fresh-process] [--json]\n"
      "            (IN.qg | --gen-nodes N | --gen-blocks N)\n"
-     "                            median time of read, prepare and write (each repeat in\n"
-     "                            a fresh process unless --in-process); peak memory"},
+     "                            median time of read, prepare and write; peak memory"},
     {"gen", cmd_gen,
      "gen (--blocks N | --nodes N) [--channels C] [-o OUT.qg]\n"
      "                            write a residual stack of N BasicBlocks (benchmark graph)"},
