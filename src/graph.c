@@ -117,11 +117,11 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
     *out = NULL;
     if (!g)
         return QP_ERR_NULL_ARG;
-    return qp__graph_clone(g, 0, out);
+    return qp__graph_clone(g, 0, false, out);
 }
 
 qp_status
-qp__graph_clone(const qp_graph *g, uint64_t syms_expected, qp_graph **out)
+qp__graph_clone(const qp_graph *g, uint64_t syms_expected, bool share_strings, qp_graph **out)
 {
     qp_graph *h = qp__raw_alloc(&g->alloc, NULL, 0, sizeof *h);
     if (!h)
@@ -136,7 +136,11 @@ qp__graph_clone(const qp_graph *g, uint64_t syms_expected, qp_graph **out)
     struct qp__symtab *t = &h->st;
     qp_status rc = dup_array(h, (void **)&t->chunks, s->chunks, s->nchunks, s->capchunks,
                              sizeof *s->chunks);
-    if (!rc) {
+    if (!rc && share_strings) {
+        t->capchunks = s->capchunks;
+        t->nchunks = t->nborrowed = s->nchunks;
+        t->cur = s->cur; /* borrowed: the copy's first new string starts a chunk */
+    } else if (!rc) {
         t->capchunks = s->capchunks;
         /* chunk bytes: the chunk table now points at g's; replace each as it is copied */
         for (uint32_t i = 0; i < s->nchunks && !rc; i++) {
@@ -180,7 +184,8 @@ qp__graph_clone(const qp_graph *g, uint64_t syms_expected, qp_graph **out)
     DUP(ptrs, nptrs, capptrs)
 #undef DUP
     if (rc) {
-        /* the chunk table may still hold g's pointers past t->nchunks: forget them */
+        /* the chunk table may still hold g's pointers past t->nchunks (and holds them
+         * below t->nborrowed): neither is freed */
         free_all(h);
         qp_allocator a = h->alloc;
         qp__raw_alloc(&a, h, sizeof *h, 0);

@@ -98,6 +98,9 @@ struct qp__chunk {
 struct qp__symtab {
     struct qp__chunk *chunks; /* bytes; chunks[cur] is being filled, big strings get their own */
     uint32_t nchunks, capchunks, cur;
+    /* chunks[0..nborrowed) belong to another graph (prepare's working copy reads the
+     * original's strings in place): never written, freed or counted here */
+    uint32_t nborrowed;
     struct qp__sym *syms;
     uint32_t n, capsyms; /* syms[0] is the empty string */
     uint32_t *slots;     /* open addressing over sym ids, 0 = empty */
@@ -194,6 +197,11 @@ uint32_t qp__sym_len(const qp_graph *g, uint32_t sym);
 /* Reserves room so that `n` more interns cannot fail for want of slots or records
  * (bytes may still be needed). */
 qp_status qp__sym_reserve(qp_graph *g, uint32_t n);
+/* After a swap of a working copy made with shared strings into the original's
+ * handle: `owner` (which holds the copy's table now) takes the chunks it borrowed
+ * from `lender` (which holds the original's), with their memory accounting; the
+ * lender then frees none of them. */
+void qp__sym_take_borrowed(qp_graph *owner, qp_graph *lender);
 /* Sizes the hash table for about `total` syms at once (an estimate: the table is
  * rebuilt once instead of at every doubling on the way); records are not reserved. */
 qp_status qp__sym_presize(qp_graph *g, uint64_t total);
@@ -271,8 +279,12 @@ size_t qp__target_to_name(uint8_t op, const char *target, char *buf, size_t cap)
 /* Gives the arrays' spare capacity back (a reader's graph is final); best effort. */
 void qp__graph_trim(qp_graph *g);
 /* qp_graph_clone whose copy has a hash table sized for syms_expected syms in all
- * (built from the records rather than copied when it must be bigger than g's). */
-qp_status qp__graph_clone(const qp_graph *g, uint64_t syms_expected, qp_graph **out);
+ * (built from the records rather than copied when it must be bigger than g's).
+ * With share_strings the copy reads g's string bytes in place instead of copying
+ * them (they are append-only): g must then outlive the copy, unchanged, unless
+ * qp__sym_take_borrowed hands them over. */
+qp_status qp__graph_clone(const qp_graph *g, uint64_t syms_expected, bool share_strings,
+                          qp_graph **out);
 /* Exchanges the contents of two graphs (allocator, log and error text stay). */
 void qp__graph_swap(qp_graph *a, qp_graph *b);
 

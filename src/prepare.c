@@ -581,7 +581,10 @@ qp_prepare_qat(qp_graph *g, qp_backend be, const qp_config *cfg)
      * quantizer nodes): the copy's symbol table is sized for them at once, not by
      * doublings */
     uint64_t syms = (uint64_t)g->st.n + 2u * ((uint64_t)g->nlive + g->nlivemods);
-    if ((rc = qp__graph_clone(g, syms, &w))) {
+    /* the copy reads the original's strings in place: they are append-only, the
+     * original is not touched while the passes run, and on success the copy takes
+     * them over */
+    if ((rc = qp__graph_clone(g, syms, true, &w))) {
         qp__err(g, rc, "out of memory copying the graph");
         goto out;
     }
@@ -620,6 +623,7 @@ qp_prepare_qat(qp_graph *g, qp_backend be, const qp_config *cfg)
     w->report.nodes_after = w->nlive;
     w->report.modules_after = w->nlivemods;
     qp__graph_swap(g, w);
+    qp__sym_take_borrowed(g, w);
     qp_graph_destroy(w);
     qp__clear_err(g);
 out:

@@ -183,7 +183,7 @@ void
 qp__sym_free(qp_graph *g)
 {
     struct qp__symtab *st = &g->st;
-    for (uint32_t i = 0; i < st->nchunks; i++)
+    for (uint32_t i = st->nborrowed; i < st->nchunks; i++)
         qp__free(g, st->chunks[i].p, st->chunks[i].size);
     qp__free(g, st->chunks, (size_t)st->capchunks * sizeof *st->chunks);
     qp__free(g, st->syms, (size_t)st->capsyms * sizeof *st->syms);
@@ -223,7 +223,7 @@ room(qp_graph *g, size_t n, uint32_t *chunk, uint32_t *off)
 {
     struct qp__symtab *st = &g->st;
     struct qp__chunk *c = &st->chunks[st->cur];
-    if (c->size - c->used >= n) {
+    if (st->cur >= st->nborrowed && c->size - c->used >= n) {
         *chunk = st->cur;
         *off = c->used;
         c->used += (uint32_t)n;
@@ -287,4 +287,18 @@ qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *o
     st->slots[i] = slot_make(y->hash, id, st->nslots);
     *out = id;
     return QP_OK;
+}
+
+void
+qp__sym_take_borrowed(qp_graph *owner, qp_graph *lender)
+{
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < owner->st.nborrowed; i++)
+        bytes += owner->st.chunks[i].size;
+    owner->st.nborrowed = 0;
+    owner->mem += bytes;
+    if (owner->mem > owner->mem_peak)
+        owner->mem_peak = owner->mem;
+    lender->st.nborrowed = lender->st.nchunks;
+    lender->mem -= bytes;
 }

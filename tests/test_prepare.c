@@ -261,6 +261,55 @@ every_backend_prepares_every_model(void **state)
     qpt_free_list(names, n);
 }
 
+/* prepare's working copy reads the original's strings in place and takes them over
+ * on success: the prepared graph then owns, counts and frees every string, old and
+ * new, and keeps interning after them; a failed prepare leaves the original its own. */
+static void
+prepared_graph_owns_its_strings(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qpt_alloc_reset(&st);
+    qp_allocator a = qpt_allocator(&st);
+    size_t len = 0;
+    char *text = qpt_read_file("fixtures/resnet18.in.qg", &len);
+    qp_graph *g = qpt_parse(text, &a);
+    test_free(text);
+    assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
+    assert_int_equal(qp_graph_mem_used(g) + sizeof(qp_graph), st.live);
+    /* a refused prepare leaves the prepared graph as it was */
+    char *before = qpt_graph_text(g);
+    assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_ERR_ALREADY_PREPARED);
+    char *after = qpt_graph_text(g);
+    assert_string_equal(before, after);
+    test_free(before);
+    test_free(after);
+    /* new strings, enough for several chunks, after the adopted ones */
+    char path[160];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(path, sizeof path, "extra.%d.a_long_module_path_to_fill_string_chunks_quickly_"
+                 "and_then_some_more_bytes_%d", i, i);
+        qp_module m;
+        assert_int_equal(qp_graph_add_module(g, path, "nn.Identity", QP_NULL_VAL, &m), QP_OK);
+    }
+    assert_int_equal(qp_graph_mem_used(g) + sizeof(qp_graph), st.live);
+    /* the strings read before prepare are still there, and the new ones */
+    qp_module m = qp_graph_find_module(g, "layer1.0.conv1");
+    assert_true(m.id != 0);
+    qp_module x = qp_graph_find_module(g, "extra.2999.a_long_module_path_to_fill_string_chunks_"
+                                          "quickly_and_then_some_more_bytes_2999");
+    assert_true(x.id != 0);
+    /* and a graph prepared from it (a clone of the prepared one) does the same */
+    qp_graph *h = NULL;
+    assert_int_equal(qp_graph_clone(g, &h), QP_OK);
+    char *gt = qpt_graph_text(g), *ht = qpt_graph_text(h);
+    assert_string_equal(gt, ht);
+    test_free(gt);
+    test_free(ht);
+    qp_graph_destroy(h);
+    qpt_done(g, &st); /* every byte given back, once */
+}
+
 int
 main(int argc, char **argv)
 {
@@ -274,6 +323,7 @@ main(int argc, char **argv)
         cmocka_unit_test(caller_pointers_survive_fusion_and_swap),
         cmocka_unit_test(log_hook_hears_each_pass),
         cmocka_unit_test(every_backend_prepares_every_model),
+        cmocka_unit_test(prepared_graph_owns_its_strings),
     };
     return cmocka_run_group_tests_name("prepare", tests, NULL, NULL);
 }
