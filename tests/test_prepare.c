@@ -262,8 +262,8 @@ every_backend_prepares_every_model(void **state)
 }
 
 /* prepare's working copy reads the original's strings in place and takes them over
- * on success: the prepared graph then owns, counts and frees every string, old and
- * new, and keeps interning after them; a failed prepare leaves the original its own. */
+ * on success: strings handed out before stay valid, and the prepared graph owns,
+ * counts and frees every string, old and new, and keeps interning after them. */
 static void
 prepared_graph_owns_its_strings(void **state)
 {
@@ -275,7 +275,15 @@ prepared_graph_owns_its_strings(void **state)
     char *text = qpt_read_file("fixtures/resnet18.in.qg", &len);
     qp_graph *g = qpt_parse(text, &a);
     test_free(text);
+    /* strings the library returned stay valid until the graph is destroyed (qprep.h),
+     * a successful prepare included */
+    const char *path = qp_module_path(g, qp_graph_find_module(g, "layer1.0.conv1"));
+    const char *name = qp_node_name(g, qp_graph_find_node(g, "layer1_0_relu_1"));
+    assert_string_equal(path, "layer1.0.conv1");
+    assert_string_equal(name, "layer1_0_relu_1");
     assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
+    assert_string_equal(path, "layer1.0.conv1");
+    assert_string_equal(name, "layer1_0_relu_1");
     assert_int_equal(qp_graph_mem_used(g) + sizeof(qp_graph), st.live);
     /* a refused prepare leaves the prepared graph as it was */
     char *before = qpt_graph_text(g);
@@ -285,12 +293,12 @@ prepared_graph_owns_its_strings(void **state)
     test_free(before);
     test_free(after);
     /* new strings, enough for several chunks, after the adopted ones */
-    char path[160];
+    char buf[160];
     for (int i = 0; i < 3000; i++) {
-        snprintf(path, sizeof path, "extra.%d.a_long_module_path_to_fill_string_chunks_quickly_"
+        snprintf(buf, sizeof buf, "extra.%d.a_long_module_path_to_fill_string_chunks_quickly_"
                  "and_then_some_more_bytes_%d", i, i);
         qp_module m;
-        assert_int_equal(qp_graph_add_module(g, path, "nn.Identity", QP_NULL_VAL, &m), QP_OK);
+        assert_int_equal(qp_graph_add_module(g, buf, "nn.Identity", QP_NULL_VAL, &m), QP_OK);
     }
     assert_int_equal(qp_graph_mem_used(g) + sizeof(qp_graph), st.live);
     /* the strings read before prepare are still there, and the new ones */
