@@ -295,8 +295,10 @@ prepared_graph_owns_its_strings(void **state)
     /* new strings, enough for several chunks, after the adopted ones */
     char buf[160];
     for (int i = 0; i < 3000; i++) {
-        snprintf(buf, sizeof buf, "extra.%d.a_long_module_path_to_fill_string_chunks_quickly_"
-                 "and_then_some_more_bytes_%d", i, i);
+        snprintf(buf, sizeof buf,
+                 "extra.%d.a_long_module_path_to_fill_string_chunks_quickly_"
+                 "and_then_some_more_bytes_%d",
+                 i, i);
         qp_module m;
         assert_int_equal(qp_graph_add_module(g, buf, "nn.Identity", QP_NULL_VAL, &m), QP_OK);
     }

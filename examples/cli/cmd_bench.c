@@ -24,7 +24,7 @@
  * page faults included.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, fork */
-#define _DEFAULT_SOURCE          /* mallopt (glibc) */
+#define _DEFAULT_SOURCE         /* mallopt (glibc) */
 
 #include "cli.h"
 #include "resstack.h"
@@ -503,10 +503,10 @@ cmd_bench(int argc, char **argv)
                    "\"read_prepare_us\": %.1f, \"cpu_us\": %.1f, \"nodes_per_sec\": %.0f, "
                    "\"ns_per_node\": %.1f, \"peak_bytes\": %zu, \"peak_bytes_per_node\": %.1f, "
                    "\"graph_mem_peak\": %zu}\n",
-                   qp_backend_name(be), (unsigned)n, mode, (unsigned)r.nodes_in, (unsigned)r.nodes_out,
-                   (unsigned)r.modules_in, (unsigned)r.modules_out, text.n, r.bytes_out, rd, pr, wr,
-                   total, rd + pr, cpu, nps, r.nodes_in ? total * 1e3 / r.nodes_in : 0.0, peak,
-                   per_node, r.graph_peak);
+                   qp_backend_name(be), (unsigned)n, mode, (unsigned)r.nodes_in,
+                   (unsigned)r.nodes_out, (unsigned)r.modules_in, (unsigned)r.modules_out, text.n,
+                   r.bytes_out, rd, pr, wr, total, rd + pr, cpu, nps,
+                   r.nodes_in ? total * 1e3 / r.nodes_in : 0.0, peak, per_node, r.graph_peak);
         } else {
             printf("graph    %s\n", name);
             printf("backend  %s, median of %u, %s\n", qp_backend_name(be), (unsigned)n,
