@@ -13,6 +13,9 @@
 #include <qprep/prepare.h>
 #include <qprep/qprep.h>
 
+#include "fault_alloc.h"
+#include "textbuf.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,18 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Allocation calls so far (frees not counted); fail call fail_at (1-based, 0: never),
  * or every call from it on when fail_after. */
-typedef struct fz_alloc {
-    size_t calls, fail_at, failed, live, live_blocks;
-    int fail_after;
-} fz_alloc;
+typedef qpt_fault fz_alloc; /* over malloc (tests/support/fault_alloc.h) */
 
 qp_allocator fz_allocator(fz_alloc *st);
 
-/* A NUL-terminated, malloc'd text that a qp_write_fn appends to. */
-typedef struct fz_buf {
-    char *p;
-    size_t n, cap;
-} fz_buf;
+/* A NUL-terminated, malloc'd text that a qp_write_fn appends to (textbuf.h). */
+typedef qpt_textbuf fz_buf;
 int fz_buf_write(void *ud, const char *data, size_t len);
 void fz_buf_free(fz_buf *b);
 /* The canonical text of g (writing must succeed and must not allocate through g). */

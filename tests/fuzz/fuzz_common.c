@@ -10,34 +10,7 @@
 static void *
 alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-    fz_alloc *st = ud;
-    if (nsize == 0) {
-        if (ptr) {
-            st->live -= osize;
-            st->live_blocks--;
-            free(ptr);
-        }
-        return NULL;
-    }
-    st->calls++;
-    if (st->fail_at && (st->calls == st->fail_at || (st->fail_after && st->calls > st->fail_at))) {
-        st->failed++;
-        return NULL;
-    }
-    /* always move, as the test allocator does: a stale pointer shows under ASan */
-    void *p = malloc(nsize);
-    if (!p)
-        return NULL;
-    memset(p, 0xa5, nsize);
-    if (ptr) {
-        memcpy(p, ptr, osize < nsize ? osize : nsize);
-        free(ptr);
-        st->live -= osize;
-        st->live_blocks--;
-    }
-    st->live += nsize;
-    st->live_blocks++;
-    return p;
+    return qpt_fault_call(ud, ptr, osize, nsize, malloc, free);
 }
 
 qp_allocator
@@ -50,21 +23,7 @@ fz_allocator(fz_alloc *st)
 int
 fz_buf_write(void *ud, const char *data, size_t len)
 {
-    fz_buf *b = ud;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, data, len);
-    b->n += len;
-    b->p[b->n] = 0;
-    return 0;
+    return qpt_textbuf_append(ud, data, len, realloc);
 }
 
 void

@@ -38,8 +38,9 @@ for t in $targets; do
     echo "run.sh: building $t"
     # shellcheck disable=SC2086 # the source list is meant to split
     "$cc" -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-        -fno-omit-frame-pointer -I"$root/include" -I"$root/src" \
-        $srcs "$here/fuzz_common.c" "$here/$t.c" -lm -o "$out/$t"
+        -fno-omit-frame-pointer -I"$root/include" -I"$root/src" -I"$root/tests/support" \
+        $srcs "$here/fuzz_common.c" "$here/$t.c" "$root/tests/support/fault_alloc.c" \
+        "$root/tests/support/textbuf.c" -lm -o "$out/$t"
 done
 
 # ---- seed corpora ----

@@ -1,41 +1,28 @@
 /*
- * test_alloc.c - the fault-injecting, always-moving, leak-checked allocator.
+ * test_alloc.c - the tests' allocator: fault_alloc.c over cmocka's test_malloc, so a
+ * leak fails the test.
  */
 #include "testlib.h"
 
 #include <string.h>
 
+/* cmocka's allocator, as functions (test_malloc and test_free are macros) */
+static void *
+get(size_t n)
+{
+    return test_malloc(n);
+}
+
+static void
+put(void *p)
+{
+    test_free(p);
+}
+
 static void *
 alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-    qpt_alloc *st = ud;
-    if (nsize == 0) {
-        if (ptr) {
-            st->live -= osize;
-            st->live_blocks--;
-            test_free(ptr);
-        }
-        return NULL;
-    }
-    st->calls++;
-    if (st->fail_at && (st->calls == st->fail_at || (st->fail_after && st->calls > st->fail_at))) {
-        st->failed++;
-        return NULL;
-    }
-    void *p = test_malloc(nsize);
-    if (!p)
-        return NULL;
-    /* poison fresh bytes so code relying on zeroed memory fails */
-    memset(p, 0xa5, nsize);
-    if (ptr) {
-        memcpy(p, ptr, osize < nsize ? osize : nsize);
-        test_free(ptr);
-        st->live -= osize;
-        st->live_blocks--;
-    }
-    st->live += nsize;
-    st->live_blocks++;
-    return p;
+    return qpt_fault_call(ud, ptr, osize, nsize, get, put);
 }
 
 qp_allocator

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "fault_alloc.h"
 #include "internal.h"
 #include <qprep/prepare.h>
 #include <qprep/qprep.h>
@@ -25,18 +26,11 @@
 #include <stdio.h>
 
 /*
- * A test allocator: blocks come from cmocka's test_malloc so a leak fails the
- * test; realloc always moves (a stale pointer shows under ASan at once); the
- * k-th call (1-based) can be made to fail, alone or with every later one.
+ * A test allocator (fault_alloc.h) whose blocks come from cmocka's test_malloc,
+ * so a leak fails the test; realloc always moves; the k-th call (1-based) can be
+ * made to fail, alone or with every later one.
  */
-typedef struct qpt_alloc {
-    size_t calls;      /* allocation calls so far (frees not counted) */
-    size_t fail_at;    /* 0: never fail */
-    int fail_after;    /* fail fail_at and every later call */
-    size_t failed;     /* calls made to fail */
-    size_t live;       /* bytes allocated and not freed */
-    size_t live_blocks;
-} qpt_alloc;
+typedef qpt_fault qpt_alloc;
 
 /* A qp_allocator over st (which must outlive every graph made with it). */
 qp_allocator qpt_allocator(qpt_alloc *st);

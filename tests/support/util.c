@@ -4,6 +4,7 @@
  * util.c - file and text helpers for the tests.
  */
 #include "testlib.h"
+#include "textbuf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,35 +34,23 @@ qpt_read_file(const char *rel, size_t *len)
     return buf;
 }
 
-struct sbuf {
-    char *p;
-    size_t n, cap;
-};
+/* cmocka's realloc, as a function (test_realloc is a macro) */
+static void *
+re(void *p, size_t n)
+{
+    return test_realloc(p, n);
+}
 
 static int
 sbuf_write(void *ud, const char *data, size_t len)
 {
-    struct sbuf *b = ud;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *p = test_realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, data, len);
-    b->n += len;
-    b->p[b->n] = 0;
-    return 0;
+    return qpt_textbuf_append(ud, data, len, re);
 }
 
 char *
 qpt_graph_text(const qp_graph *g)
 {
-    struct sbuf b = {NULL, 0, 0};
+    qpt_textbuf b = {NULL, 0, 0};
     assert_int_equal(qp_graph_write_text(g, sbuf_write, &b), QP_OK);
     if (!b.p) {
         b.p = test_malloc(1);
