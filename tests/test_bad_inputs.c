@@ -157,17 +157,8 @@ run_prepare(const char *text, size_t len, const char *backend, const char *cfg_r
     qp_backend be;
     assert_int_equal(qp_backend_from_name(backend, &be), QP_OK);
     qp_config *c = NULL;
-    if (cfg_rel) {
-        size_t clen;
-        char *ctext = qpt_read_file(cfg_rel, &clen);
-        qp_error cerr;
-        if (qp_config_read_text(ctext, clen, NULL, &c, &cerr)) {
-            print_error("%s:%u:%u: %s\n", cfg_rel, (unsigned)cerr.line, (unsigned)cerr.col,
-                        cerr.msg);
-            fail();
-        }
-        test_free(ctext);
-    }
+    if (cfg_rel)
+        c = qpt_config_file(cfg_rel);
     qpt_alloc al;
     qp_error err;
     qp_graph *g = read_graph(text, len, 0, &al, &err);
@@ -380,6 +371,18 @@ make(const char *prefix, size_t n, char c, const char *suffix, size_t *len)
     return p;
 }
 
+/* r failed with st at line:col (col 0: any) with needle in its message. */
+static void
+expect_result(const struct result *r, qp_status st, uint32_t line, uint32_t col, const char *needle)
+{
+    if (r->st != st || r->line != line || (col && r->col != col) || !strstr(r->msg, needle)) {
+        print_error("got %s at %u:%u '%.200s'; want %s at %u:%u '%s'\n", status_names[r->st],
+                    (unsigned)r->line, (unsigned)r->col, r->msg, status_names[st], (unsigned)line,
+                    (unsigned)col, needle);
+        fail();
+    }
+}
+
 static void
 expect_read(const char *text, size_t len, qp_status st, uint32_t line, uint32_t col,
             const char *needle)
@@ -387,12 +390,7 @@ expect_read(const char *text, size_t len, qp_status st, uint32_t line, uint32_t 
     struct result r;
     memset(&r, 0, sizeof r);
     run_read(text, len, &r);
-    if (r.st != st || r.line != line || (col && r.col != col) || !strstr(r.msg, needle)) {
-        print_error("got %s at %u:%u '%.200s'; want %s at %u:%u '%s'\n", status_names[r.st],
-                    (unsigned)r.line, (unsigned)r.col, r.msg, status_names[st], (unsigned)line,
-                    (unsigned)col, needle);
-        fail();
-    }
+    expect_result(&r, st, line, col, needle);
     if (r.text)
         test_free(r.text);
 }
@@ -404,12 +402,7 @@ expect_config(const char *text, size_t len, qp_status st, uint32_t line, uint32_
     struct result r;
     memset(&r, 0, sizeof r);
     run_config(text, len, &r);
-    if (r.st != st || r.line != line || (col && r.col != col) || !strstr(r.msg, needle)) {
-        print_error("got %s at %u:%u '%.200s'; want %s at %u:%u '%s'\n", status_names[r.st],
-                    (unsigned)r.line, (unsigned)r.col, r.msg, status_names[st], (unsigned)line,
-                    (unsigned)col, needle);
-        fail();
-    }
+    expect_result(&r, st, line, col, needle);
 }
 
 #define MB (1u << 20)

@@ -34,16 +34,7 @@ config_for(const char *model, const char *backend, const char *cfg)
     } else {
         return NULL;
     }
-    size_t len;
-    char *text = qpt_read_file(rel, &len);
-    qp_config *c = NULL;
-    qp_error err;
-    if (qp_config_read_text(text, len, NULL, &c, &err)) {
-        print_error("%s:%u:%u: %s\n", rel, (unsigned)err.line, (unsigned)err.col, err.msg);
-        fail();
-    }
-    test_free(text);
-    return c;
+    return qpt_config_file(rel);
 }
 
 /* Runs one fixture; returns true when it conforms. */

@@ -4,6 +4,7 @@
  * against MQBench's and torch 1.13's source: where MQBench replaces, fails or
  * maps in ways no fixture shows. Default mode reproduces MQBench.
  */
+#include "qgraph_lines.h"
 #include "testlib.h"
 
 #include <string.h>
@@ -126,15 +127,7 @@ static void
 onnx_qnn_fails_on_multihead_attention(void **state)
 {
     (void)state;
-    static const char g[] =
-        "qgraph 1\n"
-        "module mha nn.MultiheadAttention {embed_dim: 16, num_heads: 2}\n"
-        "module mha.out_proj nn.NonDynamicallyQuantizableLinear {in_features: 16, "
-        "out_features: 16, bias: True, weight_shape: (16, 16)}\n"
-        "%x = placeholder x () {}\n"
-        "%mha = call_module mha (%x, %x, %x) {}\n"
-        "%getitem = call_function operator.getitem (%mha, 0) {}\n"
-        "%output = output output (%getitem,) {}\n";
+    static const char g[] = MHA_GRAPH;
     char *msg = qpt_prepare(g, QP_BACKEND_ONNX_QNN, NULL, QP_ERR_INVALID_GRAPH);
     qpt_contains(msg, "cannot swap mha.out_proj");
     qpt_contains(msg, "from_float only works for Linear");

@@ -775,21 +775,6 @@ prepare_op(qp_graph *g, const void *arg)
     return qp_prepare_qat(g, p->be, p->cfg);
 }
 
-static qp_config *
-config_file(const char *rel)
-{
-    size_t len;
-    char *text = qpt_read_file(rel, &len);
-    qp_config *c = NULL;
-    qp_error err;
-    if (qp_config_read_text(text, len, NULL, &c, &err)) {
-        print_error("%s:%u:%u: %s\n", rel, (unsigned)err.line, (unsigned)err.col, err.msg);
-        fail();
-    }
-    test_free(text);
-    return c;
-}
-
 /* Sweeps prepare of MODEL for a backend and checks the result against the fixture
  * (NULL: no fixture, e.g. fixed mode). tight: every array of the input full, so the
  * copy's first append of each kind allocates too. Returns the allocation points. */
@@ -807,7 +792,7 @@ sweep_prepare(const char *model, const char *backend, const char *cfg_rel, const
              verify_each ? " (verify each)" : "", tight ? " (arrays full)" : "");
     struct prep_arg p;
     assert_int_equal(qp_backend_from_name(backend, &p.be), QP_OK);
-    qp_config *c = cfg_rel ? config_file(cfg_rel) : NULL;
+    qp_config *c = cfg_rel ? qpt_config_file(cfg_rel) : NULL;
     if (fix || verify_each) {
         if (!c)
             assert_int_equal(qp_config_create(NULL, &c), QP_OK);

@@ -7,6 +7,7 @@
  * raised when the qconfig is built, and the pass's report. Expected values were
  * checked against proto.py (MQBench's model) where it covers them.
  */
+#include "qgraph_lines.h"
 #include "testlib.h"
 
 #include <string.h>
@@ -264,15 +265,7 @@ static void
 float_ancestor_keeps_submodules_float(void **state)
 {
     (void)state;
-    static const char g[] =
-        "qgraph 1\n"
-        "module mha nn.MultiheadAttention {embed_dim: 16, num_heads: 2}\n"
-        "module mha.out_proj nn.NonDynamicallyQuantizableLinear {in_features: 16, "
-        "out_features: 16, bias: True, weight_shape: (16, 16)}\n"
-        "%x = placeholder x () {}\n"
-        "%mha = call_module mha (%x, %x, %x) {}\n"
-        "%getitem = call_function operator.getitem (%mha, 0) {}\n"
-        "%output = output output (%getitem,) {}\n";
+    static const char g[] = MHA_GRAPH;
     qp_config *c = qpt_config("qcfg 1\nqprep_overrides = [{type: \"nn.MultiheadAttention\", "
                               "float: True}]\n");
     char *out = qpt_prepare(g, QP_BACKEND_ONNX_QNN, c, QP_OK);

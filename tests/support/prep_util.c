@@ -18,6 +18,21 @@ qpt_config(const char *text)
     return c;
 }
 
+qp_config *
+qpt_config_file(const char *rel)
+{
+    size_t len;
+    char *text = qpt_read_file(rel, &len);
+    qp_config *c = NULL;
+    qp_error err;
+    if (qp_config_read_text(text, len, NULL, &c, &err)) {
+        print_error("%s:%u:%u: %s\n", rel, (unsigned)err.line, (unsigned)err.col, err.msg);
+        fail();
+    }
+    test_free(text);
+    return c;
+}
+
 char *
 qpt_prepare(const char *in, qp_backend be, const qp_config *cfg, qp_status want)
 {

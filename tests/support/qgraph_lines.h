@@ -1,8 +1,8 @@
 /*
  * qgraph_lines.h - qgraph text the pass tests build their small graphs from:
  * module lines with the attribute dicts torch.fx records for nn.Conv1d/2d/3d,
- * nn.ConvTranspose1d/2d, nn.Linear and nn.ReLU, and a chain x -> m -> n2 [-> n3]
- * -> output of call_module nodes.
+ * nn.ConvTranspose1d/2d, nn.Linear and nn.ReLU, a chain x -> m -> n2 [-> n3]
+ * -> output of call_module nodes, and a whole graph around nn.MultiheadAttention.
  */
 #ifndef QPT_QGRAPH_LINES_H
 #define QPT_QGRAPH_LINES_H
@@ -41,5 +41,18 @@
 #define MOD2(t) "%n2 = call_module " t " (%m,) {}\n"
 #define MOD3(t) "%n3 = call_module " t " (%n2,) {}\n"
 #define OUT(n) "%output = output output (%" n ",) {}\n"
+
+/* nn.MultiheadAttention called on x three times, its out_proj a
+ * NonDynamicallyQuantizableLinear (torch maps it to nnqat.Linear, whose from_float
+ * then fails). */
+#define MHA_GRAPH                                                                          \
+    "qgraph 1\n"                                                                           \
+    "module mha nn.MultiheadAttention {embed_dim: 16, num_heads: 2}\n"                     \
+    "module mha.out_proj nn.NonDynamicallyQuantizableLinear {in_features: 16, "            \
+    "out_features: 16, bias: True, weight_shape: (16, 16)}\n"                              \
+    "%x = placeholder x () {}\n"                                                           \
+    "%mha = call_module mha (%x, %x, %x) {}\n"                                             \
+    "%getitem = call_function operator.getitem (%mha, 0) {}\n"                             \
+    "%output = output output (%getitem,) {}\n"
 
 #endif

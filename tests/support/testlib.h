@@ -66,6 +66,8 @@ void qpt_verify_ok(qp_graph *g);
  * a backend expecting status `want`; returns the prepared text or, on the expected
  * failure, the error message (checking the graph was left unchanged). test_malloc'd. */
 qp_config *qpt_config(const char *text);
+/* The same for a file under the data folder (its path in the message). */
+qp_config *qpt_config_file(const char *rel);
 char *qpt_prepare(const char *in, qp_backend be, const qp_config *cfg, qp_status want);
 /* Fail unless hay contains / lacks needle, printing both. */
 void qpt_contains(const char *hay, const char *needle);
