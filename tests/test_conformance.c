@@ -10,33 +10,6 @@
 
 unsigned qpt_compare(const qp_graph *e, const qp_graph *a, char *out, size_t cap);
 
-static bool
-exists(const char *rel)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", qpt_data_dir, rel);
-    FILE *f = fopen(path, "rb");
-    if (f)
-        fclose(f);
-    return f != NULL;
-}
-
-static qp_config *
-config_for(const char *model, const char *backend, const char *cfg)
-{
-    char rel[512];
-    if (cfg) {
-        snprintf(rel, sizeof rel, "configs/%s-%s.qcfg", model, cfg);
-        if (!exists(rel))
-            snprintf(rel, sizeof rel, "configs/%s.qcfg", cfg);
-    } else if (!strncmp(backend, "Academic", 8)) {
-        snprintf(rel, sizeof rel, "configs/academic.qcfg");
-    } else {
-        return NULL;
-    }
-    return qpt_config_file(rel);
-}
-
 /* Runs one fixture; returns true when it conforms. */
 /* text without its comment lines (where qprep and MQBench say different things) */
 static char *
@@ -62,17 +35,11 @@ static size_t bytewise; /* fixtures whose text qprep writes byte for byte */
 static bool
 one(const char *name)
 {
-    char model[128], backend[64], cfg[64];
-    const char *p = name, *d1 = strchr(p, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    if (!d1 || !d2)
+    qpt_fixture f;
+    if (!qpt_fixture_parse(name, &f))
         return false;
-    snprintf(model, sizeof model, "%.*s", (int)(d1 - p), p);
-    snprintf(backend, sizeof backend, "%.*s", (int)(d2 - d1 - 1), d1 + 1);
-    bool has_cfg = strncmp(d2, ".out.qg", 7) != 0;
-    if (has_cfg)
-        snprintf(cfg, sizeof cfg, "%.*s", (int)(strchr(d2 + 1, '.') - d2 - 1), d2 + 1);
     char rel[512];
-    snprintf(rel, sizeof rel, "fixtures/%s.in.qg", model);
+    snprintf(rel, sizeof rel, "fixtures/%s.in.qg", f.model);
     char *in = qpt_read_file(rel, NULL);
     snprintf(rel, sizeof rel, "fixtures/%s", name);
     char *want = qpt_read_file(rel, NULL);
@@ -81,8 +48,8 @@ one(const char *name)
     qp_allocator a = qpt_allocator(&st);
     qp_graph *g = qpt_parse(in, &a), *e = qpt_parse(want, NULL);
     qp_backend be;
-    assert_int_equal(qp_backend_from_name(backend, &be), QP_OK);
-    qp_config *c = config_for(model, backend, has_cfg ? cfg : NULL);
+    assert_int_equal(qp_backend_from_name(f.backend, &be), QP_OK);
+    qp_config *c = f.cfg_rel[0] ? qpt_config_file(f.cfg_rel) : NULL;
     qp_status rc = qp_prepare_qat(g, be, c);
     bool ok = false;
     if (rc) {

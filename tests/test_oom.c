@@ -826,17 +826,6 @@ sweep_prepare(const char *model, const char *backend, const char *cfg_rel, const
     return n;
 }
 
-static bool
-exists(const char *rel)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", qpt_data_dir, rel);
-    FILE *f = fopen(path, "rb");
-    if (f)
-        fclose(f);
-    return f != NULL;
-}
-
 /* Every conformance fixture MODEL.BACKEND[.CFG].out.qg (the configuration found as
  * FORMAT.md says), with the input's arrays as read and full: every backend on every
  * model that exercises it. */
@@ -849,25 +838,15 @@ prepare_fails_cleanly_for_every_fixture(void **state)
     size_t n = qpt_list("fixtures", ".out.qg", &names);
     assert_true(n > 100);
     for (size_t i = 0; i < n; i++) {
-        char model[128], backend[64], cfg[64], fixture[512], cfg_rel[256];
-        const char *d1 = strchr(names[i], '.'), *d2 = strchr(d1 + 1, '.');
-        snprintf(model, sizeof model, "%.*s", (int)(d1 - names[i]), names[i]);
-        snprintf(backend, sizeof backend, "%.*s", (int)(d2 - d1 - 1), d1 + 1);
-        const char *cfgp = NULL;
-        if (strncmp(d2, ".out.qg", 7)) {
-            snprintf(cfg, sizeof cfg, "%.*s", (int)(strchr(d2 + 1, '.') - d2 - 1), d2 + 1);
-            snprintf(cfg_rel, sizeof cfg_rel, "configs/%s-%s.qcfg", model, cfg);
-            if (!exists(cfg_rel))
-                snprintf(cfg_rel, sizeof cfg_rel, "configs/%s.qcfg", cfg);
-            cfgp = cfg_rel;
-        } else if (!strncmp(backend, "Academic", 8)) {
-            cfgp = "configs/academic.qcfg";
-        }
+        char fixture[512];
+        qpt_fixture f;
+        assert_true(qpt_fixture_parse(names[i], &f));
+        const char *cfgp = f.cfg_rel[0] ? f.cfg_rel : NULL;
         snprintf(fixture, sizeof fixture, "fixtures/%s", names[i]);
         qp_backend be;
-        assert_int_equal(qp_backend_from_name(backend, &be), QP_OK);
-        size_t a = sweep_prepare(model, backend, cfgp, fixture, false, false, false);
-        size_t b = sweep_prepare(model, backend, cfgp, fixture, false, false, true);
+        assert_int_equal(qp_backend_from_name(f.backend, &be), QP_OK);
+        size_t a = sweep_prepare(f.model, f.backend, cfgp, fixture, false, false, false);
+        size_t b = sweep_prepare(f.model, f.backend, cfgp, fixture, false, false, true);
         print_message("prepare %-44s %4zu points (as read), %4zu (arrays full)\n", names[i], a, b);
         per_backend[be] += a + b;
         runs[be]++;

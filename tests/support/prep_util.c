@@ -33,6 +33,30 @@ qpt_config_file(const char *rel)
     return c;
 }
 
+bool
+qpt_fixture_parse(const char *name, qpt_fixture *f)
+{
+    const char *d1 = strchr(name, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    if (!d1 || !d2)
+        return false;
+    snprintf(f->model, sizeof f->model, "%.*s", (int)(d1 - name), name);
+    snprintf(f->backend, sizeof f->backend, "%.*s", (int)(d2 - d1 - 1), d1 + 1);
+    f->cfg_rel[0] = 0;
+    if (strncmp(d2, ".out.qg", 7)) {
+        const char *d3 = strchr(d2 + 1, '.');
+        if (!d3)
+            return false;
+        snprintf(f->cfg_rel, sizeof f->cfg_rel, "configs/%s-%.*s.qcfg", f->model,
+                 (int)(d3 - d2 - 1), d2 + 1);
+        if (!qpt_data_exists(f->cfg_rel))
+            snprintf(f->cfg_rel, sizeof f->cfg_rel, "configs/%.*s.qcfg", (int)(d3 - d2 - 1),
+                     d2 + 1);
+    } else if (!strncmp(f->backend, "Academic", 8)) {
+        snprintf(f->cfg_rel, sizeof f->cfg_rel, "configs/academic.qcfg");
+    }
+    return true;
+}
+
 char *
 qpt_prepare(const char *in, qp_backend be, const qp_config *cfg, qp_status want)
 {

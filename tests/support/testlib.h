@@ -40,6 +40,8 @@ void qpt_alloc_reset(qpt_alloc *st);
 extern const char *qpt_data_dir;
 /* Reads a whole file under the data folder into a test_malloc'd buffer; *len its size. */
 char *qpt_read_file(const char *rel, size_t *len);
+/* Whether rel (under the data folder) can be opened. */
+bool qpt_data_exists(const char *rel);
 /* The canonical text of a graph, test_malloc'd, NUL-terminated. */
 char *qpt_graph_text(const qp_graph *g);
 /* Reads a graph from text (asserts success). */
@@ -68,6 +70,15 @@ void qpt_verify_ok(qp_graph *g);
 qp_config *qpt_config(const char *text);
 /* The same for a file under the data folder (its path in the message). */
 qp_config *qpt_config_file(const char *rel);
+/* A conformance fixture's name MODEL.BACKEND[.CFG].out.qg taken apart: model, backend,
+ * and the configuration FORMAT.md pairs with it under the data folder ("": none):
+ * configs/MODEL-CFG.qcfg if there is one, else configs/CFG.qcfg, and
+ * configs/academic.qcfg for an Academic backend's default fixture. False when the
+ * name has not that shape. */
+typedef struct qpt_fixture {
+    char model[128], backend[64], cfg_rel[256];
+} qpt_fixture;
+bool qpt_fixture_parse(const char *name, qpt_fixture *f);
 char *qpt_prepare(const char *in, qp_backend be, const qp_config *cfg, qp_status want);
 /* Fail unless hay contains / lacks needle, printing both. */
 void qpt_contains(const char *hay, const char *needle);

@@ -11,6 +11,17 @@
 
 const char *qpt_data_dir = "tests/data";
 
+bool
+qpt_data_exists(const char *rel)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", qpt_data_dir, rel);
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
 char *
 qpt_read_file(const char *rel, size_t *len)
 {
