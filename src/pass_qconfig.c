@@ -16,66 +16,6 @@
 
 #include <string.h>
 
-static void
-to_qscheme(const struct qp__scheme *s, qp_qscheme *q)
-{
-    q->bit = s->bit;
-    q->symmetry = s->sym;
-    q->per_channel = s->per_channel;
-    q->pot_scale = s->pot;
-    q->symmetric_range = s->symrange;
-}
-
-/* A spec for one side from backend defaults and the configuration. */
-static qp_status
-side_spec(struct qp__prep *P, qp_side side, const qp_qscheme *override, uint32_t *out)
-{
-    const struct qp__backend *be = P->be;
-    const qp_config *c = P->cfg;
-    qp_config *cm = (qp_config *)(uintptr_t)c; /* for error text only */
-    const char *fqn = side == QP_WEIGHT ? be->w_fq : be->a_fq;
-    const char *obn = side == QP_WEIGHT ? be->w_obs : be->a_obs;
-    if (c->obs[side])
-        obn = qp__sym_str(c->store, c->obs[side]);
-    if (c->fq[side] && !be->fixed_fakequant)
-        fqn = qp__sym_str(c->store, c->fq[side]);
-    if (!fqn || !obn)
-        return qp__err(P->g, QP_ERR_INVALID_CONFIG, "backend %s needs %s_fakequantize and "
-                       "%s_observer from the configuration", be->name, side ? "a" : "w",
-                       side ? "a" : "w");
-    int fq = qp__fq_find(fqn), obs = qp__obs_find(obn);
-    qp_qscheme s;
-    uint32_t dict = 0;
-    qp_status rc;
-    to_qscheme(side == QP_WEIGHT ? &be->w : &be->a, &s);
-    if (override) {
-        s = *override;
-    } else if (c->qscheme[side] && !be->fixed_fakequant) {
-        dict = c->qscheme[side];
-        if ((rc = qp__config_scheme(cm, dict, &s, side ? "a_qscheme" : "w_qscheme")))
-            return qp__err(P->g, rc, "%s", cm->errmsg);
-    }
-    uint32_t fqp = 0, oba = 0;
-    if (!be->fixed_fakequant) {
-        fqp = c->kwargs[side == QP_WEIGHT ? QP_W_FAKEQ_PARAMS : QP_A_FAKEQ_PARAMS];
-        oba = c->kwargs[side == QP_WEIGHT ? QP_W_OBSERVER_EXTRA_ARGS : QP_A_OBSERVER_EXTRA_ARGS];
-    }
-    return qp__spec_make(P, fq, obs, &s, dict, fqp, oba, side ? "a" : "w", out);
-}
-
-/* OPENVINO: weights in [-64, 63] (symmetric), [0, 127] (asymmetric), [-63, 63] academic. */
-static qp_status
-weight_range(struct qp__prep *P)
-{
-    if (P->be->weight_range != QP__WRANGE_OPENVINO)
-        return QP_OK;
-    bool sym = qp__spec_symmetric(P, P->wspec);
-    if (sym && P->academic_mode)
-        return qp__spec_range(P, P->wspec, -63, 63, &P->wspec);
-    return sym ? qp__spec_range(P, P->wspec, -64, 63, &P->wspec)
-               : qp__spec_range(P, P->wspec, 0, 127, &P->wspec);
-}
-
 static qp_status
 eight_bit(struct qp__prep *P, uint32_t spec, uint32_t *out)
 {
@@ -210,8 +150,8 @@ rule_specs(struct qp__prep *P, const struct qp__override *o, uint32_t *w, uint32
         return QP_OK;
     *w = P->wspec;
     *a = P->aspec;
-    if ((o->has_w && (rc = side_spec(P, QP_WEIGHT, &o->w, w))) ||
-        (o->has_a && (rc = side_spec(P, QP_ACT, &o->a, a))))
+    if ((o->has_w && (rc = qp__spec_side(P, QP_WEIGHT, &o->w, w))) ||
+        (o->has_a && (rc = qp__spec_side(P, QP_ACT, &o->a, a))))
         return rc;
     return QP_OK;
 }
@@ -324,8 +264,8 @@ qp__pass_qconfig(struct qp__prep *P)
         P->specs[0].fq = P->specs[0].obs = -1;
         P->nspecs = 1;
     }
-    if ((rc = side_spec(P, QP_WEIGHT, NULL, &P->wspec)) ||
-        (rc = side_spec(P, QP_ACT, NULL, &P->aspec)) || (rc = weight_range(P)))
+    if ((rc = qp__spec_side(P, QP_WEIGHT, NULL, &P->wspec)) ||
+        (rc = qp__spec_side(P, QP_ACT, NULL, &P->aspec)) || (rc = qp__spec_weight_range(P)))
         return rc;
     P->nmod_spec = g->nmods;
     P->mod_w = qp__alloc(g, (size_t)g->nmods * sizeof *P->mod_w);

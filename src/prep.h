@@ -291,6 +291,13 @@ qp_status qp__explain_add(struct qp__prep *P, qp_reason why, uint32_t node, uint
 qp_status qp__spec_make(struct qp__prep *P, int fq, int obs, const qp_qscheme *s,
                         uint32_t scheme_dict, uint32_t fakeq_params, uint32_t obs_args,
                         const char *what, uint32_t *out);
+/* The spec of one side from the backend's row and the configuration (MQBench's
+ * get_qconfig_by_platform); override (if not NULL) replaces the scheme. */
+qp_status qp__spec_side(struct qp__prep *P, qp_side side, const qp_qscheme *override,
+                        uint32_t *out);
+/* OPENVINO: P->wspec narrowed to [-64, 63] (symmetric), [0, 127] (affine) or [-63, 63]
+ * (academic mode); other backends: unchanged. */
+qp_status qp__spec_weight_range(struct qp__prep *P);
 /* A copy of spec with quant_min/quant_max replaced (cached per spec and range). */
 qp_status qp__spec_range(struct qp__prep *P, uint32_t spec, int64_t qmin, int64_t qmax,
                          uint32_t *out);
@@ -371,6 +378,14 @@ qp_status qp__pass_fuse(struct qp__prep *P);
 qp_status qp__pass_qconfig(struct qp__prep *P);
 qp_status qp__pass_swap(struct qp__prep *P);
 qp_status qp__pass_fakequant(struct qp__prep *P);
+/* prepare.c */
+/* For the quantizer runtime: adds to g (a scratch graph) the fake-quantizer module
+ * "q" and its "q.activation_post_process", as prepare builds the quantizer of one
+ * side on backend be with cfg (NULL: defaults), per-channel on axis 1 if axis1,
+ * quant_type 0..3 as in qp__qspec. *fq_mod is the module, *kwargs the DICT of every
+ * keyword argument MQBench's FQ.with_args receives (in g). Message on g on failure. */
+qp_status qp__prepare_quantizer(qp_graph *g, qp_backend be, const qp_config *cfg, qp_side side,
+                                bool axis1, int quant_type, uint32_t *fq_mod, uint32_t *kwargs);
 /* placement.c */
 /* A producer to quantize, why, because of which node, and with which spec. */
 struct qp__cand {

@@ -546,6 +546,64 @@ run(struct qp__prep *P)
 }
 
 qp_status
+qp__prepare_quantizer(qp_graph *g, qp_backend be, const qp_config *cfg, qp_side side,
+                      bool axis1, int quant_type, uint32_t *fq_mod, uint32_t *kwargs)
+{
+    const struct qp__backend *row = qp__backend_get(be);
+    if (!row)
+        return qp__err(g, QP_ERR_UNSUPPORTED_BACKEND, "backend %d is not a qp_backend", (int)be);
+    if (side != QP_WEIGHT && side != QP_ACT)
+        return qp__err(g, QP_ERR_INVALID_ARG, "side %d is neither QP_WEIGHT nor QP_ACT",
+                       (int)side);
+    qp_config *empty = NULL;
+    qp_status rc;
+    if (!cfg) {
+        if ((rc = qp_config_create(&g->alloc, &empty)))
+            return qp__err(g, rc, "out of memory");
+        cfg = empty;
+    }
+    struct qp__prep P;
+    memset(&P, 0, sizeof P);
+    P.g = g;
+    P.orig = g;
+    P.be = row;
+    P.cfg = cfg;
+    P.fix = cfg->fix;
+    P.academic_mode = cfg->academic_mode && row->reads_academic_mode;
+    uint32_t spec = 0, path = 0;
+    if ((rc = check_config(g, row, cfg)))
+        goto out;
+    /* spec 0 is "none", as the qconfig pass keeps it */
+    if ((rc = QP__GROW(g, P.specs, 0, P.capspecs, 4)))
+        goto out;
+    memset(&P.specs[0], 0, sizeof P.specs[0]);
+    P.specs[0].fq = P.specs[0].obs = -1;
+    P.nspecs = 1;
+    if ((rc = qp__spec_side(&P, side, NULL, &spec)))
+        goto out;
+    if (side == QP_WEIGHT) {
+        P.wspec = spec;
+        if ((rc = qp__spec_weight_range(&P)))
+            goto out;
+        spec = P.wspec;
+    }
+    if ((rc = qp__spec_probe(&P, spec)))
+        goto out;
+    if (qp__sym_intern(g, "q", 1, &path)) {
+        rc = qp__err(g, QP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = qp__fq_module_add(&P, spec, path, axis1, quant_type, 0)))
+        goto out;
+    *fq_mod = qp__mod_find(g, path);
+    *kwargs = P.specs[spec].kwargs;
+out:
+    prep_free(&P);
+    qp_config_destroy(empty);
+    return rc;
+}
+
+qp_status
 qp_prepare_qat(qp_graph *g, qp_backend be, const qp_config *cfg)
 {
     if (!g)
