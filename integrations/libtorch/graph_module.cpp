@@ -1361,10 +1361,43 @@ make_layer(const Ctx &ctx, const Attrs &a)
     return {L, call, qat};
 }
 
+Built make_module(const Ctx &ctx, const Attrs &a);
+
+/* A float fused module (nni.ConvReLU2d, qnni.LinearBn1d, ...): a Sequential of
+ * its children `.0`, `.1`, `.2`, as torch builds it. */
+Built
+make_sequential(const Ctx &ctx, const Attrs &a)
+{
+    auto seq = std::make_shared<FnModuleImpl>(a.type);
+    std::vector<Fn> calls;
+    for (int k = 0;; k++) {
+        std::string p = a.path + "." + std::to_string(k);
+        qp_module m = qp_graph_find_module(ctx.g, p.c_str());
+        if (qp_module_is_null(m))
+            break;
+        Built b = make_module(ctx, Attrs{ctx.g, m, p, qp_module_type(ctx.g, m)});
+        seq->register_module(std::to_string(k), b.module);
+        calls.push_back(b.call);
+    }
+    if (calls.empty())
+        a.fail("a fused module without submodules .0, .1, ...");
+    auto call = [calls](Call &c) {
+        V v = c.need(0, "input");
+        for (const auto &f : calls) {
+            Call c2{c.node, {v}, {}, c.training};
+            v = f(c2);
+        }
+        return v;
+    };
+    return {seq, call, true};
+}
+
 Built
 make_module(const Ctx &ctx, const Attrs &a)
 {
     const std::string &t = a.type;
+    if (t.rfind("nni.", 0) == 0 || t.rfind("qnni.", 0) == 0)
+        return make_sequential(ctx, a);
     if (t.rfind("fq.", 0) == 0) {
         auto fq = make_fq(ctx, a.path, a).ptr();
         return {fq, [fq](Call &c) { return V(fq->forward(c.tensor(0, "input"))); }, true};

@@ -56,6 +56,19 @@ to_state_dict(const c10::IValue &v, const std::string &what)
     return out;
 }
 
+void
+save_state_dict(const StateDict &sd, const std::string &path)
+{
+    c10::Dict<std::string, torch::Tensor> d;
+    for (const auto &kv : sd)
+        d.insert(kv.first, kv.second.detach());
+    auto bytes = torch::pickle_save(d);
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), (std::streamsize)bytes.size());
+    if (!out)
+        throw Error(path + ": cannot write");
+}
+
 Prepared
 prepare_qat(const qp_graph *float_graph, qp_backend be, const qp_config *cfg)
 {

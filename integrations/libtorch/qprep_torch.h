@@ -41,6 +41,9 @@ GraphPtr read_graph(const std::string &path);
 c10::IValue load_pickle(const std::string &path);
 /* A dict of str -> tensor (a state_dict) as a StateDict, in the dict's order. */
 StateDict to_state_dict(const c10::IValue &dict, const std::string &what);
+/* Writes a state_dict as torch.save would (torch::pickle_save of a dict), for
+ * torch.load or load_pickle to read back. */
+void save_state_dict(const StateDict &sd, const std::string &path);
 
 /* What prepare gave back: the prepared graph, one runtime quantizer per
  * fake-quantizer module, and for every module of the prepared graph that comes
