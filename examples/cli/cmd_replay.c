@@ -166,8 +166,8 @@ create(const struct run *r)
         if (rc) {
             /* the column in the case file: "config " instead of "extra_qconfig_dict = " */
             unsigned col = err.line == 2 && err.col > 21 ? (unsigned)err.col - 21 + 7 : 1;
-            fprintf(stderr, "%s:%u:%u: case %s: config: %s\n", r->path,
-                    (unsigned)c->config_line, col, c->name, err.msg);
+            fprintf(stderr, "%s:%u:%u: case %s: config: %s\n", r->path, (unsigned)c->config_line,
+                    col, c->name, err.msg);
             return NULL;
         }
     }
@@ -213,8 +213,7 @@ run_step(struct run *r, uint32_t k)
     const qn_tensor *x = qn_step_find(s, "x"), *dy = qn_step_find(s, "dy");
     if (!x || x->t.dtype != QP_DT_F32)
         return problem(r, s->line, K, x ? "x is not f32" : "no tensor x", NULL);
-    if (dy && (dy->t.dtype != QP_DT_F32 || dy->t.numel != x->t.numel ||
-               dy->t.ndim != x->t.ndim ||
+    if (dy && (dy->t.dtype != QP_DT_F32 || dy->t.numel != x->t.numel || dy->t.ndim != x->t.ndim ||
                memcmp(dy->t.shape, x->t.shape, x->t.ndim * sizeof x->t.shape[0])))
         return problem(r, dy->line, K, "dy is not an f32 tensor of x's shape", NULL);
     size_t n = x->t.numel ? x->t.numel : 1;
@@ -244,8 +243,7 @@ run_step(struct run *r, uint32_t k)
                 return problem(r, s->line, K, "reading a parameter failed", qp_quant_errmsg(q));
             /* the parameter's shape is its state entry's */
             qp_tensor g;
-            if (qp_quant_state_get(q, p.name, &g) || g.numel != p.numel ||
-                g.dtype != QP_DT_F32) {
+            if (qp_quant_state_get(q, p.name, &g) || g.numel != p.numel || g.dtype != QP_DT_F32) {
                 memset(&g, 0, sizeof g);
                 g.ndim = 1;
                 g.shape[0] = (int64_t)p.numel;

@@ -154,7 +154,7 @@ struct rd {
     uint32_t line;
     const char *ls; /* the current line, without its newline (and a final '\r') */
     size_t ll;
-    qn_case *cur;   /* the case being read, or NULL */
+    qn_case *cur; /* the case being read, or NULL */
 };
 
 /* Records an error at column col (0-based offset in the line; past the end allowed). */
@@ -446,8 +446,8 @@ read_tensor(struct rd *r)
     if (count != t.numel) {
         char sh[160];
         shape_text(&t, sh, sizeof sh);
-        return fail(r, b0 - 1, "%.*s has %zu values for shape %s", shown(name1 - name0),
-                    s + name0, count, sh);
+        return fail(r, b0 - 1, "%.*s has %zu values for shape %s", shown(name1 - name0), s + name0,
+                    count, sh);
     }
     if (t.numel) {
         t.data = mem_get(r->a, t.numel * qn_kind_size(t.dtype));
@@ -537,8 +537,7 @@ read_step(struct rd *r)
                 return fail(r, v0, "lr must be a finite number");
             st.has_lr = true;
         } else {
-            return fail(r, k0, "unknown step key '%.*s' (observer, fake_quant, lr)",
-                        shown(kl), k);
+            return fail(r, k0, "unknown step key '%.*s' (observer, fake_quant, lr)", shown(kl), k);
         }
         if (i < n && s[i] == ',')
             i = skip_spaces(s, i + 1, n);
@@ -582,14 +581,16 @@ read_head(struct rd *r, size_t klen)
     const char *s = r->ls, *k = r->ls;
     size_t n = r->ll;
     qn_case *c = r->cur;
-    static const char *const keys[] = {"backend", "role", "config", "ch_axis", "quant_type",
-                                       "module"};
+    static const char *const keys[] = {"backend", "role",       "config",
+                                       "ch_axis", "quant_type", "module"};
     unsigned key = 0;
     while (key < 6 && !(strlen(keys[key]) == klen && !memcmp(keys[key], k, klen)))
         key++;
     if (key == 6)
-        return fail(r, 0, "unknown line '%.*s' (backend, role, config, ch_axis, quant_type, "
-                          "module, step, tensor, end)", shown(klen), k);
+        return fail(r, 0,
+                    "unknown line '%.*s' (backend, role, config, ch_axis, quant_type, "
+                    "module, step, tensor, end)",
+                    shown(klen), k);
     if (c->nsteps)
         return fail(r, 0, "%s line after the first step", keys[key]);
     if (klen >= n || s[klen] != ' ' || klen + 1 == n)
@@ -689,8 +690,8 @@ unique(struct rd *r, struct named *v, uint32_t n, const char *what, size_t col)
     for (uint32_t i = 1; i < n && !rc; i++)
         if (!strcmp(v[i].name, v[i - 1].name)) {
             r->line = v[i].line;
-            rc = fail(r, col, "%s %.*s twice (first on line %u)", what,
-                      shown(strlen(v[i].name)), v[i].name, (unsigned)v[i - 1].line);
+            rc = fail(r, col, "%s %.*s twice (first on line %u)", what, shown(strlen(v[i].name)),
+                      v[i].name, (unsigned)v[i - 1].line);
         }
     mem_put(r->a, v, (size_t)n * sizeof *v);
     return rc;
@@ -731,9 +732,8 @@ begin_case(struct rd *r)
 {
     qn_file *f = r->f;
     if (r->cur)
-        return fail(r, 0, "case before the previous one's 'end' (line %u)",
-                    (unsigned)r->cur->line);
-    size_t i = skip_spaces(r->ls, 5, r->ll), e = r->ll;
+        return fail(r, 0, "case before the previous one's 'end' (line %u)", (unsigned)r->cur->line);
+    size_t i = r->ll > 5 ? skip_spaces(r->ls, 5, r->ll) : r->ll, e = r->ll;
     while (e > i && is_space(r->ls[e - 1]))
         e--;
     if (e == i)

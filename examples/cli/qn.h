@@ -49,15 +49,15 @@ typedef struct qn_step {
 
 typedef struct qn_case {
     char *name;
-    uint32_t line;       /* of its `case` line */
-    qn_line *pre;        /* comment lines before the `case` line */
+    uint32_t line; /* of its `case` line */
+    qn_line *pre;  /* comment lines before the `case` line */
     uint32_t npre, cappre;
-    qn_line *head;       /* every line between `case` and the first step, comments too */
+    qn_line *head; /* every line between `case` and the first step, comments too */
     uint32_t nhead, caphead;
     /* what the head lines say; the strings point into them */
-    const char *backend;    /* NUL-terminated */
+    const char *backend; /* NUL-terminated */
     qp_side role;
-    const char *config;     /* the `{...}` after "config ", or NULL */
+    const char *config; /* the `{...}` after "config ", or NULL */
     uint32_t config_line;
     bool has_role, has_ch_axis;
     int ch_axis;

@@ -120,9 +120,10 @@ qn_compare_tensor(const char *name, const qp_tensor *expected, const qp_tensor *
             if (int_at(expected, i) != int_at(got, i) && !bad++)
                 first = i;
         if (bad) {
-            snprintf(msg, cap, "%s: %zu of %zu values differ (first at %zu: expected %" PRId64
-                     ", got %" PRId64 ")", name, bad, n, first, int_at(expected, first),
-                     int_at(got, first));
+            snprintf(msg, cap,
+                     "%s: %zu of %zu values differ (first at %zu: expected %" PRId64
+                     ", got %" PRId64 ")",
+                     name, bad, n, first, int_at(expected, first), int_at(got, first));
             return false;
         }
         *exact = true;
@@ -157,8 +158,10 @@ qn_compare_tensor(const char *name, const qp_tensor *expected, const qp_tensor *
         char eb[32], gb[32];
         qn_fmt_double((double)e[first], eb);
         qn_fmt_double((double)g[first], gb);
-        snprintf(msg, cap, "%s: %zu of %zu values past tolerance (first at %zu: expected %s, "
-                 "got %s)", name, bad, n, first, eb, gb);
+        snprintf(msg, cap,
+                 "%s: %zu of %zu values past tolerance (first at %zu: expected %s, "
+                 "got %s)",
+                 name, bad, n, first, eb, gb);
         return false;
     }
     return true;
