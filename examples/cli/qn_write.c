@@ -6,6 +6,7 @@
 #include "qn.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,53 +70,84 @@ read_back(const char *d, int nd, int e)
     return strtod(s, NULL);
 }
 
+/* The correctly rounded digits of v > 0 at precision prec (prec + 1 digits) and their
+ * decimal exponent; whether they read back as v. */
+static bool
+nearest(double v, int prec, char *digits, int *nd, int *exp10)
+{
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%.*e", prec, v);
+    const char *p = tmp;
+    *nd = 0;
+    for (; *p && *p != 'e'; p++) /* skip the point, whatever the locale's */
+        if (*p >= '0' && *p <= '9')
+            digits[(*nd)++] = *p;
+    *exp10 = *p == 'e' ? atoi(p + 1) : 0;
+    return read_back(digits, *nd, *exp10) == v;
+}
+
+/* The next nd-digit decimal above digits (9.99e5 and one unit more: 1.00e6). */
+static void
+next_up(char *up, int nd, int *exp10)
+{
+    int i = nd - 1;
+    while (i >= 0 && up[i] == '9')
+        up[i--] = '0';
+    if (i >= 0) {
+        up[i]++;
+    } else {
+        up[0] = '1';
+        (*exp10)++;
+    }
+}
+
 /*
  * The digits and decimal exponent of the shortest decimal that reads back as
- * v > 0, the nearest to v among those (Python's repr). At each precision the
- * correctly rounded %e digits are the nearest candidate; just above a power of
- * two the round-trip interval is lopsided (the doubles below are twice as
- * close), so when those digits fall out of it below, the next digits up may
- * still read back. 17 digits always do.
+ * v > 0, the nearest to v among those (Python's repr); 17 digits always do.
+ * Away from powers of two the doubles on either side are equally far, so only
+ * the nearest candidate of each length can read back, and whether it does only
+ * improves with length: a binary search finds the length. Just above a power of
+ * two the doubles below are twice as close, so when the nearest digits fall out
+ * below, the next digits up may still read back: each length is tried in turn.
  */
 static int
 shortest(double v, char *digits, int *exp10)
 {
-    char tmp[48];
-    for (int prec = 0; prec < 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec, v);
-        int nd = 0;
-        const char *p = tmp;
-        for (; *p && *p != 'e'; p++) /* skip the point, whatever the locale's */
-            if (*p >= '0' && *p <= '9')
-                digits[nd++] = *p;
-        *exp10 = *p == 'e' ? atoi(p + 1) : 0;
-        bool ok = prec == 16 || read_back(digits, nd, *exp10) == v;
-        if (!ok) {
-            char up[24];
-            int e = *exp10, i = nd - 1;
-            memcpy(up, digits, (size_t)nd);
-            while (i >= 0 && up[i] == '9')
-                up[i--] = '0';
-            if (i >= 0) {
-                up[i]++;
-            } else { /* 9.99e5 and one unit more: 1.00e6 */
-                up[0] = '1';
-                e++;
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    int nd, e;
+    if (bits & ((UINT64_C(1) << 52) - 1)) {
+        int lo = 0, hi = 16; /* precision 16 (17 digits) reads back */
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (nearest(v, mid, digits, &nd, &e))
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        nearest(v, lo, digits, &nd, exp10);
+    } else {
+        for (int prec = 0;; prec++) {
+            if (prec == 16 || nearest(v, prec, digits, &nd, exp10)) {
+                if (prec == 16)
+                    nearest(v, prec, digits, &nd, exp10);
+                break;
             }
+            char up[24];
+            e = *exp10;
+            memcpy(up, digits, (size_t)nd);
+            next_up(up, nd, &e);
             if (read_back(up, nd, e) == v) {
                 memcpy(digits, up, (size_t)nd);
                 *exp10 = e;
-                ok = true;
+                break;
             }
         }
-        if (!ok)
-            continue;
-        while (nd > 1 && digits[nd - 1] == '0')
-            nd--;
-        digits[nd] = 0;
-        return nd;
     }
-    return 0; /* not reached: prec 16 is always taken */
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    digits[nd] = 0;
+    return nd;
 }
 
 size_t
