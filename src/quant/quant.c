@@ -369,11 +369,15 @@ get_shape(qp_quant *q, const int64_t *shape, uint32_t ndim, struct qp__shape *s)
 qp_status
 qp__observe(qp_quant *q, const float *x, const struct qp__shape *s)
 {
-    /* one pass without a branch per element; the position only when it failed */
-    float acc = 0.0f;
-    for (size_t i = 0; i < s->numel; i++)
-        acc += x[i] * 0.0f; /* inf * 0 and nan give nan */
-    if (acc != acc) {
+    /* one pass without a branch per element (exponent all ones: inf or nan); the
+     * position only when it failed */
+    uint32_t bad = 0;
+    for (size_t i = 0; i < s->numel; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    if (bad) {
         size_t i = 0;
         while (i < s->numel && isfinite(x[i]))
             i++;
