@@ -80,12 +80,40 @@ qp_quant_set_create(const qp_graph *g, qp_backend be, const qp_config *cfg,
         s->e.push_back(e);
         qp_quant_info info;
         qp_quant_get_info(e.q, &info);
-        /* the runtime's quantizer must be the one prepare wrote */
+        /* the runtime's quantizer must be the one prepare wrote; where the range
+         * differs (OPENVINO's 7-bit weights), rebuild it from the attributes */
         std::string kind = qp_fq_kind_name(info.fake_quant);
-        qp_val qmin = qp_module_attr(g, m, "quant_min"), qmax = qp_module_attr(g, m, "quant_max");
-        if (kind != type.substr(3) ||
-            (!qp_val_is_null(qmin) && qp_val_as_int(g, qmin) != info.quant_min) ||
-            (!qp_val_is_null(qmax) && qp_val_as_int(g, qmax) != info.quant_max))
+        auto attr_i = [&](const char *k, int64_t d) {
+            qp_val v = qp_module_attr(g, m, k);
+            return qp_val_is_null(v) ? d : qp_val_as_int(g, v);
+        };
+        int64_t qmin = attr_i("quant_min", info.quant_min), qmax = attr_i("quant_max", info.quant_max);
+        if (kind == type.substr(3) && (qmin != info.quant_min || qmax != info.quant_max)) {
+            qp_config *c2 = nullptr;
+            qp_qscheme sc = qp_qscheme_default();
+            int64_t bits = attr_i("bitwidth", 8);
+            sc.bit = (int)bits;
+            sc.symmetry = info.symmetric;
+            sc.per_channel = info.ch_axis >= 0;
+            sc.pot_scale = info.pot_scale;
+            sc.symmetric_range = info.symmetric && qmin == -(int64_t(1) << (bits - 1)) + 1;
+            std::string obs = path + ".activation_post_process";
+            qp_module om = qp_graph_find_module(g, obs.c_str());
+            std::string ot = qp_module_is_null(om) ? "" : qp_module_type(g, om);
+            qp_quant *q2 = nullptr;
+            bool ok = !qp_config_create(alloc, &c2) && !qp_config_set_qscheme(c2, e.role, &sc) &&
+                      !qp_config_set_fakequant(c2, e.role, type.substr(3).c_str()) &&
+                      (ot.rfind("obs.", 0) != 0 ||
+                       !qp_config_set_observer(c2, e.role, ot.substr(4).c_str())) &&
+                      !qp_quant_create(alloc, be, e.role, c2, &o, &q2, &e2);
+            qp_config_destroy(c2);
+            if (ok) {
+                qp_quant_destroy(s->e.back().q);
+                s->e.back().q = q2;
+                qp_quant_get_info(q2, &info);
+            }
+        }
+        if (kind != type.substr(3) || qmin != info.quant_min || qmax != info.quant_max)
             return fail(QP_ERR_INVALID_ARG, path + ": the runtime builds " + kind + " [" +
                                                 std::to_string(info.quant_min) + ", " +
                                                 std::to_string(info.quant_max) + "] for " + type);
