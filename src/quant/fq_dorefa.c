@@ -105,7 +105,7 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
         float ti = t[i];
         float sg = ti > 0.0f ? 1.0f : ti < 0.0f ? -1.0f : 0.0f;
         float gt = g[i] / d + (fabsf(ti) == m ? share * sg : 0.0f);
-        dx[i] = gt * (1.0f - ti * ti);
+        dx[i] = gt * fmaf(-ti, ti, 1.0f); /* tanh_backward, fused as ATen's AVX2 build */
     }
     qp__qfree(q, t, 2 * n * sizeof *t);
     return QP_OK;

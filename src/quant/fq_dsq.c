@@ -105,7 +105,7 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
                 float f = floorf(v);
                 float th = tanhf(k2 * ((v - f) - 0.5f));
                 float g = ((dyp[i] * sc) * 0.5f) * k1;
-                g = (g * (1.0f - th * th)) * k2;
+                g = (g * fmaf(-th, th, 1.0f)) * k2; /* tanh_backward, fused as ATen's AVX2 build */
                 dxp[i] = (in != 0.0f ? g : 0.0f) / sc;
             }
         }
