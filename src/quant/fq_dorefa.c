@@ -9,6 +9,7 @@
  * times tanh's derivative 1 - t * t.
  */
 #include "fq_take.h"
+#include "tanh_aten.h"
 
 #include <math.h>
 
@@ -33,7 +34,7 @@ squash_tanh(const float *x, float *t, size_t n)
 {
     float m = 0.0f;
     for (size_t i = 0; i < n; i++) {
-        float v = tanhf(x[i]);
+        float v = qp__tanh_aten(x[i]);
         float a = fabsf(v);
         m = a > m ? a : m;
         t[i] = v;

@@ -11,6 +11,7 @@
  * as ATen evaluates it (the python constants rounded to float).
  */
 #include "fq_take.h"
+#include "tanh_aten.h"
 
 #include <math.h>
 #include <string.h>
@@ -72,7 +73,7 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
                 v = v < lo ? lo : v;
                 v = v > hi ? hi : v;
                 float f = floorf(v);
-                float u = k1 * tanhf(k2 * ((v - f) - 0.5f));
+                float u = k1 * qp__tanh_aten(k2 * ((v - f) - 0.5f));
                 float w = (f + u * 0.5f) + 0.5f;
                 w = (nearbyintf(w) - w) + w;
                 yp[i] = (w - z) * sc;
@@ -103,7 +104,7 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
                 v = v < lo ? lo : v;
                 v = v > hi ? hi : v;
                 float f = floorf(v);
-                float th = tanhf(k2 * ((v - f) - 0.5f));
+                float th = qp__tanh_aten(k2 * ((v - f) - 0.5f));
                 float g = ((dyp[i] * sc) * 0.5f) * k1;
                 g = (g * fmaf(-th, th, 1.0f)) * k2; /* tanh_backward, fused as ATen's AVX2 build */
                 dxp[i] = (in != 0.0f ? g : 0.0f) / sc;
