@@ -9,7 +9,7 @@
  * times tanh's derivative 1 - t * t.
  */
 #include "fq_take.h"
-#include "tanh_aten.h"
+#include "aten_math.h"
 
 #include <math.h>
 
@@ -83,32 +83,32 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
     if (rc)
         return rc;
     size_t n = s->numel;
-    /* dx may alias dy: tanh and the straight-through gradient need room of their own */
-    float *t = qp__qalloc(q, 2 * n * sizeof *t);
+    /* dx may alias dy: tanh, the straight-through gradient and D's gradient
+     * terms need room of their own */
+    float *t = qp__qalloc(q, 3 * n * sizeof *t);
     if (!t)
         return qp__qerr(q, QP_ERR_NOMEM, "out of memory for %zu elements", n);
-    float *g = t + n;
+    float *g = t + n, *e = g + n;
     float m = squash_tanh(x, t, n), d = denominator(m);
     for (size_t i = 0; i < n; i++)
         g[i] = t[i] / d;
     qp__fq_affine_bwd(g, dy, g, s, qp__qs_f32(q, q->ix[SCALE]), qp__qs_i32(q, q->ix[ZP]),
                       q->a.quant_min, q->a.quant_max);
-    /* D's gradient, -g * ((t / D) / D) summed (div's other-operand backward) */
-    double gd = 0.0;
+    /* D's gradient: -g * ((t / D) / D) (div's other-operand backward), summed as torch.sum */
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
-        gd += -g[i] * ((t[i] / d) / d);
+        e[i] = -g[i] * ((t[i] / d) / d);
         count += fabsf(t[i]) == m;
     }
     /* max()'s backward spreads it evenly over the elements equal to the max */
-    float share = (float)gd / (float)count;
+    float share = qp__sum_aten(e, n) / (float)count;
     for (size_t i = 0; i < n; i++) {
         float ti = t[i];
         float sg = ti > 0.0f ? 1.0f : ti < 0.0f ? -1.0f : 0.0f;
         float gt = g[i] / d + (fabsf(ti) == m ? share * sg : 0.0f);
         dx[i] = gt * fmaf(-ti, ti, 1.0f); /* tanh_backward, fused as ATen's AVX2 build */
     }
-    qp__qfree(q, t, 2 * n * sizeof *t);
+    qp__qfree(q, t, 3 * n * sizeof *t);
     return QP_OK;
 }
 
