@@ -65,7 +65,7 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
         y[i] = y[i] / d;
     if (q->obs_on) {
         if (!(rc = qp__observe(q, y, s)))
-            rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP]);
+            rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP], true);
         qp__take_end(q, &t);
         if (rc)
             return rc;

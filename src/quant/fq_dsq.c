@@ -49,7 +49,7 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
     /* self.training: the observer runs whatever its flag says */
     if (!(rc = qp__take_begin(q, &t, s->C, q->ix[SCALE], q->ix[ZP])) &&
         !(rc = qp__observe(q, x, s)))
-        rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP]);
+        rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP], true);
     qp__take_end(q, &t);
     if (rc)
         return rc;

@@ -103,7 +103,7 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
                 mx[c] = k.hi;
             for (size_t c = 0; c < q->st[q->obs_min].numel; c++)
                 mn[c] = k.lo == -INFINITY ? 0.0f : k.lo;
-            rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP]);
+            rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP], true);
         }
         qp__take_end(q, &t);
         if (rc)

@@ -38,7 +38,7 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
         struct qp__take t;
         if (!(rc = qp__take_begin(q, &t, s->C, q->ix[SCALE], q->ix[ZP])) &&
             !(rc = qp__observe(q, x, s)))
-            rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP]);
+            rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP], false);
         qp__take_end(q, &t);
         if (rc)
             return rc;

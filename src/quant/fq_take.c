@@ -17,14 +17,15 @@ qp__take_begin(qp_quant *q, struct qp__take *t, size_t C, uint32_t si, uint32_t 
 }
 
 qp_status
-qp__take_store(qp_quant *q, struct qp__take *t, uint32_t si, uint32_t zi)
+qp__take_store(qp_quant *q, struct qp__take *t, uint32_t si, uint32_t zi, bool resize_0d)
 {
     qp_status rc = qp__obs_qparams(q, t->sc, t->zp, t->C);
     if (rc)
         return rc;
     int64_t shape[1] = {(int64_t)t->C};
-    qp__qs_reshape(q, si, 1, shape);
-    qp__qs_reshape(q, zi, 1, shape);
+    uint32_t nd = resize_0d && q->a.ch_axis < 0 && q->obs_qp_0d ? 0 : 1;
+    qp__qs_reshape(q, si, nd, shape);
+    qp__qs_reshape(q, zi, nd, shape);
     float *S = qp__qs_f32(q, si);
     for (size_t c = 0; c < t->C; c++)
         S[c] = t->sc[c];

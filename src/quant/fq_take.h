@@ -24,9 +24,12 @@ struct qp__take {
  * qp__take_end whatever it returns. */
 qp_status qp__take_begin(qp_quant *q, struct qp__take *t, size_t C, uint32_t si, uint32_t zi);
 /* calculate_qparams of the observer, stored into si (f32) and zi (i32 or f32)
- * with shape (C,). Fails only if the observer's statistics do not hold C
- * channels; then nothing is stored. */
-qp_status qp__take_store(qp_quant *q, struct qp__take *t, uint32_t si, uint32_t zi);
+ * with shape (C,), or () when the observer's per-tensor qparams are 0-d and
+ * the kind resizes to them (resize_0d; QDrop copies into its (1,) instead).
+ * Fails only if the observer's statistics do not hold C channels; then nothing
+ * is stored. */
+qp_status qp__take_store(qp_quant *q, struct qp__take *t, uint32_t si, uint32_t zi,
+                         bool resize_0d);
 /* Frees the scratch. */
 void qp__take_end(qp_quant *q, struct qp__take *t);
 
