@@ -14,6 +14,7 @@
  * clipped to -alpha; n_alpha gets that of the elements clipped to it.
  */
 #include "fq_take.h"
+#include "aten_math.h"
 
 #include <math.h>
 #include <string.h>
@@ -126,11 +127,16 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
     struct clip k = {INFINITY, -INFINITY};
     if (q->obs_on)
         k = clip_levels(q, x, s->numel);
+    /* the terms of each clipping level's gradient, summed as torch.sum (sum_to_size) */
+    size_t n = s->numel;
+    float *e_hi = qp__qalloc(q, 2 * n * sizeof *e_hi);
+    if (!e_hi)
+        return qp__qerr(q, QP_ERR_NOMEM, "out of memory for %zu elements", n);
+    float *e_lo = e_hi + n;
     float sc = qp__qs_f32(q, q->ix[SCALE])[0], inv = 1.0f / sc;
     float z = (float)qp__qs_i32(q, q->ix[ZP])[0];
     float lo = (float)q->a.quant_min, hi = (float)q->a.quant_max;
-    double g_hi = 0.0, g_lo = 0.0;
-    for (size_t i = 0; i < s->numel; i++) {
+    for (size_t i = 0; i < n; i++) {
         float xi = x[i];
         int c_hi = xi > k.hi;
         float v = c_hi ? k.hi : xi;
@@ -138,15 +144,17 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
         v = c_lo ? k.lo : v;
         float r = z + nearbyintf(v * inv);
         float g = r >= lo && r <= hi ? dy[i] : 0.0f;
-        g_hi += c_hi && !c_lo ? g : 0.0f; /* where(X1 < lo) took it first */
-        g_lo += c_lo ? g : 0.0f;
+        e_lo[i] = c_lo ? g : 0.0f;
+        e_hi[i] = c_hi && !c_lo ? g : 0.0f; /* where(X1 < lo) took it first */
         dx[i] = c_hi || c_lo ? 0.0f : g;
     }
+    float g_hi = qp__sum_aten(e_hi, n), g_lo = qp__sum_aten(e_lo, n);
+    qp__qfree(q, e_hi, 2 * n * sizeof *e_hi);
     if (q->a.symmetric) {
-        q->st[q->ix[ALPHA]].grad[0] += (float)g_hi + -(float)g_lo;
+        q->st[q->ix[ALPHA]].grad[0] += g_hi + -g_lo;
     } else {
-        q->st[q->ix[ALPHA]].grad[0] += (float)g_hi;
-        q->st[q->ix[NALPHA]].grad[0] += (float)g_lo;
+        q->st[q->ix[ALPHA]].grad[0] += g_hi;
+        q->st[q->ix[NALPHA]].grad[0] += g_lo;
     }
     return QP_OK;
 }
