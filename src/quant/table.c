@@ -7,6 +7,11 @@
 
 const struct qp__fq_ops *const qp__fq_table[QP_FQ_COUNT] = {
     [QP_FQ_LEARNABLE] = &qp__fq_learnable,
+    [QP_FQ_DOREFA] = &qp__fq_dorefa,
+    [QP_FQ_DSQ] = &qp__fq_dsq,
+    [QP_FQ_PACT] = &qp__fq_pact,
+    [QP_FQ_ADAROUND] = &qp__fq_adaround,
+    [QP_FQ_QDROP] = &qp__fq_qdrop,
 };
 
 const struct qp__obs_ops *const qp__obs_table[QP_OBS_COUNT] = {
