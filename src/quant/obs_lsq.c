@@ -6,6 +6,7 @@
  * round(min_val / scale), unclamped. tensor_norm is an attribute, not a
  * buffer: it lives in q->obs_priv. Per tensor its qparams are 0-d tensors.
  */
+#include "aten_sum.h"
 #include "qint.h"
 
 #include <math.h>
@@ -33,10 +34,57 @@ init(qp_quant *q)
     return QP_OK;
 }
 
+/* Channel c's elements of x in the order torch's permute(ch_axis <-> 0) +
+ * flatten(1) gives them (the other axes in order, axis 0 moved to ch_axis),
+ * made absolute: the row x.abs().mean(1) sums. */
+static void
+gather_abs(const float *x, const struct qp__shape *s, size_t c, float *row)
+{
+    if (s->axis < 0) {
+        for (size_t i = 0; i < s->numel; i++)
+            row[i] = fabsf(x[i]);
+        return;
+    }
+    if (s->axis <= 1) { /* the natural order: outer, then inner */
+        for (size_t o = 0; o < s->outer; o++) {
+            const float *xp = x + (o * s->C + c) * s->inner;
+            for (size_t i = 0; i < s->inner; i++)
+                row[o * s->inner + i] = fabsf(xp[i]);
+        }
+        return;
+    }
+    /* axis >= 2: dims 1 .. axis-1, then 0, then axis+1 .. (their row-major strides) */
+    uint32_t nd = 0;
+    size_t size[QP_QUANT_MAX_DIMS], stride[QP_QUANT_MAX_DIMS], idx[QP_QUANT_MAX_DIMS];
+    size_t st[QP_QUANT_MAX_DIMS];
+    st[s->ndim - 1] = 1;
+    for (uint32_t d = s->ndim - 1; d > 0; d--)
+        st[d - 1] = st[d] * (size_t)s->dims[d];
+    for (uint32_t d = 1; d < s->ndim; d++) {
+        uint32_t src = d == (uint32_t)s->axis ? 0 : d;
+        size[nd] = (size_t)s->dims[src];
+        stride[nd] = st[src];
+        idx[nd++] = 0;
+    }
+    const float *base = x + c * st[s->axis];
+    size_t K = s->numel / s->C;
+    for (size_t k = 0; k < K; k++) {
+        size_t off = 0;
+        for (uint32_t d = 0; d < nd; d++)
+            off += idx[d] * stride[d];
+        row[k] = fabsf(base[off]);
+        for (uint32_t d = nd; d-- > 0;) {
+            if (++idx[d] < size[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+}
+
 static qp_status
 observe(qp_quant *q, const float *x, const struct qp__shape *s)
 {
-    size_t C = s->C;
+    size_t C = s->C, K = s->numel / C;
     struct lsq *p = q->obs_priv;
     qp_status rc = qp__obs_reserve(q, C);
     if (rc)
@@ -54,20 +102,18 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s)
         q->obs_priv = p = np;
         q->obs_priv_size = sz;
     }
+    float *row = qp__qalloc(q, K * sizeof *row);
+    if (!row)
+        return qp__qerr(q, QP_ERR_NOMEM, "out of memory");
     /* norm[0..C), then room for the channels' min and max */
     float *mn = p->norm + C, *mx = p->norm + 2 * C;
     qp__aminmax(x, s, mn, mx);
     for (size_t c = 0; c < C; c++) {
-        double sum = 0.0;
-        for (size_t o = 0; o < s->outer; o++) {
-            const float *xp = x + (o * C + c) * s->inner;
-            for (size_t i = 0; i < s->inner; i++)
-                sum += fabsf(xp[i]);
-        }
-        /* x.abs().mean(): the float sum over the float count */
-        float fs = sum >= 0x1.ffffffp127 ? INFINITY : (float)sum;
-        p->norm[c] = fs / (float)(s->numel / C);
+        gather_abs(x, s, c, row);
+        /* x.abs().mean(): torch's float sum over the float count */
+        p->norm[c] = qp__aten_sum(row, K) / (float)K;
     }
+    qp__qfree(q, row, K * sizeof *row);
     qp__obs_set_range(q, mn, mx, C);
     p->n = C;
     return QP_OK;

@@ -10,7 +10,8 @@
  */
 #include "pot_search.h"
 
-#include <float.h>
+#include "aten_sum.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -45,28 +46,18 @@ qp__pot_grid(const float *x, float *y, size_t n, float step, float lo, float hi,
     }
 }
 
-/* The squared error of x on the grid: ((grid(x) - x) ** 2).sum() in float32,
- * squares in float (they overflow to inf as torch's do), summed in double. */
+/* The squared error of x on the grid, ((grid(x) - x) ** 2).sum() as torch
+ * computes it: squares in float (overflowing to inf as torch's do) into
+ * tmp, then torch's float sum of them. */
 static float
-grid_loss(const float *x, size_t n, float step, float lo, float hi, bool half_even)
+grid_loss(const float *x, float *tmp, size_t n, float step, float lo, float hi, bool half_even)
 {
-    double sum = 0.0;
+    qp__pot_grid(x, tmp, n, step, lo, hi, half_even);
     for (size_t i = 0; i < n; i++) {
-        float t = x[i] / step, r;
-        if (half_even) {
-            r = nearbyintf(t);
-            r = r < lo ? lo : r > hi ? hi : r;
-        } else {
-            t = t < lo ? lo : t > hi ? hi : t;
-            r = t < 0.0f && t - floorf(t) == 0.5f ? ceilf(t) : nearbyintf(t);
-        }
-        float d = r * step - x[i];
-        sum += (double)(d * d);
+        float d = tmp[i] - x[i];
+        tmp[i] = d * d;
     }
-    if (isnan(sum))
-        return NAN;
-    /* above FLT_MAX plus half an ulp the float sum is inf */
-    return sum >= 0x1.ffffffp127 ? INFINITY : (float)sum;
+    return qp__aten_sum(tmp, n);
 }
 
 /* a / b for b an integer bound that may be 0 (IEEE's inf or nan, spelled out). */
@@ -107,9 +98,9 @@ qp__potobs_observe(qp_quant *q, const float *x, const struct qp__shape *s)
     struct qp__potobs *p = priv(q);
     size_t n = s->numel;
     if (n > p->cap) { /* grow the block before anything changes */
-        if (n > (SIZE_MAX - sizeof *p) / sizeof(float))
+        if (n > (SIZE_MAX - sizeof *p) / (2 * sizeof(float)))
             return qp__qerr(q, QP_ERR_LIMIT, "x is too large to keep");
-        size_t sz = sizeof *p + n * sizeof(float);
+        size_t sz = sizeof *p + 2 * n * sizeof(float); /* x, then the search's scratch */
         struct qp__potobs *np = qp__qalloc(q, sz);
         if (!np)
             return qp__qerr(q, QP_ERR_NOMEM, "out of memory keeping the observed input");
@@ -182,7 +173,7 @@ qp__potobs_search(qp_quant *q, int *exp, bool *won, float *base)
     *exp = first;
     *won = false;
     for (int e = first; e < first + range; e++) {
-        float loss = grid_loss(p->x, p->n, ldexpf(1.0f, -e), qlo, qhi, half_even);
+        float loss = grid_loss(p->x, p->x + p->cap, p->n, ldexpf(1.0f, -e), qlo, qhi, half_even);
         if (loss < best) {
             best = loss;
             *exp = e;

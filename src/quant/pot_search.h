@@ -31,7 +31,7 @@ void qp__pot_grid(const float *x, float *y, size_t n, float step, float lo, floa
  * range the state holds then) and PoTMode's count of chosen exponents. One
  * block in q->obs_priv, grown as inputs grow. */
 struct qp__potobs {
-    size_t cap;          /* floats x[] can hold */
+    size_t cap;          /* floats x[] can hold (the block holds 2 * cap: x, scratch) */
     size_t n;            /* the last input's length; 0: none observed yet */
     int64_t counter[20]; /* PoTModeObserver.counter */
     float x[];
