@@ -12,4 +12,8 @@ const struct qp__fq_ops *const qp__fq_table[QP_FQ_COUNT] = {
 const struct qp__obs_ops *const qp__obs_table[QP_OBS_COUNT] = {
     [QP_OBS_MINMAX] = &qp__obs_minmax,
     [QP_OBS_EMA_MINMAX] = &qp__obs_ema_minmax,
+    [QP_OBS_EMA_QUANTILE] = &qp__obs_ema_quantile,
+    [QP_OBS_CLIP_STD] = &qp__obs_clip_std,
+    [QP_OBS_MSE] = &qp__obs_mse,
+    [QP_OBS_EMA_MSE] = &qp__obs_ema_mse,
 };

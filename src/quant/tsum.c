@@ -129,18 +129,18 @@ qp__tsum_perch(const float *p, size_t outer, size_t C, size_t inner, float *out)
     if (C >= 8) { /* vectorized_outer_sum */
         for (; c + 32 <= C; c += 32) {
             multi_row(p + c, C, 8, 4, 8, outer, tmp);
-            for (int k = 0; k < 32; k++)
+            for (size_t k = 0; k < 32; k++)
                 out[c + k] = 0.0f + tmp[k];
         }
         for (; c + 8 <= C; c += 8) {
             row_sum(p + c, C, 8, outer, tmp);
-            for (int k = 0; k < 8; k++)
+            for (size_t k = 0; k < 8; k++)
                 out[c + k] = 0.0f + tmp[k];
         }
     } else { /* scalar_outer_sum */
         for (; c + 4 <= C; c += 4) {
             multi_row(p + c, C, 1, 4, 1, outer, tmp);
-            for (int k = 0; k < 4; k++)
+            for (size_t k = 0; k < 4; k++)
                 out[c + k] = 0.0f + tmp[k];
         }
     }
