@@ -23,4 +23,8 @@ const struct qp__obs_ops *const qp__obs_table[QP_OBS_COUNT] = {
     [QP_OBS_MINMAX_FLOOR] = &qp__obs_minmax_floor,
     [QP_OBS_POT_MODE] = &qp__obs_pot_mode,
     [QP_OBS_LSQ] = &qp__obs_lsq,
+    [QP_OBS_EMA_QUANTILE] = &qp__obs_ema_quantile,
+    [QP_OBS_CLIP_STD] = &qp__obs_clip_std,
+    [QP_OBS_MSE] = &qp__obs_mse,
+    [QP_OBS_EMA_MSE] = &qp__obs_ema_mse,
 };
