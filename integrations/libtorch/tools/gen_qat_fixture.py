@@ -100,7 +100,35 @@ class ResNetTiny(nn.Module):
         return self.fc(torch.flatten(self.avgpool(y), 1))
 
 
-MODELS = {'mixnet': MixNet, 'resnettiny': ResNetTiny}
+class DeconvNet(nn.Module):
+    """ConvTranspose + ReLU and a padded ConvTranspose (MQBench's qnnqat module;
+    torch 1.13 cannot fuse ConvTranspose with BN for QAT), Linear-BN1d
+    (qnniqat.LinearBn1d), a Hardswish and a global pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU()
+        self.up = nn.ConvTranspose2d(8, 6, 2, stride=2, bias=True)
+        self.up_relu = nn.ReLU()
+        self.up2 = nn.ConvTranspose2d(6, 4, 3, stride=1, padding=1, bias=False)
+        self.hs = nn.Hardswish()
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Linear(4, 12)
+        self.fc1_bn = nn.BatchNorm1d(12)
+        self.fc_relu = nn.ReLU()
+        self.fc2 = nn.Linear(12, 10)
+
+    def forward(self, x):
+        x = self.relu(self.bn(self.conv(x)))
+        x = self.up_relu(self.up(x))
+        x = self.hs(self.up2(x))
+        x = torch.flatten(self.gap(x), 1)
+        return self.fc2(self.fc_relu(self.fc1_bn(self.fc1(x))))
+
+
+MODELS = {'deconvnet': DeconvNet, 'mixnet': MixNet, 'resnettiny': ResNetTiny}
 
 
 # ---- qgraph writer (the attribute spellings of qprep's tracer) ----
