@@ -8,9 +8,11 @@
 
 #include <cstring>
 
-namespace qptorch {
+namespace qptorch
+{
 
-namespace {
+namespace
+{
 
 torch::ScalarType
 scalar_type(qp_dtype t)
@@ -111,7 +113,8 @@ struct QuantFn : public torch::autograd::Function<QuantFn> {
                 self->fail("param_at");
             auto g = torch::empty(used[i].sizes(), torch::kFloat);
             if ((size_t)g.numel() != p.numel)
-                throw Error(self->path() + ": " + p.name + " changed size between forward and "
+                throw Error(self->path() + ": " + p.name +
+                            " changed size between forward and "
                             "backward");
             std::memcpy(g.data_ptr<float>(), p.grad, p.numel * sizeof(float));
             out.push_back(g);

@@ -13,9 +13,11 @@
 #include <map>
 #include <unordered_map>
 
-namespace qptorch {
+namespace qptorch
+{
 
-namespace {
+namespace
+{
 
 /* ==== Values flowing between nodes ==== */
 
@@ -479,11 +481,13 @@ dtype_arg(const Call &c, size_t i, const char *key)
     if (!v || v->k == V::NONE)
         return c10::nullopt;
     static const std::pair<const char *, at::ScalarType> names[] = {
-        {"torch.float32", at::kFloat}, {"torch.float", at::kFloat},   {"torch.float64", at::kDouble},
-        {"torch.double", at::kDouble}, {"torch.float16", at::kHalf},  {"torch.half", at::kHalf},
-        {"torch.int64", at::kLong},    {"torch.long", at::kLong},     {"torch.int32", at::kInt},
-        {"torch.int", at::kInt},       {"torch.uint8", at::kByte},    {"torch.int8", at::kChar},
-        {"torch.bool", at::kBool},     {"torch.bfloat16", at::kBFloat16}};
+        {"torch.float32", at::kFloat},  {"torch.float", at::kFloat},
+        {"torch.float64", at::kDouble}, {"torch.double", at::kDouble},
+        {"torch.float16", at::kHalf},   {"torch.half", at::kHalf},
+        {"torch.int64", at::kLong},     {"torch.long", at::kLong},
+        {"torch.int32", at::kInt},      {"torch.int", at::kInt},
+        {"torch.uint8", at::kByte},     {"torch.int8", at::kChar},
+        {"torch.bool", at::kBool},      {"torch.bfloat16", at::kBFloat16}};
     for (const auto &n : names)
         if (v->s == n.first)
             return n.second;
@@ -753,8 +757,8 @@ functions()
          }},
         {"torch.flatten",
          [](Call &c) {
-             return V(at::flatten(c.tensor(0, "input"), c.i(1, "start_dim", 0),
-                                  c.i(2, "end_dim", -1)));
+             return V(
+                 at::flatten(c.tensor(0, "input"), c.i(1, "start_dim", 0), c.i(2, "end_dim", -1)));
          }},
         {"torch.reshape",
          [](Call &c) { return V(at::reshape(c.tensor(0, "input"), c.varargs_ints(1, "shape"))); }},
@@ -766,7 +770,9 @@ functions()
         {"torch.permute",
          [](Call &c) { return V(at::permute(c.tensor(0, "input"), c.varargs_ints(1, "dims"))); }},
         {"torch.unsqueeze",
-         [](Call &c) { return V(at::unsqueeze(c.tensor(0, "input"), c.to_int(c.need(1, "dim")))); }},
+         [](Call &c) {
+             return V(at::unsqueeze(c.tensor(0, "input"), c.to_int(c.need(1, "dim"))));
+         }},
         {"torch.squeeze",
          [](Call &c) {
              const V *d = c.get(1, "dim");
@@ -829,8 +835,7 @@ functions()
              if (al && al->k != V::NONE)
                  align = c.to_int(*al) != 0;
              const V *m = c.get(3, "mode");
-             return interpolate(c, c.tensor(0, "input"), c.get(1, "size"),
-                                c.get(2, "scale_factor"),
+             return interpolate(c, c.tensor(0, "input"), c.get(1, "size"), c.get(2, "scale_factor"),
                                 m && m->k == V::STR ? m->s : "nearest", align);
          }},
         {"torch.nn.functional.linear",
@@ -994,7 +999,8 @@ struct Attrs {
 };
 
 /* A module without parameters, run by a function. */
-class FnModuleImpl : public torch::nn::Module {
+class FnModuleImpl : public torch::nn::Module
+{
   public:
     explicit FnModuleImpl(const std::string &type) : torch::nn::Module(type)
     {
@@ -1002,7 +1008,8 @@ class FnModuleImpl : public torch::nn::Module {
 };
 
 /* torch.nn.BatchNorm{1,2,3}d (torch's _BatchNorm.forward). */
-class BatchNormImpl : public torch::nn::Module {
+class BatchNormImpl : public torch::nn::Module
+{
   public:
     explicit BatchNormImpl(const Attrs &a) : torch::nn::Module("BatchNorm")
     {
@@ -1152,7 +1159,8 @@ zeros_param(std::vector<int64_t> shape)
  * qnniqat.LinearBn1d (MQBench's). Parameters as torch names them: weight,
  * bias, bn.*, weight_fake_quant.*.
  */
-class LayerImpl : public torch::nn::Module {
+class LayerImpl : public torch::nn::Module
+{
   public:
     enum Style { TORCH, MQBENCH };
     LayerImpl(const std::string &type, bool linear, c10::optional<ConvGeom> geom, int64_t in_f,
@@ -1160,7 +1168,8 @@ class LayerImpl : public torch::nn::Module {
         : torch::nn::Module(type), linear_(linear), geom_(std::move(geom)), relu_(relu),
           style_(style)
     {
-        std::vector<int64_t> ws = linear ? std::vector<int64_t>{out_f, in_f} : geom_->weight_shape();
+        std::vector<int64_t> ws =
+            linear ? std::vector<int64_t>{out_f, in_f} : geom_->weight_shape();
         out_ = linear ? out_f : geom_->out_channels;
         weight = register_parameter("weight", zeros_param(ws));
         if (has_bias)
@@ -1245,7 +1254,8 @@ class LayerImpl : public torch::nn::Module {
 };
 
 /* nn.Embedding / qnnqat.Embedding (F.embedding on the fake-quantized weight). */
-class EmbeddingImpl : public torch::nn::Module {
+class EmbeddingImpl : public torch::nn::Module
+{
   public:
     explicit EmbeddingImpl(const Attrs &a) : torch::nn::Module("Embedding")
     {
@@ -1348,8 +1358,8 @@ make_layer(const Ctx &ctx, const Attrs &a)
     } else {
         bool tr = has("ConvTranspose");
         int d = has("1d") ? 1 : has("3d") ? 3 : 2;
-        L = std::make_shared<LayerImpl>(t, false, ConvGeom(a, d, tr), 0, 0, a.b("bias", true),
-                                        relu, mq ? LayerImpl::MQBENCH : LayerImpl::TORCH);
+        L = std::make_shared<LayerImpl>(t, false, ConvGeom(a, d, tr), 0, 0, a.b("bias", true), relu,
+                                        mq ? LayerImpl::MQBENCH : LayerImpl::TORCH);
     }
     if (with_bn) {
         Attrs bn = child_attrs(ctx, a, ".bn");
@@ -1496,12 +1506,12 @@ make_module(const Ctx &ctx, const Attrs &a)
         bool max, adaptive;
     };
     static const PoolSpec pools[] = {
-        {"nn.MaxPool1d", 1, true, false},          {"nn.MaxPool2d", 2, true, false},
-        {"nn.MaxPool3d", 3, true, false},          {"nn.AvgPool1d", 1, false, false},
-        {"nn.AvgPool2d", 2, false, false},         {"nn.AvgPool3d", 3, false, false},
-        {"nn.AdaptiveAvgPool1d", 1, false, true},  {"nn.AdaptiveAvgPool2d", 2, false, true},
-        {"nn.AdaptiveAvgPool3d", 3, false, true},  {"nn.AdaptiveMaxPool1d", 1, true, true},
-        {"nn.AdaptiveMaxPool2d", 2, true, true},   {"nn.AdaptiveMaxPool3d", 3, true, true},
+        {"nn.MaxPool1d", 1, true, false},         {"nn.MaxPool2d", 2, true, false},
+        {"nn.MaxPool3d", 3, true, false},         {"nn.AvgPool1d", 1, false, false},
+        {"nn.AvgPool2d", 2, false, false},        {"nn.AvgPool3d", 3, false, false},
+        {"nn.AdaptiveAvgPool1d", 1, false, true}, {"nn.AdaptiveAvgPool2d", 2, false, true},
+        {"nn.AdaptiveAvgPool3d", 3, false, true}, {"nn.AdaptiveMaxPool1d", 1, true, true},
+        {"nn.AdaptiveMaxPool2d", 2, true, true},  {"nn.AdaptiveMaxPool3d", 3, true, true},
     };
     for (const auto &ps : pools) {
         if (t != ps.type)
@@ -1667,7 +1677,8 @@ struct GraphModuleImpl::Impl {
     }
 };
 
-namespace {
+namespace
+{
 
 void
 flatten_out(const V &v, std::vector<torch::Tensor> &out)
@@ -1711,8 +1722,7 @@ GraphModuleImpl::GraphModuleImpl(GraphPtr graph, QuantSetPtr quant)
             first_caller.emplace(qp_node_target(g, n), qp_node_name(g, n));
     std::map<std::string, Built> built;
     std::vector<std::string> owners; /* paths whose table children they hold */
-    for (qp_module m = qp_graph_first_module(g); !qp_module_is_null(m);
-         m = qp_module_next(g, m)) {
+    for (qp_module m = qp_graph_first_module(g); !qp_module_is_null(m); m = qp_module_next(g, m)) {
         std::string path = qp_module_path(g, m);
         auto caller = first_caller.find(path);
         if (caller == first_caller.end())
@@ -1751,6 +1761,43 @@ GraphModuleImpl::GraphModuleImpl(GraphPtr graph, QuantSetPtr quant)
     for (const auto &m : modules(/*include_self=*/false))
         if (auto fq = std::dynamic_pointer_cast<FakeQuantImpl>(m))
             I.fqs.push_back(fq);
+    /* get_attr targets: a tensor of the module tree if one has that name, else a
+     * parameter of the attr line's shape at that path (a load with an integer
+     * tensor makes it a buffer-like constant) */
+    auto existing = named_parameters();
+    auto existing_b = named_buffers();
+    auto get_attr_tensor = [&](const std::string &target, const std::string &node) {
+        if (auto *p = existing.find(target))
+            return *p;
+        if (auto *b = existing_b.find(target))
+            return *b;
+        std::vector<int64_t> shape;
+        for (uint32_t k = 0; k < qp_graph_num_params(g); k++) {
+            if (target != qp_graph_param_name(g, k))
+                continue;
+            qp_val sv = qp_val_dict_get(g, qp_graph_param_attrs(g, k), "shape");
+            for (uint32_t j = 0; j < qp_val_num_items(g, sv); j++)
+                shape.push_back(qp_val_as_int(g, qp_val_item_at(g, sv, j)));
+        }
+        auto parts = split_path(target);
+        torch::nn::Module *parent = this;
+        std::string prefix;
+        for (size_t j = 0; j + 1 < parts.size(); j++) {
+            prefix += (j ? "." : "") + parts[j];
+            auto it = I.at_path.find(prefix);
+            if (it == I.at_path.end()) {
+                auto c = std::make_shared<torch::nn::Module>("Module");
+                parent->register_module(parts[j], c);
+                it = I.at_path.emplace(prefix, c).first;
+            }
+            parent = it->second.get();
+        }
+        try {
+            return parent->register_parameter(parts.back(), torch::zeros(shape));
+        } catch (const std::exception &e) {
+            throw Error("node " + node + ": get_attr " + target + ": " + e.what());
+        }
+    };
     /* the steps */
     for (qp_node n = qp_graph_first(g); !qp_node_is_null(n); n = qp_node_next(g, n)) {
         Impl::Step s;
@@ -1779,7 +1826,8 @@ GraphModuleImpl::GraphModuleImpl(GraphPtr graph, QuantSetPtr quant)
             break;
         }
         case QP_OP_GET_ATTR:
-            I.attrs.emplace(s.target, torch::Tensor());
+            if (!I.attrs.count(s.target))
+                I.attrs.emplace(s.target, get_attr_tensor(s.target, s.name));
             break;
         default:
             break;
@@ -1807,17 +1855,12 @@ GraphModuleImpl::run(const std::vector<torch::Tensor> &inputs)
             } else {
                 V d = I.eval(s.args, env, s.name);
                 if (d.k != V::SEQ || d.items.empty())
-                    throw Error("node " + s.name + ": no input given for placeholder " +
-                                s.target);
+                    throw Error("node " + s.name + ": no input given for placeholder " + s.target);
                 env[k] = d.items[0];
             }
             break;
         case QP_OP_GET_ATTR: {
-            auto &t = I.attrs.at(s.target);
-            if (!t.defined())
-                throw Error("node " + s.name + ": get_attr " + s.target +
-                            " has no value (load a state_dict holding it)");
-            env[k] = V(t);
+            env[k] = V(I.attrs.at(s.target));
             break;
         }
         case QP_OP_CALL_MODULE:
@@ -1861,7 +1904,8 @@ GraphModuleImpl::forward(const torch::Tensor &x)
     return out[0];
 }
 
-namespace {
+namespace
+{
 
 void
 walk_state(const torch::nn::Module &m, const std::string &prefix, StateDict &out)
@@ -1884,9 +1928,6 @@ StateDict
 GraphModuleImpl::state_dict() const
 {
     StateDict out;
-    for (const auto &kv : impl_->attrs)
-        if (kv.second.defined())
-            out.emplace_back(kv.first, kv.second);
     walk_state(*this, "", out);
     return out;
 }
@@ -1915,8 +1956,6 @@ GraphModuleImpl::load_state_dict(const StateDict &sd, bool strict)
         if (!in.count(kv.first))
             missing.push_back(kv.first);
     }
-    for (const auto &kv : I.attrs)
-        known[kv.first] = true;
     for (const auto &kv : in)
         if (!known.count(kv.first))
             unexpected.push_back(kv.first);
@@ -1931,29 +1970,18 @@ GraphModuleImpl::load_state_dict(const StateDict &sd, bool strict)
     }
     size_t n = 0;
     torch::NoGradGuard ng;
-    for (auto &kv : I.attrs) {
-        auto it = in.find(kv.first);
-        if (it == in.end())
-            continue;
-        if (!kv.second.defined()) {
-            /* a get_attr target: a parameter if floating, else a buffer */
-            kv.second = it->second->detach().clone();
-            if (kv.second.is_floating_point())
-                kv.second.set_requires_grad(true);
-        } else {
-            kv.second.copy_(*it->second);
-        }
-        n++;
-    }
     for (auto &kv : mine) {
         auto it = in.find(kv.first);
         if (it == in.end())
             continue;
         auto f = fq_of.find(kv.first);
         if (f != fq_of.end()) {
-            if (!f->second->load_entry(kv.first.substr(f->second->path().size() + 1),
-                                       *it->second))
+            if (!f->second->load_entry(kv.first.substr(f->second->path().size() + 1), *it->second))
                 throw Error("load_state_dict: " + kv.first + ": no such quantizer entry");
+        } else if (I.attrs.count(kv.first) && !it->second->is_floating_point()) {
+            /* an integer get_attr tensor (position ids): a constant */
+            kv.second.set_requires_grad(false);
+            kv.second.set_data(it->second->detach().clone());
         } else if (kv.second.sizes() != it->second->sizes()) {
             throw Error("load_state_dict: " + kv.first + ": shape " +
                         c10::str(it->second->sizes()) + " where the model has " +

@@ -10,7 +10,8 @@
 #include <iterator>
 #include <map>
 
-namespace qptorch {
+namespace qptorch
+{
 
 GraphPtr
 read_graph(const std::string &path)
@@ -23,8 +24,8 @@ read_graph(const std::string &path)
     qp_status st = qp_graph_read_file(f, nullptr, &g, &err);
     std::fclose(f);
     if (st)
-        throw Error(path + ":" + std::to_string(err.line) + ":" + std::to_string(err.col) +
-                    ": " + err.msg);
+        throw Error(path + ":" + std::to_string(err.line) + ":" + std::to_string(err.col) + ": " +
+                    err.msg);
     return GraphPtr(g, qp_graph_destroy);
 }
 
@@ -79,8 +80,7 @@ prepare_qat(const qp_graph *float_graph, qp_backend be, const qp_config *cfg)
     /* tag every float module; prepare carries the tags to the modules made from
      * them (a fused module keeps its first module's, `.bn` gets the BN's) */
     std::vector<std::string> paths;
-    for (qp_module m = qp_graph_first_module(g); !qp_module_is_null(m);
-         m = qp_module_next(g, m))
+    for (qp_module m = qp_graph_first_module(g); !qp_module_is_null(m); m = qp_module_next(g, m))
         paths.emplace_back(qp_module_path(g, m));
     size_t i = 0;
     for (qp_module m = qp_graph_first_module(g); !qp_module_is_null(m);
@@ -91,8 +91,7 @@ prepare_qat(const qp_graph *float_graph, qp_backend be, const qp_config *cfg)
         throw Error(std::string("prepare (") + qp_backend_name(be) + "): " + qp_graph_errmsg(g));
     Prepared p;
     p.graph = gp;
-    for (qp_module m = qp_graph_first_module(g); !qp_module_is_null(m);
-         m = qp_module_next(g, m)) {
+    for (qp_module m = qp_graph_first_module(g); !qp_module_is_null(m); m = qp_module_next(g, m)) {
         auto tag = (uintptr_t)qp_module_user_data(g, m);
         if (tag >= 1 && tag <= paths.size())
             p.origins.emplace_back(qp_module_path(g, m), paths[tag - 1]);

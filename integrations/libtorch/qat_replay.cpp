@@ -21,7 +21,8 @@
 using qptorch::Error;
 using qptorch::StateDict;
 
-namespace {
+namespace
+{
 
 struct Result {
     bool ok = true, bitwise = true;
@@ -50,8 +51,9 @@ compare(const torch::Tensor &got_in, const torch::Tensor &exp_in)
     if (exp.numel() == 0)
         return r;
     if (got.is_floating_point()) { /* by bits: -0.0 is not 0.0 */
-        auto bits = got.element_size() == 8 ? at::kLong : got.element_size() == 4 ? at::kInt
-                                                                                   : at::kShort;
+        auto bits = got.element_size() == 8   ? at::kLong
+                    : got.element_size() == 4 ? at::kInt
+                                              : at::kShort;
         r.bitwise = at::equal(got.contiguous().view(bits), exp.contiguous().view(bits));
     } else {
         r.bitwise = at::equal(got, exp);
@@ -74,8 +76,9 @@ compare(const torch::Tensor &got_in, const torch::Tensor &exp_in)
     d = at::where(g.isnan() & e.isnan(), at::zeros_like(d), d);
     r.abs = d.max().item<double>();
     auto nz = ae.gt(0);
-    r.rel = nz.any().item<bool>() ? (d.masked_select(nz) / ae.masked_select(nz)).max().item<double>()
-                                  : 0.0;
+    r.rel = nz.any().item<bool>()
+                ? (d.masked_select(nz) / ae.masked_select(nz)).max().item<double>()
+                : 0.0;
     auto tol = ae * 1e-4 + 1e-6 * maxe;
     auto bad = d.gt(tol);
     int64_t nbad = bad.sum().item<int64_t>();

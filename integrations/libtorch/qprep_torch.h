@@ -21,7 +21,8 @@
 #include <utility>
 #include <vector>
 
-namespace qptorch {
+namespace qptorch
+{
 
 struct Error : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -73,15 +74,18 @@ StateDict map_float_state(const StateDict &float_state,
  * every forward; its other state lives in the runtime. The qp_quant is
  * borrowed: it belongs to the set the module was built from, which the
  * GraphModule keeps alive. */
-class FakeQuantImpl : public torch::nn::Module {
+class FakeQuantImpl : public torch::nn::Module
+{
   public:
     FakeQuantImpl(qp_quant *q, std::string path);
     torch::Tensor forward(const torch::Tensor &x);
-    qp_quant *quantizer() const
+    qp_quant *
+    quantizer() const
     {
         return q_;
     }
-    const std::string &path() const
+    const std::string &
+    path() const
     {
         return path_;
     }
@@ -95,7 +99,8 @@ class FakeQuantImpl : public torch::nn::Module {
     void pull_params();
     std::vector<torch::Tensor> runtime_params() const;
     void set_runtime_params(const std::vector<torch::Tensor> &values);
-    std::vector<torch::Tensor> &params()
+    std::vector<torch::Tensor> &
+    params()
     {
         return params_;
     }
@@ -115,7 +120,8 @@ TORCH_MODULE(FakeQuant);
  * quantizer set (a prepared graph), the QAT modules and fake-quantizers run on
  * qprep's runtime. Unknown module types and functions are refused at
  * construction, naming the node. */
-class GraphModuleImpl : public torch::nn::Module {
+class GraphModuleImpl : public torch::nn::Module
+{
   public:
     explicit GraphModuleImpl(GraphPtr graph, QuantSetPtr quant = nullptr);
     ~GraphModuleImpl() override;
@@ -139,11 +145,13 @@ class GraphModuleImpl : public torch::nn::Module {
     void enable_quantization();
     void disable_all();
 
-    qp_graph *graph() const
+    qp_graph *
+    graph() const
     {
         return graph_.get();
     }
-    qp_quant_set *quant() const
+    qp_quant_set *
+    quant() const
     {
         return quant_.get();
     }

@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-namespace {
+namespace
+{
 struct Entry {
     std::string path, node, owner;
     qp_side role;
@@ -52,8 +53,7 @@ qp_quant_set_create(const qp_graph *g, qp_backend be, const qp_config *cfg,
         *out = nullptr;
         return st;
     };
-    for (qp_module m = qp_graph_first_module(g); !qp_module_is_null(m);
-         m = qp_module_next(g, m)) {
+    for (qp_module m = qp_graph_first_module(g); !qp_module_is_null(m); m = qp_module_next(g, m)) {
         std::string type = qp_module_type(g, m), path = qp_module_path(g, m);
         if (type.rfind("fq.", 0) != 0)
             continue;
@@ -87,7 +87,8 @@ qp_quant_set_create(const qp_graph *g, qp_backend be, const qp_config *cfg,
             qp_val v = qp_module_attr(g, m, k);
             return qp_val_is_null(v) ? d : qp_val_as_int(g, v);
         };
-        int64_t qmin = attr_i("quant_min", info.quant_min), qmax = attr_i("quant_max", info.quant_max);
+        int64_t qmin = attr_i("quant_min", info.quant_min),
+                qmax = attr_i("quant_max", info.quant_max);
         if (kind == type.substr(3) && (qmin != info.quant_min || qmax != info.quant_max)) {
             qp_config *c2 = nullptr;
             qp_qscheme sc = qp_qscheme_default();

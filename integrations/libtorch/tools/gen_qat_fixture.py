@@ -128,7 +128,28 @@ class DeconvNet(nn.Module):
         return self.fc2(self.fc_relu(self.fc1_bn(self.fc1(x))))
 
 
-MODELS = {'deconvnet': DeconvNet, 'mixnet': MixNet, 'resnettiny': ResNetTiny}
+class AttrNet(nn.Module):
+    """Parameters read by get_attr (a per-channel gain and bias), a size-driven
+    view, a mean and a functional relu."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU()
+        self.gain = nn.Parameter(torch.rand(1, 8, 1, 1) + 0.5)
+        self.shift = nn.Parameter(torch.randn(1, 8, 1, 1) * 0.1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.relu(self.bn(self.conv(x)))
+        x = x * self.gain + self.shift
+        x = F.relu(x)
+        x = x.view(x.size(0), x.size(1), -1).mean(2)
+        return self.fc(x)
+
+
+MODELS = {'attrnet': AttrNet, 'deconvnet': DeconvNet, 'mixnet': MixNet, 'resnettiny': ResNetTiny}
 
 
 # ---- qgraph writer (the attribute spellings of qprep's tracer) ----
@@ -194,6 +215,12 @@ def write_qgraph(gm, name):
             seen.add(n.target)
             t, a = attrs(mods[n.target])
             lines.append('module %s %s %s' % (n.target, t, fmt(a)))
+    for n in gm.graph.nodes:
+        if n.op == 'get_attr' and n.target not in seen:
+            seen.add(n.target)
+            t = gm.get_parameter(n.target) if n.target in dict(gm.named_parameters()) \
+                else gm.get_buffer(n.target)
+            lines.append('attr %s %s' % (n.target, fmt(dict(shape=tuple(t.shape)))))
     for n in gm.graph.nodes:
         if n.op == 'call_function':
             tgt = n.target
