@@ -7,6 +7,13 @@
  * with round() straight through, so the scale gets the gradient of both its
  * uses: sum(dy * (clamp(...) - zp)) and, inside the range, -sum(dy * scale *
  * (x / scale) / scale).
+ *
+ * MQBench's per-channel expression reshapes the scale to the channel axis but
+ * not the zero point, which torch then broadcasts along the LAST axis: qprep
+ * reproduces that (zero point of element i: zp[i mod last dimension]) and,
+ * where torch cannot broadcast (the last dimension is not the channel count),
+ * fails as MQBench does, with QP_ERR_INVALID_ARG. With a symmetric scheme the
+ * zero points are 0 and only the failure shows.
  */
 #include "fq_take.h"
 
@@ -28,10 +35,41 @@ init(qp_quant *q)
     return QP_OK;
 }
 
+/* One element: (round(v) - v) + v is round(v) exactly, as |round(v) - v| <= 0.5. */
+static inline float
+fq_elem(float x, float sc, float z, float lo, float hi)
+{
+    float v = nearbyintf(x / sc) + z;
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (v - z) * sc;
+}
+
+/* Checks MQBench's zero-point broadcast (see above); *L: the zero point's period. */
+static qp_status
+zp_period(qp_quant *q, const struct qp__shape *s, size_t *L)
+{
+    *L = 1;
+    if (s->C == 1)
+        return QP_OK;
+    size_t last = (size_t)s->dims[s->ndim - 1];
+    if (last != s->C)
+        return qp__qerr(q, QP_ERR_INVALID_ARG,
+                        "QDropFakeQuantize adds its %zu per-channel zero points along the last "
+                        "axis (MQBench does not reshape them), whose size is %zu: MQBench fails "
+                        "to broadcast",
+                        s->C, last);
+    *L = last;
+    return QP_OK;
+}
+
 static qp_status
 forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
 {
     qp_status rc;
+    size_t L;
+    if (q->fq_on && (rc = zp_period(q, s, &L)))
+        return rc;
     if (q->fq_on && !q->obs_on && (rc = qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C)))
         return rc;
     if (q->obs_on) {
@@ -54,15 +92,16 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
     for (size_t o = 0; o < s->outer; o++)
         for (size_t c = 0; c < s->C; c++) {
             size_t off = (o * s->C + c) * s->inner;
-            float sc = S[c], z = (float)Z[c];
+            float sc = S[c];
             const float *xp = x + off;
             float *yp = y + off;
-            for (size_t i = 0; i < s->inner; i++) {
-                /* (round(v) - v) + v is round(v) exactly: |round(v) - v| <= 0.5 */
-                float v = nearbyintf(xp[i] / sc) + z;
-                v = v < lo ? lo : v;
-                v = v > hi ? hi : v;
-                yp[i] = (v - z) * sc;
+            if (L == 1) {
+                float z = (float)Z[0];
+                for (size_t i = 0; i < s->inner; i++)
+                    yp[i] = fq_elem(xp[i], sc, z, lo, hi);
+            } else {
+                for (size_t i = 0; i < s->inner; i++)
+                    yp[i] = fq_elem(xp[i], sc, (float)Z[(off + i) % L], lo, hi);
             }
         }
     return QP_OK;
@@ -71,22 +110,23 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
 static qp_status
 backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct qp__shape *s)
 {
-    qp_status rc = qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C);
-    if (rc)
+    size_t L;
+    qp_status rc = zp_period(q, s, &L);
+    if (rc || (rc = qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C)))
         return rc;
     const float *S = qp__qs_f32(q, q->ix[SCALE]);
     const int32_t *Z = qp__qs_i32(q, q->ix[ZP]);
     float *gS = q->st[q->ix[SCALE]].grad;
     float lo = (float)q->a.quant_min, hi = (float)q->a.quant_max;
     for (size_t c = 0; c < s->C; c++) {
-        float sc = S[c], z = (float)Z[c];
+        float sc = S[c];
         double g_mul = 0.0, g_div = 0.0;
         for (size_t o = 0; o < s->outer; o++) {
             size_t off = (o * s->C + c) * s->inner;
             const float *xp = x + off, *dyp = dy + off;
             float *dxp = dx + off;
             for (size_t i = 0; i < s->inner; i++) {
-                float xi = xp[i], d = dyp[i], v = xi / sc;
+                float xi = xp[i], d = dyp[i], v = xi / sc, z = (float)Z[(off + i) % L];
                 float r = nearbyintf(v) + z;
                 int in = r >= lo && r <= hi;
                 r = r < lo ? lo : r;
