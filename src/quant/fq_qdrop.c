@@ -16,6 +16,7 @@
  * zero points are 0 and only the failure shows.
  */
 #include "fq_take.h"
+#include "aten_math.h"
 
 #include <math.h>
 #include <string.h>
@@ -114,32 +115,49 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
     qp_status rc = zp_period(q, s, &L);
     if (rc || (rc = qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C)))
         return rc;
+    /* the scale's two gradient terms per element, summed as torch's sum_to_size does */
+    size_t n = s->numel;
+    float *e_mul = qp__qalloc(q, 2 * n * sizeof *e_mul);
+    if (!e_mul)
+        return qp__qerr(q, QP_ERR_NOMEM, "out of memory for %zu elements", n);
+    float *e_div = e_mul + n;
     const float *S = qp__qs_f32(q, q->ix[SCALE]);
     const int32_t *Z = qp__qs_i32(q, q->ix[ZP]);
-    float *gS = q->st[q->ix[SCALE]].grad;
     float lo = (float)q->a.quant_min, hi = (float)q->a.quant_max;
-    for (size_t c = 0; c < s->C; c++) {
-        float sc = S[c];
-        double g_mul = 0.0, g_div = 0.0;
-        for (size_t o = 0; o < s->outer; o++) {
+    for (size_t o = 0; o < s->outer; o++)
+        for (size_t c = 0; c < s->C; c++) {
             size_t off = (o * s->C + c) * s->inner;
-            const float *xp = x + off, *dyp = dy + off;
-            float *dxp = dx + off;
+            float sc = S[c];
             for (size_t i = 0; i < s->inner; i++) {
-                float xi = xp[i], d = dyp[i], v = xi / sc, z = (float)Z[(off + i) % L];
+                size_t k = off + i;
+                float xi = x[k], d = dy[k], v = xi / sc, z = (float)Z[L == 1 ? 0 : k % L];
                 float r = nearbyintf(v) + z;
                 int in = r >= lo && r <= hi;
                 r = r < lo ? lo : r;
                 r = r > hi ? hi : r;
-                float ga = d * sc;         /* mul's backward to (clamp - zp) */
-                float gv = in ? ga : 0.0f; /* clamp's */
-                g_mul += d * (r - z);      /* mul's backward to scale */
-                g_div += -gv * (v / sc);   /* div's backward to scale */
-                dxp[i] = gv / sc;
+                float gv = in ? d * sc : 0.0f; /* mul's backward to (clamp - zp), then clamp's */
+                e_mul[k] = d * (r - z);        /* mul's backward to the scale */
+                e_div[k] = -gv * (v / sc);     /* div's backward to the scale */
+                dx[k] = gv / sc;
             }
         }
-        gS[c] += (float)g_mul + (float)g_div;
+    float *gS = q->st[q->ix[SCALE]].grad;
+    if (s->outer == 1) { /* each channel's terms are one contiguous run: torch's sum exactly */
+        for (size_t c = 0; c < s->C; c++)
+            gS[c] += qp__sum_aten(e_mul + c * s->inner, s->inner) +
+                     qp__sum_aten(e_div + c * s->inner, s->inner);
+    } else { /* strided runs: summed in double, within the sums' tolerance */
+        for (size_t c = 0; c < s->C; c++) {
+            double a = 0.0, b = 0.0;
+            for (size_t o = 0; o < s->outer; o++)
+                for (size_t i = 0; i < s->inner; i++) {
+                    a += e_mul[(o * s->C + c) * s->inner + i];
+                    b += e_div[(o * s->C + c) * s->inner + i];
+                }
+            gS[c] += (float)a + (float)b;
+        }
     }
+    qp__qfree(q, e_mul, 2 * n * sizeof *e_mul);
     return QP_OK;
 }
 
