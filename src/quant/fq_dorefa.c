@@ -9,7 +9,8 @@
  * times tanh's derivative 1 - t * t.
  */
 #include "fq_take.h"
-#include "aten_math.h"
+#include "tanh_aten.h"
+#include "tsum.h"
 
 #include <math.h>
 
@@ -101,7 +102,7 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
         count += fabsf(t[i]) == m;
     }
     /* max()'s backward spreads it evenly over the elements equal to the max */
-    float share = qp__sum_aten(e, n) / (float)count;
+    float share = qp__tsum_row(e, n) / (float)count;
     for (size_t i = 0; i < n; i++) {
         float ti = t[i];
         float sg = ti > 0.0f ? 1.0f : ti < 0.0f ? -1.0f : 0.0f;

@@ -14,7 +14,7 @@
  * clipped to -alpha; n_alpha gets that of the elements clipped to it.
  */
 #include "fq_take.h"
-#include "aten_math.h"
+#include "tsum.h"
 
 #include <math.h>
 #include <string.h>
@@ -148,7 +148,7 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
         e_hi[i] = c_hi && !c_lo ? g : 0.0f; /* where(X1 < lo) took it first */
         dx[i] = c_hi || c_lo ? 0.0f : g;
     }
-    float g_hi = qp__sum_aten(e_hi, n), g_lo = qp__sum_aten(e_lo, n);
+    float g_hi = qp__tsum_row(e_hi, n), g_lo = qp__tsum_row(e_lo, n);
     qp__qfree(q, e_hi, 2 * n * sizeof *e_hi);
     if (q->a.symmetric) {
         q->st[q->ix[ALPHA]].grad[0] += g_hi + -g_lo;

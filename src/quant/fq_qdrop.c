@@ -16,7 +16,7 @@
  * zero points are 0 and only the failure shows.
  */
 #include "fq_take.h"
-#include "aten_math.h"
+#include "tsum.h"
 
 #include <math.h>
 #include <string.h>
@@ -117,7 +117,7 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
         return rc;
     /* the scale's two gradient terms per element, summed as torch's sum_to_size does */
     size_t n = s->numel;
-    float *e_mul = qp__qalloc(q, 2 * n * sizeof *e_mul);
+    float *e_mul = qp__qalloc(q, (2 * n + 2 * s->C) * sizeof *e_mul);
     if (!e_mul)
         return qp__qerr(q, QP_ERR_NOMEM, "out of memory for %zu elements", n);
     float *e_div = e_mul + n;
@@ -142,22 +142,12 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
             }
         }
     float *gS = q->st[q->ix[SCALE]].grad;
-    if (s->outer == 1) { /* each channel's terms are one contiguous run: torch's sum exactly */
-        for (size_t c = 0; c < s->C; c++)
-            gS[c] += qp__sum_aten(e_mul + c * s->inner, s->inner) +
-                     qp__sum_aten(e_div + c * s->inner, s->inner);
-    } else { /* strided runs: summed in double, within the sums' tolerance */
-        for (size_t c = 0; c < s->C; c++) {
-            double a = 0.0, b = 0.0;
-            for (size_t o = 0; o < s->outer; o++)
-                for (size_t i = 0; i < s->inner; i++) {
-                    a += e_mul[(o * s->C + c) * s->inner + i];
-                    b += e_div[(o * s->C + c) * s->inner + i];
-                }
-            gS[c] += (float)a + (float)b;
-        }
-    }
-    qp__qfree(q, e_mul, 2 * n * sizeof *e_mul);
+    float *s_mul = e_div + n, *s_div = s_mul + s->C;
+    qp__tsum_perch(e_mul, s->outer, s->C, s->inner, s_mul);
+    qp__tsum_perch(e_div, s->outer, s->C, s->inner, s_div);
+    for (size_t c = 0; c < s->C; c++)
+        gS[c] += s_mul[c] + s_div[c];
+    qp__qfree(q, e_mul, (2 * n + 2 * s->C) * sizeof *e_mul);
     return QP_OK;
 }
 
