@@ -1,13 +1,13 @@
 /*
  * test_quant_adaround_qdrop.c - AdaRoundFakeQuantize and QDropFakeQuantize as
- * MQBench runs them before any reconstruction, against data/quant/
+ * MQBench runs them before any reconstruction, and DoReFa / PACT
+ * backpropagating with fake quantization off, against data/quant/
  * adaround_qdrop.qn: cases recorded from MQBench's own classes on torch 1.13
- * by data/quant/gen_adaround_qdrop.py (the numerics cases have none of these
- * two kinds). The file is in the numerics format (FORMAT.md); this test reads
- * the subset it uses and replays each step from the state recorded before it.
- * Also: where MQBench itself fails (QDrop's per-channel zero point that torch
- * cannot broadcast, PACT fake-quantizing per channel), an error and the state
- * unchanged.
+ * by data/quant/gen_adaround_qdrop.py (the numerics cases have none of these:
+ * no AdaRound or QDrop, no backward with fake quantization off). The file is in the numerics format
+ * (FORMAT.md); this test reads the subset it uses and replays each step from the state recorded
+ * before it. Also: where MQBench itself fails (QDrop's per-channel zero point that torch cannot
+ * broadcast, PACT fake-quantizing per channel), an error and the state unchanged.
  */
 #include "testlib.h"
 
@@ -273,8 +273,8 @@ recorded_cases_match(void **state)
         }
     }
     test_free(text);
-    assert_int_equal(cases, 7);
-    print_message("%d/%d AdaRound/QDrop cases match, %d bit for bit\n", cases, cases, exact_cases);
+    assert_int_equal(cases, 10);
+    print_message("%d/%d recorded cases match, %d bit for bit\n", cases, cases, exact_cases);
 }
 
 static qp_quant *

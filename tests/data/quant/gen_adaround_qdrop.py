@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Writes adaround_qdrop.qn: AdaRoundFakeQuantize and QDropFakeQuantize as
-MQBench runs them before any reconstruction, recorded from MQBench's own
-classes on torch 1.13 (CPU, one thread), in the numerics cases' format
-(../../../../shared/numerics/FORMAT.md: the same five-step protocol).
+MQBench runs them before any reconstruction, and DoReFa / PACT backpropagating
+with fake quantization off (their squash and clipping have gradients of their
+own), recorded from MQBench's own classes on torch 1.13 (CPU, one thread), in
+the numerics cases' format (FORMAT.md beside the numerics cases: the same
+five-step protocol, or the FQ_OFF one).
 
   MQBENCH=/path/to/MQBench python3 gen_adaround_qdrop.py > adaround_qdrop.qn
 
@@ -17,12 +19,21 @@ import torch
 
 sys.path.insert(0, os.environ.get("MQBENCH", "."))
 from mqbench.fake_quantize.adaround_quantizer import AdaRoundFakeQuantize  # noqa: E402
+from mqbench.fake_quantize.dorefa import DoReFaFakeQuantize  # noqa: E402
+from mqbench.fake_quantize.pact import PACTFakeQuantize  # noqa: E402
 from mqbench.fake_quantize.qdrop_quantizer import QDropFakeQuantize  # noqa: E402
 from mqbench.observer import EMAMinMaxObserver, MinMaxObserver  # noqa: E402
 from mqbench.scheme import QuantizeScheme  # noqa: E402
 
 torch.set_num_threads(1)
-FQ = {"AdaRoundFakeQuantize": AdaRoundFakeQuantize, "QDropFakeQuantize": QDropFakeQuantize}
+FQ = {"AdaRoundFakeQuantize": AdaRoundFakeQuantize, "QDropFakeQuantize": QDropFakeQuantize,
+      "DoReFaFakeQuantize": DoReFaFakeQuantize, "PACTFakeQuantize": PACTFakeQuantize}
+# (observer, fake_quant, lr, data, backward)
+PROTOCOL = [(True, False, None, "normal", False), (True, False, None, "uniform", False),
+            (False, True, 0.01, "normal", True), (False, True, 0.01, "ties", True),
+            (True, True, None, "uniform", True)]
+FQ_OFF = [(True, False, None, "normal", True), (True, False, 0.01, "uniform", True),
+          (False, False, None, "normal", True), (True, True, None, "uniform", True)]
 OBS = {"MinMaxObserver": MinMaxObserver, "EMAMinMaxObserver": EMAMinMaxObserver}
 
 # name, role, fake quantizer, observer, scheme, shape
@@ -42,6 +53,12 @@ CASES = [
      dict(bit=4, symmetry=True, per_channel=True, pot_scale=False), (4, 3, 4)),
     ("qdrop.a.a2t", "activation", "QDropFakeQuantize", "MinMaxObserver",
      dict(bit=2, symmetry=False, per_channel=False, pot_scale=False), (5, 7)),
+    ("dorefa.fqoff.w.a4c", "weight", "DoReFaFakeQuantize", "MinMaxObserver",
+     dict(bit=4, symmetry=False, per_channel=True, pot_scale=False), (3, 2, 2, 2), FQ_OFF),
+    ("pact.fqoff.a.s8t", "activation", "PACTFakeQuantize", "MinMaxObserver",
+     dict(bit=8, symmetry=True, per_channel=False, pot_scale=False), (4, 9), FQ_OFF, 3.0),
+    ("pact.fqoff.a.a4t", "activation", "PACTFakeQuantize", "EMAMinMaxObserver",
+     dict(bit=4, symmetry=False, per_channel=False, pot_scale=False), (4, 9), FQ_OFF, 1.0),
 ]
 
 
@@ -95,10 +112,11 @@ def ties(mod, shape, gen):
     return ((k + 0.5 - zp) * scale).float()
 
 
-def run(name, role, fq, obs, scheme, shape, out):
+def run(name, role, fq, obs, scheme, shape, out, steps=PROTOCOL, alpha=None):
     gen = torch.Generator().manual_seed(sum(map(ord, name)))
     p = QuantizeScheme(**scheme).to_observer_params()
-    mod = FQ[fq](OBS[obs], **p)
+    fakeq = {} if alpha is None else {"alpha": alpha}
+    mod = FQ[fq](OBS[obs], **p, **fakeq)
     mod.train()
     side = "w" if role == "weight" else "a"
     other = "a" if side == "w" else "w"
@@ -106,19 +124,21 @@ def run(name, role, fq, obs, scheme, shape, out):
            side + "_fakequantize": fq, other + "_fakequantize": "FixedFakeQuantize",
            side + "_qscheme": scheme,
            other + "_qscheme": dict(bit=8, symmetry=False, per_channel=False, pot_scale=False)}
-    cfg = {k: cfg[k] for k in ("w_observer", "a_observer", "w_fakequantize", "a_fakequantize",
-                               "w_qscheme", "a_qscheme")}
+    keys = ["w_observer", "a_observer", "w_fakequantize", "a_fakequantize", "w_qscheme",
+            "a_qscheme"]
+    if alpha is not None:
+        cfg[side + "_fakeq_params"] = {"alpha": alpha}
+        keys.append(side + "_fakeq_params")
+    cfg = {k: cfg[k] for k in keys}
     out.append("case Academic.%s" % name)
     out.append("backend Academic")
     out.append("role " + role)
     out.append("config " + value(cfg))
-    steps = [(True, False, None, "normal"), (True, False, None, "uniform"),
-             (False, True, 0.01, "normal"), (False, True, 0.01, "ties"), (True, True, None, "uniform")]
-    for obs_on, fq_on, lr, kind in steps:
+    for obs_on, fq_on, lr, kind, bwd in steps:
         mod.enable_observer() if obs_on else mod.disable_observer()
         mod.enable_fake_quant() if fq_on else mod.disable_fake_quant()
         x = ties(mod, shape, gen) if kind == "ties" else data(shape, kind, gen)
-        dy = torch.randn(shape, generator=gen) if fq_on else None
+        dy = torch.randn(shape, generator=gen) if bwd else None
         head = "step {observer: %s, fake_quant: %s" % (value(obs_on), value(fq_on))
         out.append(head + (", lr: %s}" % lr if lr else "}"))
         out.append(tensor_line("x", x))
@@ -148,7 +168,7 @@ def run(name, role, fq, obs, scheme, shape, out):
 def main():
     out = ["qnum 1", "# MQBench 00f477d on torch %s: gen_adaround_qdrop.py" % torch.__version__]
     for c in CASES:
-        run(*c, out)
+        run(*c[:6], out, *c[6:])
     sys.stdout.write("\n".join(out) + "\n")
 
 
