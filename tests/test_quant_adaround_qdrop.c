@@ -278,7 +278,7 @@ recorded_cases_match(void **state)
 }
 
 static qp_quant *
-make(const char *fq, const char *scheme, qp_side side)
+make_with(const qp_allocator *al, const char *fq, const char *scheme, qp_side side, qp_status *rc)
 {
     char text[1024];
     snprintf(text, sizeof text,
@@ -289,9 +289,19 @@ make(const char *fq, const char *scheme, qp_side side)
     qp_config *cfg = qpt_config(text);
     qp_quant *q = NULL;
     qp_error err;
-    if (qp_quant_create(NULL, QP_BACKEND_ACADEMIC, side, cfg, NULL, &q, &err))
+    *rc = qp_quant_create(al, QP_BACKEND_ACADEMIC, side, cfg, NULL, &q, &err);
+    if (*rc && *rc != QP_ERR_NOMEM)
         fail_msg("%s: %s", fq, err.msg);
     qp_config_destroy(cfg);
+    return q;
+}
+
+static qp_quant *
+make(const char *fq, const char *scheme, qp_side side)
+{
+    qp_status rc;
+    qp_quant *q = make_with(NULL, fq, scheme, side, &rc);
+    assert_int_equal(rc, QP_OK);
     return q;
 }
 
@@ -356,6 +366,77 @@ where_mqbench_fails_an_error_and_no_change(void **state)
     qp_quant_destroy(q);
 }
 
+/* Every allocation of creation, a calibrating forward, a quantizing forward and
+ * a backward failing in turn: NOMEM, the state as it was, nothing leaked. 80
+ * channels: more than the kinds' stack buffers. */
+static void
+out_of_memory_sweep(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *fq, *scheme;
+        int64_t shape[3];
+    } kinds[] = {
+        {"DSQFakeQuantize",
+         "{bit: 4, symmetry: False, per_channel: True, pot_scale: False}",
+         {80, 2, 3}},
+        {"DoReFaFakeQuantize",
+         "{bit: 4, symmetry: False, per_channel: True, pot_scale: False}",
+         {80, 2, 3}},
+        {"PACTFakeQuantize",
+         "{bit: 8, symmetry: False, per_channel: False, pot_scale: False}",
+         {80, 2, 3}},
+        {"AdaRoundFakeQuantize",
+         "{bit: 4, symmetry: True, per_channel: True, pot_scale: False}",
+         {80, 2, 3}},
+        {"QDropFakeQuantize",
+         "{bit: 4, symmetry: False, per_channel: True, pot_scale: False}",
+         {80, 1, 80}},
+    };
+    static float x[6400], y[6400], dx[6400];
+    static unsigned char a[65536], b[65536];
+    for (int i = 0; i < 6400; i++)
+        x[i] = (float)((i * 37) % 101) / 25.0f - 2.0f;
+    for (size_t kd = 0; kd < sizeof kinds / sizeof kinds[0]; kd++) {
+        const int64_t *shape = kinds[kd].shape;
+        size_t points = 0;
+        for (size_t k = 1;; k++) {
+            qpt_alloc st;
+            qpt_alloc_reset(&st);
+            qp_allocator al = qpt_allocator(&st);
+            st.fail_at = k;
+            qp_status rc;
+            qp_quant *q = make_with(&al, kinds[kd].fq, kinds[kd].scheme, QP_WEIGHT, &rc);
+            if (rc) {
+                assert_null(q);
+                assert_int_equal(st.live, 0);
+                points++;
+                continue;
+            }
+            bool failed = false;
+            for (int stage = 0; stage < 3 && !failed; stage++) {
+                qp_quant_enable_fake_quant(q, stage > 0);
+                size_t na = snapshot(q, a, sizeof a);
+                rc = stage < 2 ? qp_quant_forward(q, x, y, shape, 3)
+                               : qp_quant_backward(q, x, y, dx, shape, 3);
+                if (rc) {
+                    assert_int_equal(rc, QP_ERR_NOMEM);
+                    assert_int_equal(snapshot(q, b, sizeof b), na);
+                    assert_memory_equal(a, b, na);
+                    failed = true;
+                    points++;
+                }
+            }
+            qp_quant_destroy(q);
+            assert_int_equal(st.live, 0);
+            if (!failed && !st.failed)
+                break; /* k is past every allocation */
+        }
+        print_message("%s: %zu allocation points\n", kinds[kd].fq, points);
+        assert_true(points > 3);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -363,6 +444,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(recorded_cases_match),
         cmocka_unit_test(where_mqbench_fails_an_error_and_no_change),
+        cmocka_unit_test(out_of_memory_sweep),
     };
     return cmocka_run_group_tests_name("quant_adaround_qdrop", tests, NULL, NULL);
 }
