@@ -366,6 +366,51 @@ where_mqbench_fails_an_error_and_no_change(void **state)
     qp_quant_destroy(q);
 }
 
+/* Non-finite and huge values with the observer off (DSQ's observer always runs,
+ * and refuses them): defined results, finite where x is finite (DoReFa's
+ * squash maps inf to a grid point too; the others clamp it to the grid's
+ * ends), nan where x is nan. */
+static void
+hostile_values_give_defined_results(void **state)
+{
+    (void)state;
+    static const char *const fqs[] = {"DoReFaFakeQuantize", "PACTFakeQuantize",
+                                      "AdaRoundFakeQuantize", "QDropFakeQuantize"};
+    const int64_t shape[2] = {2, 4}, calib[2] = {2, 4};
+    float c[8] = {-1.0f, 0.5f, 2.0f, -0.25f, 1.5f, -2.0f, 0.0f, 0.75f};
+    float x[8] = {INFINITY, -INFINITY, NAN, 3e38f, -3e38f, 1e-40f, -0.0f, 1.0f};
+    float y[8], dx[8];
+    for (size_t k = 0; k < sizeof fqs / sizeof fqs[0]; k++) {
+        qp_quant *q =
+            make(fqs[k], "{bit: 4, symmetry: False, per_channel: False, pot_scale: False}", QP_ACT);
+        qp_quant_enable_fake_quant(q, false);
+        assert_int_equal(qp_quant_forward(q, c, y, calib, 2), QP_OK);
+        assert_int_equal(qp_quant_forward(q, x, y, shape, 2), QP_ERR_INVALID_ARG); /* observer */
+        qp_quant_enable_observer(q, false);
+        qp_quant_enable_fake_quant(q, true);
+        assert_int_equal(qp_quant_forward(q, x, y, shape, 2), QP_OK);
+        assert_int_equal(qp_quant_backward(q, x, x, dx, shape, 2), QP_OK);
+        for (int i = 0; i < 8; i++) {
+            if (isnan(x[i]))
+                assert_true(isnan(y[i]));
+            else /* clamped to the grid's ends */
+                assert_true(isfinite(y[i]));
+        }
+        qp_quant_destroy(q);
+    }
+    /* DSQ observes at every call: non-finite data is refused, state unchanged */
+    qp_quant *q = make("DSQFakeQuantize",
+                       "{bit: 4, symmetry: False, per_channel: False, pot_scale: False}", QP_ACT);
+    static unsigned char a[4096], b[4096];
+    assert_int_equal(qp_quant_forward(q, c, y, calib, 2), QP_OK);
+    qp_quant_enable_observer(q, false);
+    size_t na = snapshot(q, a, sizeof a);
+    assert_int_equal(qp_quant_forward(q, x, y, shape, 2), QP_ERR_INVALID_ARG);
+    assert_int_equal(snapshot(q, b, sizeof b), na);
+    assert_memory_equal(a, b, na);
+    qp_quant_destroy(q);
+}
+
 /* Every allocation of creation, a calibrating forward, a quantizing forward and
  * a backward failing in turn: NOMEM, the state as it was, nothing leaked. 80
  * channels: more than the kinds' stack buffers. */
@@ -444,6 +489,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(recorded_cases_match),
         cmocka_unit_test(where_mqbench_fails_an_error_and_no_change),
+        cmocka_unit_test(hostile_values_give_defined_results),
         cmocka_unit_test(out_of_memory_sweep),
     };
     return cmocka_run_group_tests_name("quant_adaround_qdrop", tests, NULL, NULL);
