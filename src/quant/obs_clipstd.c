@@ -36,7 +36,7 @@ std_welford(const float *x, size_t n)
     for (size_t i = 0; i < n; i++) {
         double nf = (double)(i + 1), d = (double)x[i] - mean;
         mean = mean + d / nf;
-        m2 = fma(d, (double)x[i] - mean, m2); /* ATen's AVX2 build fuses it */
+        m2 = m2 + d * ((double)x[i] - mean);
     }
     double div = n > 1 ? (double)(n - 1) : 0.0;
     return (float)sqrt(m2 / div);
@@ -78,6 +78,38 @@ gather_row(const float *x, const struct qp__shape *s, size_t c, float *row)
     }
 }
 
+/* How torch lays out MQBench's per-channel view x.permute(swap 0, axis).flatten(1):
+ * 0 when flatten copies (rows contiguous, in permuted order), 1 when it is a
+ * view with unit stride (row c contiguous at x + c * inner), 2 when a view with
+ * stride C (the channel axis is the last non-1 one). */
+static int
+perch_layout(const struct qp__shape *s)
+{
+    int ax = s->axis;
+    size_t str[QP_QUANT_MAX_DIMS], acc = 1;
+    for (int k = (int)s->ndim - 1; k >= 0; k--) {
+        str[k] = acc;
+        acc *= (size_t)s->dims[k];
+    }
+    /* the permuted dims 1.. that are not 1, innermost last: they must chain */
+    size_t last = 0, need = 0;
+    bool any = false;
+    for (int k = (int)s->ndim - 1; k >= 1; k--) {
+        int src = k == ax ? 0 : k;
+        if (s->dims[src] == 1)
+            continue;
+        if (any && str[src] != need)
+            return 0;
+        if (!any)
+            last = str[src];
+        any = true;
+        need = str[src] * (size_t)s->dims[src];
+    }
+    if (!any || last == 1)
+        return 1;
+    return s->inner == 1 ? 2 : 0;
+}
+
 static qp_status
 observe(qp_quant *q, const float *x, const struct qp__shape *s)
 {
@@ -96,13 +128,16 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s)
         mean[0] = qp__tsum_row(x, n) / (float)n;
         sd[0] = std_all(x, n, mean[0]);
     } else {
+        int lay = perch_layout(s);
+        if (lay == 2) /* the mean reduces the strided view: torch's outer-sum order */
+            qp__tsum_perch(x, s->outer, C, 1, mean);
         for (size_t c = 0; c < C; c++) {
             const float *r = row;
-            if (s->outer == 1) /* axis 0: the channel's elements are contiguous already */
-                r = x + c * n;
+            if (lay == 1)
+                r = x + c * s->inner;
             else
                 gather_row(x, s, c, row);
-            mean[c] = qp__tsum_row(r, n) / (float)n;
+            mean[c] = (lay == 2 ? mean[c] : qp__tsum_row(r, n)) / (float)n;
             sd[c] = std_welford(r, n);
         }
     }
