@@ -49,8 +49,8 @@ gather_row(const float *x, const struct qp__shape *s, size_t c, float *row)
 {
     int ax = s->axis;
     uint32_t nd = s->ndim;
-    int64_t pd[QP_QUANT_MAX_DIMS];     /* permuted dims 1..nd-1 */
-    size_t pstr[QP_QUANT_MAX_DIMS];    /* their strides in x */
+    int64_t pd[QP_QUANT_MAX_DIMS];  /* permuted dims 1..nd-1 */
+    size_t pstr[QP_QUANT_MAX_DIMS]; /* their strides in x */
     size_t str[QP_QUANT_MAX_DIMS], acc = 1;
     for (int k = (int)nd - 1; k >= 0; k--) {
         str[k] = acc;
