@@ -115,6 +115,11 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s)
 {
     size_t C = s->C, n = s->numel / C;
     qp_status rc;
+    if (n < 2) /* torch's unbiased std of one element is nan, and nan fails min <= max */
+        return qp__qerr(q, QP_ERR_INVALID_ARG,
+                        "ClipStdObserver: %zu element(s) per %s, the std needs 2 (MQBench's "
+                        "calculate_qparams raises AssertionError on the nan range)",
+                        n, C > 1 ? "channel" : "tensor");
     if ((rc = qp__obs_reserve(q, C)))
         return rc;
     bool perch = q->a.ch_axis >= 0;
@@ -145,9 +150,16 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s)
     for (size_t c = 0; c < C; c++) {
         float t = k * sd[c];
         float lo = mean[c] - t, hi = mean[c] + t;
-        /* torch.minimum / maximum propagate nan (a single element's std) */
-        mn[c] = isnan(lo) || lo < mn[c] ? lo : mn[c];
-        mx[c] = isnan(hi) || hi > mx[c] ? hi : mx[c];
+        if (isnan(lo) || isnan(hi)) { /* torch.minimum keeps the nan, then min <= max fails */
+            qp__qfree(q, buf, bytes);
+            return qp__qerr(
+                q, QP_ERR_INVALID_ARG,
+                "ClipStdObserver: %s %zu's mean -/+ std_scale * std is nan (its float32 "
+                "sum overflows; MQBench's calculate_qparams raises AssertionError)",
+                perch ? "channel" : "tensor", c);
+        }
+        mn[c] = lo < mn[c] ? lo : mn[c];
+        mx[c] = hi > mx[c] ? hi : mx[c];
     }
     qp__obs_set_range(q, mn, mx, C);
     qp__qfree(q, buf, bytes);

@@ -91,6 +91,11 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s)
     } else {
         shape1 = false;
     }
+    if (!(cmn <= cmx)) /* positive constant data: the clip falls below the minimum */
+        return qp__qerr(q, QP_ERR_INVALID_ARG,
+                        "EMAQuantileObserver: min_val %.9g above max_val %.9g on this input "
+                        "(MQBench's calculate_qparams raises AssertionError)",
+                        (double)cmn, (double)cmx);
     qp__obs_set_range(q, &cmn, &cmx, 1);
     if (shape1) {
         static const int64_t one[1] = {1};
