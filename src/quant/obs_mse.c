@@ -61,8 +61,7 @@ lp_elems(float *d, const float *x, size_t n, double p)
  * range on return; *improved says whether any candidate beat 1e10 (when none
  * did, MQBench keeps a (1,)-shaped copy of the input's range, per tensor). */
 static qp_status
-search(qp_quant *q, const float *x, const struct qp__shape *s, float *mn, float *mx,
-       bool *improved)
+search(qp_quant *q, const float *x, const struct qp__shape *s, float *mn, float *mx, bool *improved)
 {
     size_t C = s->C, n = s->numel;
     size_t bytes = (n + 8 * C) * sizeof(float);
