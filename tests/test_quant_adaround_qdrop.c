@@ -224,12 +224,16 @@ recorded_cases_match(void **state)
     struct step *prev = NULL, *cur = NULL;
     char cname[128] = "", cfgline[2048] = "";
     qp_side side = QP_WEIGHT;
+    qp_quant_opts opts = qp_quant_opts_default();
     qp_quant *q = NULL;
     int k = 0, cases = 0, exact_cases = 0, exact = 1;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (!strncmp(line, "case ", 5)) {
             snprintf(cname, sizeof cname, "%s", line + 5);
+            opts = qp_quant_opts_default();
+        } else if (!strncmp(line, "ch_axis ", 8)) {
+            opts.ch_axis = atoi(line + 8);
         } else if (!strncmp(line, "role ", 5)) {
             side = !strcmp(line + 5, "weight") ? QP_WEIGHT : QP_ACT;
         } else if (!strncmp(line, "config ", 7)) {
@@ -253,7 +257,7 @@ recorded_cases_match(void **state)
             if (!q) {
                 qp_config *cfg = qpt_config(cfgline);
                 qp_error err;
-                if (qp_quant_create(NULL, QP_BACKEND_ACADEMIC, side, cfg, NULL, &q, &err))
+                if (qp_quant_create(NULL, QP_BACKEND_ACADEMIC, side, cfg, &opts, &q, &err))
                     fail_msg("%s: %s", cname, err.msg);
                 qp_config_destroy(cfg);
                 k = 0;
@@ -273,7 +277,7 @@ recorded_cases_match(void **state)
         }
     }
     test_free(text);
-    assert_int_equal(cases, 10);
+    assert_int_equal(cases, 14);
     print_message("%d/%d recorded cases match, %d bit for bit\n", cases, cases, exact_cases);
 }
 
