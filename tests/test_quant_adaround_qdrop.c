@@ -390,6 +390,10 @@ hostile_values_give_defined_results(void **state)
         qp_quant_enable_fake_quant(q, false);
         assert_int_equal(qp_quant_forward(q, c, y, calib, 2), QP_OK);
         assert_int_equal(qp_quant_forward(q, x, y, shape, 2), QP_ERR_INVALID_ARG); /* observer */
+        float inplace[8]; /* a failed call leaves the caller's buffer as it was, x = y too */
+        memcpy(inplace, x, sizeof inplace);
+        assert_int_equal(qp_quant_forward(q, inplace, inplace, shape, 2), QP_ERR_INVALID_ARG);
+        assert_memory_equal(inplace, x, sizeof inplace);
         qp_quant_enable_observer(q, false);
         qp_quant_enable_fake_quant(q, true);
         assert_int_equal(qp_quant_forward(q, x, y, shape, 2), QP_OK);
