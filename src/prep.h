@@ -389,7 +389,9 @@ qp_status qp__pass_fakequant(struct qp__prep *P);
 /* For the quantizer runtime: adds to g (a scratch graph) the fake-quantizer module
  * "q" and its "q.activation_post_process", as prepare builds the quantizer of one
  * side on backend be with cfg (NULL: defaults), per-channel on axis 1 if axis1,
- * quant_type 0..3 as in qp__qspec. *fq_mod is the module, *kwargs the DICT of every
+ * quant_type 0..3 as in qp__qspec, exactly as get_qconfig_by_platform builds it (so
+ * without OPENVINO's 7-bit weight range, which its quantizer applies in prepare).
+ * *fq_mod is the module, *kwargs the DICT of every
  * keyword argument MQBench's FQ.with_args receives (in g). Message on g on failure. */
 qp_status qp__prepare_quantizer(qp_graph *g, qp_backend be, const qp_config *cfg, qp_side side,
                                 bool axis1, int quant_type, uint32_t *fq_mod, uint32_t *kwargs);

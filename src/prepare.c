@@ -185,12 +185,8 @@ qp__prepare_quantizer(qp_graph *g, qp_backend be, const qp_config *cfg, qp_side 
     P.nspecs = 1;
     if ((rc = qp__spec_side(&P, side, NULL, &spec)))
         goto out;
-    if (side == QP_WEIGHT) {
-        P.wspec = spec;
-        if ((rc = qp__spec_weight_range(&P)))
-            goto out;
-        spec = P.wspec;
-    }
+    /* no qp__spec_weight_range: OPENVINO narrows weights to 7 bits while preparing
+     * (OPENVINOQuantizer), not in get_qconfig_by_platform */
     if ((rc = qp__spec_probe(&P, spec)))
         goto out;
     if (qp__sym_intern(g, "q", 1, &path)) {

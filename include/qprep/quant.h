@@ -25,26 +25,26 @@ extern "C" {
 /* ==== Kinds ==== */
 
 /* X(ENUM, MQBench's class name) */
-#define QP_FAKEQUANT_MAP(X)                                                                 \
-    X(FIXED, "FixedFakeQuantize")                                                          \
-    X(LEARNABLE, "LearnableFakeQuantize")                                                  \
-    X(NNIE, "NNIEFakeQuantize")                                                            \
-    X(DOREFA, "DoReFaFakeQuantize")                                                        \
-    X(DSQ, "DSQFakeQuantize")                                                              \
-    X(PACT, "PACTFakeQuantize")                                                            \
-    X(TQT, "TqtFakeQuantize")                                                              \
-    X(ADAROUND, "AdaRoundFakeQuantize")                                                    \
+#define QP_FAKEQUANT_MAP(X)                                                                        \
+    X(FIXED, "FixedFakeQuantize")                                                                  \
+    X(LEARNABLE, "LearnableFakeQuantize")                                                          \
+    X(NNIE, "NNIEFakeQuantize")                                                                    \
+    X(DOREFA, "DoReFaFakeQuantize")                                                                \
+    X(DSQ, "DSQFakeQuantize")                                                                      \
+    X(PACT, "PACTFakeQuantize")                                                                    \
+    X(TQT, "TqtFakeQuantize")                                                                      \
+    X(ADAROUND, "AdaRoundFakeQuantize")                                                            \
     X(QDROP, "QDropFakeQuantize")
 
-#define QP_OBSERVER_MAP(X)                                                                  \
-    X(MINMAX, "MinMaxObserver")                                                            \
-    X(EMA_MINMAX, "EMAMinMaxObserver")                                                     \
-    X(MINMAX_FLOOR, "MinMaxFloorObserver")                                                 \
-    X(POT_MODE, "PoTModeObserver")                                                         \
-    X(EMA_QUANTILE, "EMAQuantileObserver")                                                 \
-    X(CLIP_STD, "ClipStdObserver")                                                         \
-    X(LSQ, "LSQObserver")                                                                  \
-    X(MSE, "MSEObserver")                                                                  \
+#define QP_OBSERVER_MAP(X)                                                                         \
+    X(MINMAX, "MinMaxObserver")                                                                    \
+    X(EMA_MINMAX, "EMAMinMaxObserver")                                                             \
+    X(MINMAX_FLOOR, "MinMaxFloorObserver")                                                         \
+    X(POT_MODE, "PoTModeObserver")                                                                 \
+    X(EMA_QUANTILE, "EMAQuantileObserver")                                                         \
+    X(CLIP_STD, "ClipStdObserver")                                                                 \
+    X(LSQ, "LSQObserver")                                                                          \
+    X(MSE, "MSEObserver")                                                                          \
     X(EMA_MSE, "EMAMSEObserver")
 
 typedef enum qp_fq_kind {
@@ -105,15 +105,16 @@ QP_API qp_quant_opts qp_quant_opts_default(void);
  * Creates the weight (side QP_WEIGHT) or activation (QP_ACT) quantizer of a
  * backend exactly as MQBench's get_qconfig_by_platform(backend, cfg) followed by
  * qconfig.weight() / qconfig.activation() builds it: kinds, scheme, range
- * (OPENVINO's 7-bit weights included) and every keyword argument of cfg
+ * and every keyword argument of cfg (OPENVINO's 7-bit weight range is applied
+ * by its prepare, so it shows in qp_quant_set_create's quantizers, not here)
  * (cfg NULL: the backend's defaults; the Academic backends require one). The
  * quantizer starts with both switches on, as constructed. On failure *out is
  * NULL and err (if not NULL) holds the status and a message naming the key.
  * The caller destroys the result with qp_quant_destroy.
  */
 QP_API qp_status qp_quant_create(const qp_allocator *alloc, qp_backend be, qp_side side,
-                                 const qp_config *cfg, const qp_quant_opts *opts,
-                                 qp_quant **out, qp_error *err);
+                                 const qp_config *cfg, const qp_quant_opts *opts, qp_quant **out,
+                                 qp_error *err);
 /* Frees a quantizer. NULL is a no-op. */
 QP_API void qp_quant_destroy(qp_quant *q);
 /* The message of the last failed call on q ("" after a success). */
@@ -124,8 +125,8 @@ typedef struct qp_quant_info {
     qp_fq_kind fake_quant;
     qp_obs_kind observer;
     int64_t quant_min, quant_max;
-    int ch_axis;       /* -1 per tensor */
-    bool symmetric;    /* qscheme *_symmetric */
+    int ch_axis;    /* -1 per tensor */
+    bool symmetric; /* qscheme *_symmetric */
     bool pot_scale;
     const char *quant_type; /* NULL or "tensor" / "param" / "input" (static text) */
 } qp_quant_info;
@@ -204,8 +205,7 @@ typedef struct qp_quant_set qp_quant_set;
  * err names the module. g is only read; the set does not refer to it later.
  */
 QP_API qp_status qp_quant_set_create(const qp_graph *g, qp_backend be, const qp_config *cfg,
-                                     const qp_allocator *alloc, qp_quant_set **out,
-                                     qp_error *err);
+                                     const qp_allocator *alloc, qp_quant_set **out, qp_error *err);
 QP_API void qp_quant_set_destroy(qp_quant_set *s);
 QP_API const char *qp_quant_set_errmsg(const qp_quant_set *s);
 
@@ -236,8 +236,7 @@ QP_API void qp_quant_set_enable_all(qp_quant_set *s);
 /* enable_calibration_woquantization by name: observers on and fake quant off for
  * the quantizers whose path is one of names[0..n), both off for the others.
  * QP_ERR_NOT_FOUND (no change) if a name is no quantizer's. */
-QP_API qp_status qp_quant_set_calibrate_only(qp_quant_set *s, const char *const *names,
-                                             uint32_t n);
+QP_API qp_status qp_quant_set_calibrate_only(qp_quant_set *s, const char *const *names, uint32_t n);
 
 /* Learnable parameters with their full names ("conv1.weight_fake_quant.scale"). */
 QP_API uint32_t qp_quant_set_num_params(const qp_quant_set *s);
@@ -249,10 +248,8 @@ QP_API void qp_quant_set_zero_grad(qp_quant_set *s);
 QP_API uint32_t qp_quant_set_num_state(const qp_quant_set *s);
 QP_API qp_status qp_quant_set_state_at(const qp_quant_set *s, uint32_t i, const char **name,
                                        qp_tensor *out);
-QP_API qp_status qp_quant_set_state_get(const qp_quant_set *s, const char *name,
-                                        qp_tensor *out);
-QP_API qp_status qp_quant_set_state_set(qp_quant_set *s, const char *name,
-                                        const qp_tensor *value);
+QP_API qp_status qp_quant_set_state_get(const qp_quant_set *s, const char *name, qp_tensor *out);
+QP_API qp_status qp_quant_set_state_set(qp_quant_set *s, const char *name, const qp_tensor *value);
 
 /*
  * Checkpoints: the state as text (README "Quantizer state files"): `qstate 1`,

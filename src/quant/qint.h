@@ -26,7 +26,7 @@
 #endif
 
 #define QP__EPS_F32 1.1920928955078125e-07 /* torch.finfo(torch.float32).eps */
-#define QP__QMAX_STATE 24                    /* state entries of one quantizer, at most */
+#define QP__QMAX_STATE 24                  /* state entries of one quantizer, at most */
 
 /* ==== Construction arguments ==== */
 
@@ -35,31 +35,31 @@ struct qp__qargs {
     qp_fq_kind fq;
     qp_obs_kind obs;
     int64_t quant_min, quant_max;
-    int ch_axis;           /* -1: per tensor */
-    bool symmetric;        /* qscheme is *_symmetric */
+    int ch_axis;    /* -1: per tensor */
+    bool symmetric; /* qscheme is *_symmetric */
     bool pot_scale;
     bool reduce_range;
-    bool qint8;            /* dtype qint8 (else quint8) */
-    double eps;            /* the eps buffers' value */
-    double ema_ratio;      /* 0.9 */
-    double p;              /* MSE observers' norm: 2.0 */
-    double threshold;      /* EMAQuantileObserver: 0.99999 */
-    int64_t bins;          /* EMAQuantileObserver: 2048 */
-    double std_scale;      /* ClipStdObserver: 2.6 */
-    bool has_alpha;        /* fakeq_params alpha given */
-    double alpha;          /* PACT: 6.0; DSQ: 0.4 */
+    bool qint8;                     /* dtype qint8 (else quint8) */
+    double eps;                     /* the eps buffers' value */
+    double ema_ratio;               /* 0.9 */
+    double p;                       /* MSE observers' norm: 2.0 */
+    double threshold;               /* EMAQuantileObserver: 0.99999 */
+    int64_t bins;                   /* EMAQuantileObserver: 2048 */
+    double std_scale;               /* ClipStdObserver: 2.6 */
+    bool has_alpha;                 /* fakeq_params alpha given */
+    double alpha;                   /* PACT: 6.0; DSQ: 0.4 */
     bool has_scale, has_zero_point; /* LSQ / TQT initial scale and zero point given */
     double scale, zero_point;       /* 1.0, 0.0 */
-    bool use_grad_scaling; /* LSQ: true */
-    int quant_type;        /* 0 None, 1 "tensor", 2 "param", 3 "input" */
+    bool use_grad_scaling;          /* LSQ: true */
+    int quant_type;                 /* 0 None, 1 "tensor", 2 "param", 3 "input" */
 };
 
 /* ==== State entries ==== */
 
 enum {
-    QP__QS_PARAM = 1,   /* a learnable parameter (has a gradient; listed first) */
-    QP__QS_OBS = 2,     /* the observer's (activation_post_process.*; listed last) */
-    QP__QS_PERCH = 4,   /* per channel: load_state_dict may resize it (MQBench's loader) */
+    QP__QS_PARAM = 1, /* a learnable parameter (has a gradient; listed first) */
+    QP__QS_OBS = 2,   /* the observer's (activation_post_process.*; listed last) */
+    QP__QS_PERCH = 4, /* per channel: load_state_dict may resize it (MQBench's loader) */
 };
 
 /* One state_dict entry. data holds cap elements; numel of them are the value. */
@@ -110,8 +110,16 @@ struct qp__obs_ops {
     qp_status (*qparams)(qp_quant *q, float *scale, int32_t *zero_point, size_t n);
 };
 
+/* The tables (table.c): NULL where a kind is not implemented. */
 extern const struct qp__fq_ops *const qp__fq_table[QP_FQ_COUNT];
 extern const struct qp__obs_ops *const qp__obs_table[QP_OBS_COUNT];
+
+/* One record per kind, each defined in its own file. */
+extern const struct qp__fq_ops qp__fq_fixed, qp__fq_learnable, qp__fq_nnie, qp__fq_dorefa,
+    qp__fq_dsq, qp__fq_pact, qp__fq_tqt, qp__fq_adaround, qp__fq_qdrop;
+extern const struct qp__obs_ops qp__obs_minmax, qp__obs_ema_minmax, qp__obs_minmax_floor,
+    qp__obs_pot_mode, qp__obs_ema_quantile, qp__obs_clip_std, qp__obs_lsq, qp__obs_mse,
+    qp__obs_ema_mse;
 
 /* ==== The quantizer ==== */
 
@@ -122,9 +130,12 @@ struct qp_quant {
     const struct qp__obs_ops *obs;
     struct qp__qs st[QP__QMAX_STATE];
     uint32_t nst;
-    uint8_t order[QP__QMAX_STATE]; /* state_dict order: params, buffers, observer's */
-    uint32_t fq_en, obs_en;        /* entries fake_quant_enabled, observer_enabled */
-    bool fq_on, obs_on;            /* mirrors of those two buffers */
+    uint8_t order[QP__QMAX_STATE];      /* state_dict order: params, buffers, observer's */
+    uint32_t fq_en, obs_en;             /* entries fake_quant_enabled, observer_enabled */
+    uint32_t ix[6];                     /* the fake-quantizer kind's own entries (its choice) */
+    uint32_t obs_eps, obs_min, obs_max; /* the observer's eps, min_val, max_val (obs_base.c) */
+    uint32_t obs_ix[4];                 /* the observer kind's further entries */
+    bool fq_on, obs_on;                 /* mirrors of those two buffers */
     /* what a kind keeps outside the state_dict (freed by the core) */
     void *fq_priv, *obs_priv;
     size_t fq_priv_size, obs_priv_size;
@@ -156,11 +167,47 @@ qp_status qp__observe(qp_quant *q, const float *x, const struct qp__shape *s);
 /* The observer's calculate_qparams for n channels. */
 qp_status qp__obs_qparams(qp_quant *q, float *scale, int32_t *zero_point, size_t n);
 
+/* build.c: the arguments of the fake-quantizer module fq_mod of graph mg (and its
+ * observer module obs_mod, 0 if none), as prepare printed them, completed by the
+ * keyword DICT kwargs of graph kg (0: none) for what the attributes do not print
+ * (alpha, threshold, bins, std_scale, initial scale / zero point). On failure a
+ * message naming the module goes to err. */
+struct qp_graph;
+qp_status qp__qargs_resolve(const struct qp_graph *mg, uint32_t fq_mod, uint32_t obs_mod,
+                            const struct qp_graph *kg, uint32_t kwargs, struct qp__qargs *a,
+                            char *err, size_t cap);
+
 /* Creates a quantizer from resolved arguments (build.c resolves them). */
 qp_status qp__quant_new(const qp_allocator *alloc, const struct qp__qargs *a, qp_quant **out,
                         char *errbuf, size_t errcap);
 
+/* ==== obs_base.c: what every MQBench observer has ==== */
+
+/* Registers activation_post_process.eps (1,), .min_val (), .max_val () (inf, -inf). */
+qp_status qp__obs_base_init(qp_quant *q);
+/* Makes room for C channels in min_val / max_val (per channel), before mutating. */
+qp_status qp__obs_reserve(qp_quant *q, size_t C);
+/* Sets min_val / max_val to n values (shape () per tensor, (n,) per channel). */
+void qp__obs_set_range(qp_quant *q, const float *mn, const float *mx, size_t n);
+/* Checks that a running per-channel range has C channels (broadcast rule). */
+qp_status qp__obs_check_channels(qp_quant *q, size_t C);
+/* calculate_qparams from min_val / max_val (the common observers' qparams op). */
+qp_status qp__obs_minmax_qparams(qp_quant *q, float *scale, int32_t *zero_point, size_t n);
+
+/* ==== qparams.c ==== */
+
+/* torch's _ObserverBase._calculate_qparams + MQBench's ObserverBase.calculate_qparams
+ * (zero point as int, pot_scale) from n min/max pairs: symmetric or affine per q->a;
+ * a per-tensor pair never observed (inf, -inf) gives (1.0, 0). */
+void qp__qparams_minmax(const qp_quant *q, const float *min_val, const float *max_val, size_t n,
+                        float *scale, int32_t *zero_point);
+/* MQBench's pot_quantization (mode round): 2 ** round(log2(s)), in float32. */
+float qp__pot_round(float s);
+
 /* ==== kernels.c: elementwise fake-quantization (C library only) ==== */
+
+/* torch.aminmax over the whole tensor (C = 1) or per channel: min[c], max[c]. */
+void qp__aminmax(const float *x, const struct qp__shape *s, float *min, float *max);
 
 /* torch.fake_quantize_per_{tensor,channel}_affine forward: scale[c], zp[c] per
  * channel (n = s->C values; per tensor n = 1). */
