@@ -5,7 +5,8 @@
 #
 # On a fresh Debian 12 machine it first installs what the build and the tests
 # need when missing (cmake, make, gcc, g++, pkg-config, libcmocka-dev; with
-# apt-get, through sudo unless root). Then it configures BUILD_DIR (default:
+# apt-get, through sudo unless root; waiting for apt's lock when another apt-get or
+# dpkg holds it). Then it configures BUILD_DIR (default:
 # build/ in the checkout) with tests and examples on, plus CMAKE_ARGS (e.g.
 # -DQP_SANITIZE=address,undefined), builds, and runs `ctest --output-on-failure`.
 # Re-running only rebuilds what changed. Exit status: 0 when every test passed.
@@ -45,10 +46,27 @@ if [ -n "$missing" ]; then
         have sudo || { echo "run.sh: not root and no sudo; install:$missing" >&2; exit 1; }
         sudo=sudo
     fi
+    # apt-get that waits up to 10 minutes for a lock another apt-get or dpkg holds,
+    # instead of failing at once with 100: DPkg::Lock::Timeout covers dpkg's locks
+    # (install); apt 2.6 does not apply it to the lists lock of `update`, so that
+    # one is retried while apt says it could not get a lock.
+    apt_get() {
+        deadline=$(($(date +%s) + 600))
+        while :; do
+            status=0
+            { err=$($sudo env DEBIAN_FRONTEND=noninteractive \
+                apt-get -o DPkg::Lock::Timeout=600 "$@" 2>&1 >&3 3>&-) || status=$?; } 3>&1
+            [ -z "$err" ] || printf '%s\n' "$err" >&2
+            [ $status -ne 0 ] || return 0
+            case $err in *"Could not get lock"*) ;; *) return $status ;; esac
+            [ "$(date +%s)" -lt $deadline ] || return $status
+            echo "run.sh: apt is busy (another apt-get or dpkg holds its lock); waiting" >&2
+            sleep 10
+        done
+    }
+    apt_get update -q
     # shellcheck disable=SC2086 # the package list is meant to split
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    # shellcheck disable=SC2086
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+    apt_get install -y -q --no-install-recommends $missing
 fi
 
 # ---- configure, build, test ----
