@@ -5,13 +5,14 @@
 #         -P check.cmake
 #
 # LIST is the top-level CMakeLists.txt: the one place that states the layers, as
-# the order of its set(QP_SOURCES ...) list, where a comment "# layer N: ..." puts
-# the sources after it in layer N. OBJECTS holds the object files of qprep_obj,
-# one a line. Which file uses which is read from their symbol tables (`nm -P -g`,
-# POSIX): file A uses file B when A's object has an undefined symbol that B's
-# defines. A use of a higher layer from a lower one is printed as
-# "src/a.c (layer 2) -> src/b.c (layer 7) : symbol" and fails the check.
-# MOVE puts files in other layers than the list says (the test of the check).
+# the order of its set(QP_SOURCES ...) list, lowest layer first, where a comment
+# "# layer N: ..." puts the sources after it in layer N. OBJECTS holds the object
+# files of qprep_obj, one a line. Which file uses which is read from their symbol
+# tables (`nm -P -g`, POSIX): file A uses file B when A's object has an undefined
+# symbol that B's defines (a function or data). A use of a higher layer from a
+# lower one is printed as "upward: src/a.c (layer 2) -> src/b.c (layer 7) : symbol"
+# and fails the check; uses within a layer are allowed. MOVE puts files in other
+# layers than the list says (the test of the check).
 cmake_minimum_required(VERSION 3.16)
 
 foreach(v LIST OBJECTS NM)
@@ -51,6 +52,11 @@ foreach(line IN LISTS lines)
     endif()
   endif()
   if(line MATCHES "^[ \t]*#[ \t]*[Ll]ayer[ \t]+([0-9]+)")
+    # the list's order is the layers' order: lowest first
+    if(NOT layer STREQUAL "" AND CMAKE_MATCH_1 LESS layer)
+      message(FATAL_ERROR "check.cmake: '# layer ${CMAKE_MATCH_1}' comes after '# layer ${layer}' "
+                          "in set(QP_SOURCES ...) of ${LIST}: keep the list lowest layer first")
+    endif()
     set(layer ${CMAKE_MATCH_1})
     continue()
   endif()
@@ -64,6 +70,9 @@ foreach(line IN LISTS lines)
     if(layer STREQUAL "")
       message(FATAL_ERROR "check.cmake: ${src} comes before the first '# layer N:' comment "
                           "of set(QP_SOURCES ...) in ${LIST}: give it a layer")
+    endif()
+    if(DEFINED layer_of_${src})
+      message(FATAL_ERROR "check.cmake: ${src} is twice in set(QP_SOURCES ...) of ${LIST}")
     endif()
     list(APPEND sources ${src})
     set(layer_of_${src} ${layer})
