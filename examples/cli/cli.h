@@ -31,5 +31,6 @@ int cmd_check(int argc, char **argv);
 int cmd_dot(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif

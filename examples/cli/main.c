@@ -24,6 +24,9 @@ static const struct {
      "bench [--backend NAME] [--config FILE.qcfg] [--repeat N] [--fresh-process] [--json]\n"
      "            (IN.qg | --gen-nodes N | --gen-blocks N)\n"
      "                            median time of read, prepare and write; peak memory"},
+    {"replay", cmd_replay,
+     "replay CASE.qn [-o OUT.qn] | replay --check CASE.qn...\n"
+     "                            run the quantizer runtime through numerics cases (.qn)"},
     {"gen", cmd_gen,
      "gen (--blocks N | --nodes N) [--channels C] [-o OUT.qg]\n"
      "                            write a residual stack of N BasicBlocks (benchmark graph)"},

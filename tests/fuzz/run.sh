@@ -5,7 +5,8 @@
 #   bash tests/fuzz/run.sh [SECONDS]
 #
 # Targets: fuzz_read (qgraph reader), fuzz_config (.qcfg reader, and prepare
-# with what it reads), fuzz_prepare (read + prepare for every backend). Each
+# with what it reads), fuzz_prepare (read + prepare for every backend), fuzz_qn
+# (the .qn case reader of qprep replay, examples/cli/qn.c). Each
 # is built with -fsanitize=fuzzer,address,undefined from the library sources
 # directly, into $FUZZ_BUILD (default build-fuzz/ in the checkout), and
 # started from a corpus seeded with the fixtures, the configurations, the
@@ -25,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${FUZZ_BUILD:-$root/build-fuzz}
 jobs=${FUZZ_JOBS:-2}
-targets=${FUZZ_TARGETS:-"fuzz_read fuzz_config fuzz_prepare"}
+targets=${FUZZ_TARGETS:-"fuzz_read fuzz_config fuzz_prepare fuzz_qn"}
 cc=${CC:-clang}
 data=$root/tests/data
 
@@ -36,11 +37,13 @@ mkdir -p "$out"
 srcs=$(ls "$root"/src/*.c)
 for t in $targets; do
     echo "run.sh: building $t"
-    # shellcheck disable=SC2086 # the source list is meant to split
+    extra=""
+    [ "$t" = fuzz_qn ] && extra="$root/examples/cli/qn.c $root/examples/cli/qn_write.c"
+    # shellcheck disable=SC2086 # the source lists are meant to split
     "$cc" -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         -fno-omit-frame-pointer -I"$root/include" -I"$root/src" -I"$root/tests/support" \
-        $srcs "$here/fuzz_common.c" "$here/$t.c" "$root/tests/support/fault_alloc.c" \
-        "$root/tests/support/textbuf.c" -lm -o "$out/$t"
+        -I"$root/examples/cli" $srcs $extra "$here/fuzz_common.c" "$here/$t.c" \
+        "$root/tests/support/fault_alloc.c" "$root/tests/support/textbuf.c" -lm -o "$out/$t"
 done
 
 # ---- seed corpora ----
@@ -55,6 +58,11 @@ seed() { # seed TARGET: copy the seeds into corpus/TARGET (kept between runs)
     fuzz_config)
         cp "$data"/configs/*.qcfg "$c"/
         [ -d "$data/bad" ] && cp "$data"/bad/*.qcfg "$c"/ 2>/dev/null || true
+        ;;
+    fuzz_qn)
+        # the five smallest recorded cases (the reader sees every one under ctest)
+        # shellcheck disable=SC2012 # plain file names
+        for f in $(ls -Sr "$data"/numerics/cases/*.qn | head -5); do cp "$f" "$c"/; done
         ;;
     fuzz_prepare)
         # the control byte picks the backend (and modes): every model for every backend
