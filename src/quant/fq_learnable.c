@@ -10,6 +10,7 @@
  * x * inv and adds the zero point; the backward rounds the fused x * inv + zp.
  */
 #include "qint.h"
+#include "tsum.h"
 
 #include <math.h>
 #include <string.h>
@@ -141,48 +142,62 @@ grad_factor(const qp_quant *q, const struct qp__shape *s)
     return (float)(1.0 / pow(n * (double)q->a.quant_max, 0.5));
 }
 
+/*
+ * ATen writes each element's scale and zero-point terms to two tensors and sums
+ * them with torch.sum (over everything, or every dimension but the channel
+ * one); so does this, in the same order (tsum.h), so the gradients are
+ * MQBench's to the bit. The terms themselves are ATen's expressions.
+ */
 static qp_status
 backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct qp__shape *s)
 {
-    size_t C = s->C;
+    size_t C = s->C, n = s->numel;
     qp_status rc = check_len(q, C);
     if (rc)
         return rc;
+    float *ts = qp__qalloc(q, 2 * n * sizeof *ts);
+    float *sums = C > 64 ? qp__qalloc(q, 2 * C * sizeof *sums) : NULL, small[128];
+    if (!ts || (C > 64 && !sums)) {
+        qp__qfree(q, ts, ts ? 2 * n * sizeof *ts : 0);
+        qp__qfree(q, sums, sums ? 2 * C * sizeof *sums : 0);
+        return qp__qerr(q, QP_ERR_NOMEM, "out of memory for the backward's gradient terms");
+    }
+    if (!sums)
+        sums = small;
+    float *tz = ts + n;
     const float *S = qp__qs_f32(q, q->ix[SCALE]), *Z = qp__qs_f32(q, q->ix[ZP]);
     float *gS = q->st[q->ix[SCALE]].grad, *gZ = q->st[q->ix[ZP]].grad;
     float lo = (float)q->a.quant_min, hi = (float)q->a.quant_max, gf = grad_factor(q, s);
-    for (size_t c = 0; c < C; c++) {
-        float sc = S[c], inv = 1.0f / sc, z = zp_bwd(q, Z[c]);
-        float dsmall = lo - z, dbig = hi - z;
-        double sum_s = 0.0, sum_z = 0.0;
-        for (size_t o = 0; o < s->outer; o++) {
+    for (size_t o = 0; o < s->outer; o++)
+        for (size_t c = 0; c < C; c++) {
+            float sc = S[c], inv = 1.0f / sc, z = zp_bwd(q, Z[c]);
+            float dsmall = lo - z, dbig = hi - z;
             size_t off = (o * C + c) * s->inner;
             const float *xp = x + off, *dyp = dy + off;
-            float *dxp = dx + off;
+            float *dxp = dx + off, *tsp = ts + off, *tzp = tz + off;
             for (size_t i = 0; i < s->inner; i++) {
                 float xi = xp[i], d = dyp[i];
                 float xq = nearbyintf(fmaf(xi, inv, z));
-                float gs, gz;
-                if (xq < lo) {
-                    gs = d * dsmall * gf;
-                    gz = d * -1.0f * sc * gf;
-                    dxp[i] = 0.0f;
-                } else if (xq > hi) {
-                    gs = d * dbig * gf;
-                    gz = d * -1.0f * sc * gf;
+                if (xq < lo || xq > hi) {
+                    tsp[i] = d * (xq < lo ? dsmall : dbig) * gf;
+                    tzp[i] = d * -1.0f * sc * gf;
                     dxp[i] = 0.0f;
                 } else {
-                    gs = d * fmaf(xq - z, sc, -xi) * inv * gf;
-                    gz = 0.0f;
+                    tsp[i] = d * fmaf(xq - z, sc, -xi) * inv * gf;
+                    tzp[i] = 0.0f;
                     dxp[i] = d;
                 }
-                sum_s += gs;
-                sum_z += gz;
             }
         }
-        gS[c] += (float)sum_s;
-        gZ[c] += (float)sum_z;
+    qp__tsum_perch(ts, s->outer, C, s->inner, sums);
+    qp__tsum_perch(tz, s->outer, C, s->inner, sums + C);
+    for (size_t c = 0; c < C; c++) {
+        gS[c] += sums[c];
+        gZ[c] += sums[C + c];
     }
+    qp__qfree(q, ts, 2 * n * sizeof *ts);
+    if (sums != small)
+        qp__qfree(q, sums, 2 * C * sizeof *sums);
     return QP_OK;
 }
 
