@@ -151,14 +151,18 @@ fail(struct rd *r, qp_status st, size_t col, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    uint32_t c = (uint32_t)(col + 1);
+    /* running out of memory is no place in the file */
+    uint32_t l = st == QP_ERR_NOMEM ? 0 : r->line, c = st == QP_ERR_NOMEM ? 0 : (uint32_t)(col + 1);
     if (r->err) {
         r->err->status = st;
-        r->err->line = r->line;
+        r->err->line = l;
         r->err->col = c;
         memcpy(r->err->msg, msg, sizeof msg);
     }
-    snprintf(r->s->errmsg, sizeof r->s->errmsg, "%u:%u: %.230s", r->line, c, msg);
+    if (l)
+        snprintf(r->s->errmsg, sizeof r->s->errmsg, "%u:%u: %.230s", l, c, msg);
+    else
+        snprintf(r->s->errmsg, sizeof r->s->errmsg, "%.240s", msg);
     return st;
 }
 
