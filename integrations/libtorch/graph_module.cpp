@@ -508,7 +508,7 @@ softmax(Call &c, bool log)
 
 V
 interpolate(Call &c, torch::Tensor x, const V *size, const V *scale, std::string mode,
-            c10::optional<bool> align)
+            c10::optional<bool> align, bool recompute = false)
 {
     namespace F = torch::nn::functional;
     F::InterpolateFuncOptions o;
@@ -546,6 +546,8 @@ interpolate(Call &c, torch::Tensor x, const V *size, const V *scale, std::string
         c.fail("unsupported interpolation mode " + mode);
     if (align)
         o.align_corners(*align);
+    /* None and False are the same path (Python does not warn any more) */
+    o.recompute_scale_factor(recompute);
     return F::interpolate(x, o);
 }
 
@@ -836,7 +838,8 @@ functions()
                  align = c.to_int(*al) != 0;
              const V *m = c.get(3, "mode");
              return interpolate(c, c.tensor(0, "input"), c.get(1, "size"), c.get(2, "scale_factor"),
-                                m && m->k == V::STR ? m->s : "nearest", align);
+                                m && m->k == V::STR ? m->s : "nearest", align,
+                                c.flag(5, "recompute_scale_factor", false));
          }},
         {"torch.nn.functional.linear",
          [](Call &c) {
@@ -1470,6 +1473,18 @@ make_module(const Ctx &ctx, const Attrs &a)
     }
     if (t == "nn.Sigmoid")
         return fn_module(a, [](const torch::Tensor &x) { return at::sigmoid(x); });
+    if (t == "nn.Mish")
+        return fn_module(a, [](const torch::Tensor &x) { return at::mish(x); });
+    if (t == "nn.SELU")
+        return fn_module(a, [](const torch::Tensor &x) { return at::selu(x); });
+    if (t == "nn.ELU") {
+        double al = a.f("alpha", 1.0);
+        return fn_module(a, [al](const torch::Tensor &x) { return at::elu(x, al); });
+    }
+    if (t == "nn.Softplus") {
+        double be = a.f("beta", 1.0), th = a.f("threshold", 20.0);
+        return fn_module(a, [be, th](const torch::Tensor &x) { return at::softplus(x, be, th); });
+    }
     if (t == "nn.Tanh")
         return fn_module(a, [](const torch::Tensor &x) { return at::tanh(x); });
     if (t == "nn.Identity")

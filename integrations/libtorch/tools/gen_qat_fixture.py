@@ -149,7 +149,43 @@ class AttrNet(nn.Module):
         return self.fc(x)
 
 
-MODELS = {'attrnet': AttrNet, 'deconvnet': DeconvNet, 'mixnet': MixNet, 'resnettiny': ResNetTiny}
+class OpsNet(nn.Module):
+    """Functions and methods: chunk, getitem with slices, sigmoid gating, cat,
+    bilinear interpolate, Upsample, PReLU, AvgPool, functional adaptive pool,
+    transpose / contiguous / view, matmul, softmax, scalar arithmetic."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.stem_bn = nn.BatchNorm2d(8)
+        self.act = nn.ReLU()
+        self.gate = nn.Conv2d(8, 8, 1)
+        self.prelu = nn.PReLU(8)
+        self.avg = nn.AvgPool2d(2, stride=2)
+        self.up = nn.Upsample(scale_factor=2.0, mode='nearest')
+        self.hs = nn.Hardswish()
+        self.proj = nn.Conv2d(16, 8, 1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.act(self.stem_bn(self.stem(x)))
+        x = x * torch.sigmoid(self.gate(x))
+        x = self.prelu(x)
+        ab = torch.chunk(x, 2, dim=1)
+        x = torch.cat((ab[1], ab[0], x[:, :0]), 1)
+        x = self.up(self.avg(x))
+        y = F.interpolate(x, scale_factor=0.5, mode='bilinear', align_corners=False)
+        x = torch.cat([y, self.hs(y)], dim=1)
+        x = self.proj(x)
+        n, c = x.size(0), x.size(1)
+        t = x.view(n, c, -1).transpose(1, 2).contiguous()
+        att = torch.softmax(torch.matmul(t, t.transpose(1, 2)) * 0.125, dim=-1)
+        t = torch.matmul(att, t).mean(1)
+        z = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return self.fc(t + z / 2)
+
+
+MODELS = {'opsnet': OpsNet, 'attrnet': AttrNet, 'deconvnet': DeconvNet, 'mixnet': MixNet, 'resnettiny': ResNetTiny}
 
 
 # ---- qgraph writer (the attribute spellings of qprep's tracer) ----
@@ -201,6 +237,13 @@ def attrs(m):
                  dilation=m.dilation, ceil_mode=m.ceil_mode, return_indices=m.return_indices)
     elif isinstance(m, nn.AdaptiveAvgPool2d):
         a = dict(output_size=m.output_size)
+    elif isinstance(m, nn.AvgPool2d):
+        a = dict(kernel_size=m.kernel_size, stride=m.stride, padding=m.padding,
+                 ceil_mode=m.ceil_mode, count_include_pad=m.count_include_pad)
+    elif isinstance(m, nn.Upsample):
+        a = dict(scale_factor=m.scale_factor, mode=m.mode, align_corners=m.align_corners)
+    elif isinstance(m, nn.PReLU):
+        a = dict(num_parameters=m.num_parameters, weight_shape=tuple(m.weight.shape))
     else:
         raise ValueError('no attribute writer for ' + t)
     return 'nn.' + t, a
