@@ -1,7 +1,8 @@
 /*
  * example.cpp - README's "Using qprep from LibTorch", as a program: trace (here:
  * read) a graph, prepare it, load PyTorch's float weights, calibrate, train
- * a few steps and save a state_dict torch.load reads.
+ * a few steps and save a state_dict torch.load reads; then load it into a
+ * model prepared afresh, which must compute the same.
  *
  *   qprep_torch_example IN.qg BACKEND FLOAT.pt OUT.pt
  *
@@ -58,9 +59,20 @@ main(int argc, char **argv)
         qptorch::save_state_dict(model->state_dict(), argv[4]);
         /* --- */
 
+        /* read it back into a model prepared afresh (strict: every name must line
+         * up): it must compute what the trained one does */
         auto back = qptorch::to_state_dict(qptorch::load_pickle(argv[4]), argv[4]);
-        std::printf("saved %zu tensors to %s\n", back.size(), argv[4]);
-        return back.size() == model->state_dict().size() ? 0 : 1;
+        auto prep2 = qptorch::prepare_qat(graph.get(), be, nullptr);
+        qptorch::GraphModule model2(prep2.graph, prep2.quant);
+        model2->load_state_dict(back, true);
+        model->eval();
+        model2->eval();
+        torch::NoGradGuard ng;
+        auto x = torch::randn({8, 3, hw, hw});
+        bool same = torch::equal(model->forward(x), model2->forward(x));
+        std::printf("saved %zu tensors to %s; reloaded model %s\n", back.size(), argv[4],
+                    same ? "computes the same" : "DIFFERS");
+        return same ? 0 : 1;
     } catch (const std::exception &e) {
         std::fprintf(stderr, "qprep_torch_example: %s\n", e.what());
         return 1;
