@@ -185,7 +185,27 @@ class OpsNet(nn.Module):
         return self.fc(t + z / 2)
 
 
-MODELS = {'opsnet': OpsNet, 'attrnet': AttrNet, 'deconvnet': DeconvNet, 'mixnet': MixNet, 'resnettiny': ResNetTiny}
+class PlainNet(nn.Module):
+    """No BN: Conv+ReLU (nniqat.ConvReLU2d), a strided Conv alone, Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.r1 = nn.ReLU()
+        self.c2 = nn.Conv2d(6, 10, 3, stride=2, padding=1, bias=False)
+        self.r2 = nn.ReLU()
+        self.c3 = nn.Conv2d(10, 10, 1, groups=2)
+        self.gap = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(10, 10)
+
+    def forward(self, x):
+        x = self.r1(self.c1(x))
+        x = self.r2(self.c2(x))
+        x = self.c3(x) + x
+        return self.fc(torch.flatten(self.gap(x), 1))
+
+
+MODELS = {'plainnet': PlainNet, 'opsnet': OpsNet, 'attrnet': AttrNet, 'deconvnet': DeconvNet, 'mixnet': MixNet, 'resnettiny': ResNetTiny}
 
 
 # ---- qgraph writer (the attribute spellings of qprep's tracer) ----
