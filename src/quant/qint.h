@@ -52,6 +52,7 @@ struct qp__qargs {
     double scale, zero_point;       /* 1.0, 0.0 */
     bool use_grad_scaling;          /* LSQ: true */
     int quant_type;                 /* 0 None, 1 "tensor", 2 "param", 3 "input" */
+    bool fix; /* the configuration's fixed mode: MQBench's bugs fixed, not reproduced */
 };
 
 /* ==== State entries ==== */
