@@ -12,6 +12,8 @@
 #include <math.h>
 #include <qprep/quant.h>
 
+#include "quant/tsum.h"
+
 /* A snapshot of a quantizer's whole state, to check a failed call changed nothing. */
 struct snap {
     uint32_t n;
@@ -31,9 +33,10 @@ take(const qp_quant *q, struct snap *s)
         const char *name;
         assert_int_equal(qp_quant_state_at(q, i, &name, &s->t[i]), QP_OK);
         snprintf(s->names[i], sizeof s->names[i], "%s", name);
-        size_t es = s->t[i].dtype == QP_DT_I64 ? 8 : s->t[i].dtype == QP_DT_F32 ? 4
-                    : s->t[i].dtype == QP_DT_I32                                 ? 4
-                                                                                 : 1;
+        size_t es = s->t[i].dtype == QP_DT_I64   ? 8
+                    : s->t[i].dtype == QP_DT_F32 ? 4
+                    : s->t[i].dtype == QP_DT_I32 ? 4
+                                                 : 1;
         assert_true(s->t[i].numel * es <= sizeof s->data[i]);
         memcpy(s->data[i], s->t[i].data, s->t[i].numel * es);
         s->t[i].data = NULL;
@@ -93,8 +96,7 @@ every_backend_builds_both_quantizers(void **state)
             assert_int_equal(qp_quant_state_get(q, "fake_quant_enabled", &t), QP_OK);
             assert_int_equal(t.dtype, QP_DT_U8);
             assert_int_equal(((uint8_t *)t.data)[0], 1);
-            assert_int_equal(qp_quant_state_get(q, "activation_post_process.min_val", &t),
-                             QP_OK);
+            assert_int_equal(qp_quant_state_get(q, "activation_post_process.min_val", &t), QP_OK);
             qp_quant_destroy(q);
         }
     qp_config_destroy(aca);
@@ -118,8 +120,11 @@ tensorrt_is_lsq_with_its_observers(void **state)
     assert_int_equal(ia.observer, QP_OBS_EMA_MINMAX);
     assert_int_equal(ia.ch_axis, -1);
     /* state_dict order: parameters, buffers, the observer's */
-    static const char *const want[] = {"scale", "zero_point", "fake_quant_enabled",
-                                       "observer_enabled", "eps",
+    static const char *const want[] = {"scale",
+                                       "zero_point",
+                                       "fake_quant_enabled",
+                                       "observer_enabled",
+                                       "eps",
                                        "activation_post_process.eps",
                                        "activation_post_process.min_val",
                                        "activation_post_process.max_val"};
@@ -266,6 +271,91 @@ calibrate_then_train(void **state)
     qp_quant_destroy(w);
 }
 
+/* The LSQ backward sums its gradient terms chunk by chunk; the result must be
+ * torch.sum's of the whole term tensors (tsum), to the bit, for every shape:
+ * short rows, leftover vectors, cascade flushes, channels on any axis. */
+static void
+lsq_gradients_are_torch_sums_of_its_terms(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][4] = {
+        {1, 1, 1, 5},   {3, 1, 1, 7},    {2, 3, 1, 8},     {5, 2, 3, 3},   {4, 33, 1, 1},
+        {2, 3, 40, 41}, {1, 1, 1, 4099}, {6, 1, 1, 70001}, {3, 70, 1, 33}, {1, 1, 257, 1031},
+    };
+    static const int axes[] = {-1, 0, 1, 3};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (size_t a = 0; a < sizeof axes / sizeof axes[0]; a++) {
+            qp_quant_opts o = qp_quant_opts_default();
+            o.ch_axis = axes[a] < 0 ? -1 : axes[a];
+            qp_quant *q = make(QP_BACKEND_TENSORRT, axes[a] < 0 ? QP_ACT : QP_WEIGHT, NULL, &o);
+            size_t n = 1;
+            for (int d = 0; d < 4; d++)
+                n *= (size_t)shapes[k][d];
+            float *x = test_malloc(n * sizeof *x), *dy = test_malloc(n * sizeof *dy);
+            float *dx = test_malloc(n * sizeof *dx), *y = test_malloc(n * sizeof *y);
+            float *ts = test_malloc(n * sizeof *ts), *tz = test_malloc(n * sizeof *tz);
+            fill(x, n, (uint32_t)(7 + k));
+            fill(dy, n, (uint32_t)(99 + k));
+            /* calibrate on half the range, so some elements fall outside */
+            for (size_t i = 0; i < n; i++)
+                y[i] = x[i] * 0.5f;
+            qp_quant_enable_fake_quant(q, false);
+            assert_int_equal(qp_quant_forward(q, y, y, shapes[k], 4), QP_OK);
+            qp_quant_enable_observer(q, false);
+            qp_quant_enable_fake_quant(q, true);
+            assert_int_equal(qp_quant_forward(q, x, y, shapes[k], 4), QP_OK);
+            qp_quant_zero_grad(q);
+            assert_int_equal(qp_quant_backward(q, x, dy, dx, shapes[k], 4), QP_OK);
+            /* the terms, as ATen's kernel writes them */
+            qp_quant_info in;
+            qp_quant_get_info(q, &in);
+            size_t ax = in.ch_axis < 0 ? 0 : (size_t)in.ch_axis, C = in.ch_axis < 0 ? 1 : 0;
+            size_t outer = 1, inner = 1;
+            if (in.ch_axis >= 0) {
+                C = (size_t)shapes[k][ax];
+                for (size_t d = 0; d < ax; d++)
+                    outer *= (size_t)shapes[k][d];
+                inner = n / outer / C;
+            } else {
+                inner = n;
+            }
+            qp_quant_param ps, pz;
+            assert_int_equal(qp_quant_param_at(q, 0, &ps), QP_OK);
+            assert_int_equal(qp_quant_param_at(q, 1, &pz), QP_OK);
+            float lo = -127.0f, hi = 127.0f;
+            double nn = in.ch_axis >= 0 ? (double)n / (double)C : (double)n;
+            float gf = (float)(1.0 / pow(nn * 127.0, 0.5));
+            for (size_t i = 0; i < n; i++) {
+                size_t c = (i / inner) % C;
+                float sc = ps.data[c], inv = 1.0f / sc, z = 0.0f;
+                float xq = nearbyintf(fmaf(x[i], inv, z));
+                bool out = xq < lo || xq > hi;
+                ts[i] = out ? dy[i] * (xq < lo ? lo - z : hi - z) * gf
+                            : dy[i] * fmaf(xq - z, sc, -x[i]) * inv * gf;
+                tz[i] = out ? dy[i] * -1.0f * sc * gf : 0.0f;
+                assert_true(dx[i] == (out ? 0.0f : dy[i]));
+            }
+            float *ws = test_malloc(C * sizeof *ws), *wz = test_malloc(C * sizeof *wz);
+            qp__tsum_perch(ts, outer, C, inner, ws);
+            qp__tsum_perch(tz, outer, C, inner, wz);
+            for (size_t c = 0; c < C; c++) {
+                if (ps.grad[c] != ws[c] || pz.grad[c] != wz[c])
+                    fail_msg("shape %zu axis %d channel %zu: %.9g %.9g, torch.sum %.9g %.9g", k,
+                             axes[a], c, (double)ps.grad[c], (double)pz.grad[c], (double)ws[c],
+                             (double)wz[c]);
+            }
+            test_free(x);
+            test_free(dy);
+            test_free(dx);
+            test_free(y);
+            test_free(ts);
+            test_free(tz);
+            test_free(ws);
+            test_free(wz);
+            qp_quant_destroy(q);
+        }
+}
+
 static void
 bad_input_leaves_the_state_unchanged(void **state)
 {
@@ -364,8 +454,8 @@ out_of_memory_sweep(void **state)
             st.fail_after = after;
             qp_quant *q = NULL;
             qp_error err;
-            qp_status rc = qp_quant_create(&al, QP_BACKEND_TENSORRT, QP_WEIGHT, NULL, NULL, &q,
-                                           &err);
+            qp_status rc =
+                qp_quant_create(&al, QP_BACKEND_TENSORRT, QP_WEIGHT, NULL, NULL, &q, &err);
             if (rc) {
                 assert_int_equal(rc, QP_ERR_NOMEM);
                 assert_null(q);
@@ -406,6 +496,7 @@ main(int argc, char **argv)
         cmocka_unit_test(axis_override_and_quant_type),
         cmocka_unit_test(academic_needs_a_configuration),
         cmocka_unit_test(calibrate_then_train),
+        cmocka_unit_test(lsq_gradients_are_torch_sums_of_its_terms),
         cmocka_unit_test(bad_input_leaves_the_state_unchanged),
         cmocka_unit_test(out_of_memory_sweep),
     };

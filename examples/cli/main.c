@@ -25,7 +25,7 @@ static const struct {
      "            (IN.qg | --gen-nodes N | --gen-blocks N)\n"
      "                            median time of read, prepare and write; peak memory"},
     {"replay", cmd_replay,
-     "replay CASE.qn [-o OUT.qn] | replay --check CASE.qn...\n"
+     "replay CASE.qn [-o OUT.qn] | replay --check [--by-kind] CASE.qn...\n"
      "                            run the quantizer runtime through numerics cases (.qn)"},
     {"gen", cmd_gen,
      "gen (--blocks N | --nodes N) [--channels C] [-o OUT.qg]\n"

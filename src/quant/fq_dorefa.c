@@ -3,13 +3,13 @@
  * input is squashed first, X = tanh(x) / (max|tanh(x)| + 1e-5) over the whole
  * tensor, then observed (when enabled) and fake-quantized by
  * torch.fake_quantize_per_{tensor,channel}_affine. Squashing happens with fake
- * quantization off too. The backward is autograd's through the squash: the
- * straight-through gradient g divided by the denominator D, plus, on the
- * elements reaching the maximum, their share of D's gradient -sum(g * X / D),
- * times tanh's derivative 1 - t * t.
+ * quantization off too, and so does its gradient. The backward is autograd's through the squash:
+ * the straight-through gradient g divided by the denominator D, plus, on the elements reaching the
+ * maximum, their share of D's gradient -sum(g * X / D), times tanh's derivative 1 - t * t.
  */
 #include "fq_take.h"
-#include "aten_math.h"
+#include "tanh_aten.h"
+#include "tsum.h"
 
 #include <math.h>
 
@@ -25,6 +25,7 @@ init(qp_quant *q)
         (rc = qp__qs_add(q, "zero_point", QP_DT_I32, pc, 1, one, &q->ix[ZP])))
         return rc;
     qp__qs_f32(q, q->ix[SCALE])[0] = 1.0f;
+    q->fq_bwd_off = true; /* the squash has a gradient of its own */
     return QP_OK;
 }
 
@@ -79,7 +80,7 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
 static qp_status
 backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct qp__shape *s)
 {
-    qp_status rc = qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C);
+    qp_status rc = q->fq_on ? qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C) : QP_OK;
     if (rc)
         return rc;
     size_t n = s->numel;
@@ -90,10 +91,15 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
         return qp__qerr(q, QP_ERR_NOMEM, "out of memory for %zu elements", n);
     float *g = t + n, *e = g + n;
     float m = squash_tanh(x, t, n), d = denominator(m);
-    for (size_t i = 0; i < n; i++)
-        g[i] = t[i] / d;
-    qp__fq_affine_bwd(g, dy, g, s, qp__qs_f32(q, q->ix[SCALE]), qp__qs_i32(q, q->ix[ZP]),
-                      q->a.quant_min, q->a.quant_max);
+    if (q->fq_on) { /* the straight-through gradient of X = t / D */
+        for (size_t i = 0; i < n; i++)
+            g[i] = t[i] / d;
+        qp__fq_affine_bwd(g, dy, g, s, qp__qs_f32(q, q->ix[SCALE]), qp__qs_i32(q, q->ix[ZP]),
+                          q->a.quant_min, q->a.quant_max);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            g[i] = dy[i];
+    }
     /* D's gradient: -g * ((t / D) / D) (div's other-operand backward), summed as torch.sum */
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
@@ -101,7 +107,7 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
         count += fabsf(t[i]) == m;
     }
     /* max()'s backward spreads it evenly over the elements equal to the max */
-    float share = qp__sum_aten(e, n) / (float)count;
+    float share = qp__tsum_row(e, n) / (float)count;
     for (size_t i = 0; i < n; i++) {
         float ti = t[i];
         float sg = ti > 0.0f ? 1.0f : ti < 0.0f ? -1.0f : 0.0f;

@@ -142,11 +142,135 @@ grad_factor(const qp_quant *q, const struct qp__shape *s)
     return (float)(1.0 / pow(n * (double)q->a.quant_max, 0.5));
 }
 
+/* One channel's constants of the backward. */
+struct bctx {
+    float sc, inv, z, lo, hi, dsmall, dbig, gf;
+};
+
+/* ATen's terms for n elements of one channel: dx, and the scale and zero-point
+ * terms into ts and tz. */
+static void
+terms(const struct bctx *b, const float *x, const float *dy, float *dx, size_t n, float *ts,
+      float *tz)
+{
+    for (size_t i = 0; i < n; i++) {
+        float xi = x[i], d = dy[i];
+        float xq = nearbyintf(fmaf(xi, b->inv, b->z));
+        if (xq < b->lo || xq > b->hi) {
+            ts[i] = d * (xq < b->lo ? b->dsmall : b->dbig) * b->gf;
+            tz[i] = d * -1.0f * b->sc * b->gf;
+            dx[i] = 0.0f;
+        } else {
+            ts[i] = d * fmaf(xq - b->z, b->sc, -xi) * b->inv * b->gf;
+            tz[i] = 0.0f;
+            dx[i] = d;
+        }
+    }
+}
+
+static int
+ceil_log2(size_t x)
+{
+    int r = 0;
+    if (x <= 2)
+        return 1;
+    for (size_t v = x - 1; v; v >>= 1)
+        r++;
+    return r;
+}
+
+enum { BLK = 32, CHUNK_MAX = 1024 }; /* a multi_row element: 4 rows of 8 lanes */
+
+/*
+ * The two sums (scale terms, zero-point terms) of one contiguous row of n
+ * elements, in torch.sum's order (tsum.c's contiguous row: 8-lane vectors, four
+ * rows interleaved, four cascade levels, then leftover vectors, the scalar tail
+ * and the lanes), with the terms made chunk by chunk into buf (2 * CHUNK_MAX
+ * * BLK floats) instead of a tensor as large as x. dx is written on the way.
+ */
+static void
+row_sums(const struct bctx *b, const float *x, const float *dy, float *dx, size_t n, float *buf,
+         float out[2])
+{
+    float *bs = buf, *bz = buf + CHUNK_MAX * BLK;
+    if (n < 8) {
+        terms(b, x, dy, dx, n, bs, bz);
+        out[0] = qp__tsum_row(bs, n);
+        out[1] = qp__tsum_row(bz, n);
+        return;
+    }
+    size_t nv = n / 8, nilp = nv / 4;
+    int lp = ceil_log2(nilp) / 4;
+    lp = lp > 4 ? lp : 4;
+    size_t step = (size_t)1 << lp, mask = step - 1;
+    float acc[2][4][BLK];
+    memset(acc, 0, sizeof acc);
+    size_t i = 0;
+    while (i + step <= nilp) {
+        /* step blocks, made at most CHUNK_MAX at a time (step > CHUNK_MAX only
+         * past 2^42 elements) */
+        for (size_t j0 = 0; j0 < step; j0 += CHUNK_MAX) {
+            size_t m = step - j0 < CHUNK_MAX ? step - j0 : CHUNK_MAX;
+            size_t e = (i + j0) * BLK;
+            terms(b, x + e, dy + e, dx + e, m * BLK, bs, bz);
+            for (size_t j = 0; j < m; j++)
+                for (size_t t = 0; t < BLK; t++) {
+                    acc[0][0][t] += bs[j * BLK + t];
+                    acc[1][0][t] += bz[j * BLK + t];
+                }
+        }
+        i += step;
+        for (int j = 1; j < 4; j++) {
+            for (size_t t = 0; t < BLK; t++) {
+                acc[0][j][t] += acc[0][j - 1][t];
+                acc[0][j - 1][t] = 0.0f;
+                acc[1][j][t] += acc[1][j - 1][t];
+                acc[1][j - 1][t] = 0.0f;
+            }
+            if ((i & (mask << (j * lp))) != 0)
+                break;
+        }
+    }
+    if (i < nilp) { /* fewer than step blocks left: < CHUNK_MAX */
+        size_t m = nilp - i, e = i * BLK;
+        terms(b, x + e, dy + e, dx + e, m * BLK, bs, bz);
+        for (size_t j = 0; j < m; j++)
+            for (size_t t = 0; t < BLK; t++) {
+                acc[0][0][t] += bs[j * BLK + t];
+                acc[1][0][t] += bz[j * BLK + t];
+            }
+    }
+    for (int s = 0; s < 2; s++) {
+        for (int j = 1; j < 4; j++)
+            for (size_t t = 0; t < BLK; t++)
+                acc[s][0][t] += acc[s][j][t];
+    }
+    /* the leftover vectors (fewer than 4) and the scalar tail */
+    size_t e = nilp * 4 * 8, rest = n - e;
+    terms(b, x + e, dy + e, dx + e, rest, bs, bz);
+    for (int s = 0; s < 2; s++) {
+        float *part = acc[s][0];
+        const float *tv = s ? bz : bs;
+        for (size_t v = 0; v < nv - nilp * 4; v++)
+            for (size_t l = 0; l < 8; l++)
+                part[l] += tv[v * 8 + l];
+        for (int k = 1; k < 4; k++)
+            for (int l = 0; l < 8; l++)
+                part[l] += part[k * 8 + l];
+        float r = 0.0f;
+        for (size_t k = (nv - nilp * 4) * 8; k < rest; k++)
+            r += tv[k];
+        for (int l = 0; l < 8; l++)
+            r += part[l];
+        out[s] = 0.0f + r;
+    }
+}
+
 /*
  * ATen writes each element's scale and zero-point terms to two tensors and sums
  * them with torch.sum (over everything, or every dimension but the channel
- * one); so does this, in the same order (tsum.h), so the gradients are
- * MQBench's to the bit. The terms themselves are ATen's expressions.
+ * one); the sums here add the same terms in the same order (tsum.h), so the
+ * gradients are MQBench's to the bit, without tensors as large as x.
  */
 static qp_status
 backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct qp__shape *s)
@@ -155,49 +279,65 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
     qp_status rc = check_len(q, C);
     if (rc)
         return rc;
-    float *ts = qp__qalloc(q, 2 * n * sizeof *ts);
-    float *sums = C > 64 ? qp__qalloc(q, 2 * C * sizeof *sums) : NULL, small[128];
-    if (!ts || (C > 64 && !sums)) {
-        qp__qfree(q, ts, ts ? 2 * n * sizeof *ts : 0);
+    /* the channel axis last (rows of one element): torch reduces across rows, so
+     * the terms are laid out whole first */
+    bool whole = C > 1 && s->inner == 1;
+    size_t nbuf = whole ? 2 * n : 2 * (size_t)CHUNK_MAX * BLK;
+    float *buf = qp__qalloc(q, nbuf * sizeof *buf);
+    float *sums = whole ? qp__qalloc(q, 2 * C * sizeof *sums) : NULL;
+    if (!buf || (whole && !sums)) {
+        qp__qfree(q, buf, buf ? nbuf * sizeof *buf : 0);
         qp__qfree(q, sums, sums ? 2 * C * sizeof *sums : 0);
         return qp__qerr(q, QP_ERR_NOMEM, "out of memory for the backward's gradient terms");
     }
-    if (!sums)
-        sums = small;
-    float *tz = ts + n;
     const float *S = qp__qs_f32(q, q->ix[SCALE]), *Z = qp__qs_f32(q, q->ix[ZP]);
     float *gS = q->st[q->ix[SCALE]].grad, *gZ = q->st[q->ix[ZP]].grad;
     float lo = (float)q->a.quant_min, hi = (float)q->a.quant_max, gf = grad_factor(q, s);
-    for (size_t o = 0; o < s->outer; o++)
-        for (size_t c = 0; c < C; c++) {
-            float sc = S[c], inv = 1.0f / sc, z = zp_bwd(q, Z[c]);
-            float dsmall = lo - z, dbig = hi - z;
-            size_t off = (o * C + c) * s->inner;
-            const float *xp = x + off, *dyp = dy + off;
-            float *dxp = dx + off, *tsp = ts + off, *tzp = tz + off;
-            for (size_t i = 0; i < s->inner; i++) {
-                float xi = xp[i], d = dyp[i];
-                float xq = nearbyintf(fmaf(xi, inv, z));
-                if (xq < lo || xq > hi) {
-                    tsp[i] = d * (xq < lo ? dsmall : dbig) * gf;
-                    tzp[i] = d * -1.0f * sc * gf;
-                    dxp[i] = 0.0f;
-                } else {
-                    tsp[i] = d * fmaf(xq - z, sc, -xi) * inv * gf;
-                    tzp[i] = 0.0f;
-                    dxp[i] = d;
-                }
-            }
-        }
-    qp__tsum_perch(ts, s->outer, C, s->inner, sums);
-    qp__tsum_perch(tz, s->outer, C, s->inner, sums + C);
     for (size_t c = 0; c < C; c++) {
-        gS[c] += sums[c];
-        gZ[c] += sums[C + c];
+        struct bctx b;
+        b.sc = S[c];
+        b.inv = 1.0f / b.sc;
+        b.z = zp_bwd(q, Z[c]);
+        b.lo = lo;
+        b.hi = hi;
+        b.dsmall = lo - b.z;
+        b.dbig = hi - b.z;
+        b.gf = gf;
+        if (whole) {
+            for (size_t o = 0; o < s->outer; o++) {
+                size_t off = o * C + c;
+                terms(&b, x + off, dy + off, dx + off, 1, buf + off, buf + n + off);
+            }
+            continue;
+        }
+        if (C == 1) { /* one contiguous row: the whole tensor */
+            float r[2];
+            row_sums(&b, x, dy, dx, n, buf, r);
+            gS[0] += r[0];
+            gZ[0] += r[1];
+            continue;
+        }
+        float accs = 0.0f, accz = 0.0f; /* rows of inner, added into the output in turn */
+        for (size_t o = 0; o < s->outer; o++) {
+            size_t off = (o * C + c) * s->inner;
+            float r[2];
+            row_sums(&b, x + off, dy + off, dx + off, s->inner, buf, r);
+            accs += r[0];
+            accz += r[1];
+        }
+        gS[c] += accs;
+        gZ[c] += accz;
     }
-    qp__qfree(q, ts, 2 * n * sizeof *ts);
-    if (sums != small)
+    if (whole) {
+        qp__tsum_perch(buf, s->outer, C, 1, sums);
+        qp__tsum_perch(buf + n, s->outer, C, 1, sums + C);
+        for (size_t c = 0; c < C; c++) {
+            gS[c] += sums[c];
+            gZ[c] += sums[C + c];
+        }
         qp__qfree(q, sums, 2 * C * sizeof *sums);
+    }
+    qp__qfree(q, buf, nbuf * sizeof *buf);
     return QP_OK;
 }
 

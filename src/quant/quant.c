@@ -422,7 +422,7 @@ qp_quant_backward(qp_quant *q, const float *x, const float *dy, float *dx, const
     qp_status rc = get_shape(q, shape, ndim, &s);
     if (rc)
         return rc;
-    if (!q->fq_on) {
+    if (!q->fq_on && !q->fq_bwd_off) {
         if (dx != dy)
             memmove(dx, dy, s.numel * sizeof *dx);
         return QP_OK;
