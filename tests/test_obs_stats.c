@@ -207,6 +207,11 @@ clipstd_widens_to_the_std(void **st)
     assert_int_equal(qp_quant_forward(q, x, y, col, 2), QP_ERR_INVALID_ARG);
     assert_non_null(strstr(qp_quant_errmsg(q), "std needs 2"));
     unchanged(q, &s);
+    /* a 1-d x per channel: MQBench's flatten(start_dim=1) raises */
+    int64_t flat[1] = {4};
+    assert_int_equal(qp_quant_forward(q, x, y, flat, 1), QP_ERR_INVALID_ARG);
+    assert_non_null(strstr(qp_quant_errmsg(q), "IndexError"));
+    unchanged(q, &s);
     qp_quant_destroy(q);
 }
 
@@ -267,6 +272,12 @@ ema_mse_averages_the_choices(void **st)
     qp_quant *q = make(ACADEMIC("EMAMSEObserver", "3", "True", "True",
                                 ", w_observer_extra_args: {ema_ratio: 0.75, p: 1.0}"),
                        QP_WEIGHT);
+    struct snap s;
+    take(q, &s);
+    int64_t flat[1] = {24}; /* a 1-d x per channel: MQBench's flatten(start_dim=1) raises */
+    assert_int_equal(qp_quant_forward(q, x, y, flat, 1), QP_ERR_INVALID_ARG);
+    assert_non_null(strstr(qp_quant_errmsg(q), "IndexError"));
+    unchanged(q, &s);
     assert_int_equal(qp_quant_forward(q, x, y, shape, 2), QP_OK);
     float mn[3], mx[3];
     for (size_t c = 0; c < 3; c++) {
