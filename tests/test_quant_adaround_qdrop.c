@@ -224,12 +224,16 @@ recorded_cases_match(void **state)
     struct step *prev = NULL, *cur = NULL;
     char cname[128] = "", cfgline[2048] = "";
     qp_side side = QP_WEIGHT;
+    qp_quant_opts opts = qp_quant_opts_default();
     qp_quant *q = NULL;
     int k = 0, cases = 0, exact_cases = 0, exact = 1;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (!strncmp(line, "case ", 5)) {
             snprintf(cname, sizeof cname, "%s", line + 5);
+            opts = qp_quant_opts_default();
+        } else if (!strncmp(line, "ch_axis ", 8)) {
+            opts.ch_axis = atoi(line + 8);
         } else if (!strncmp(line, "role ", 5)) {
             side = !strcmp(line + 5, "weight") ? QP_WEIGHT : QP_ACT;
         } else if (!strncmp(line, "config ", 7)) {
@@ -253,7 +257,7 @@ recorded_cases_match(void **state)
             if (!q) {
                 qp_config *cfg = qpt_config(cfgline);
                 qp_error err;
-                if (qp_quant_create(NULL, QP_BACKEND_ACADEMIC, side, cfg, NULL, &q, &err))
+                if (qp_quant_create(NULL, QP_BACKEND_ACADEMIC, side, cfg, &opts, &q, &err))
                     fail_msg("%s: %s", cname, err.msg);
                 qp_config_destroy(cfg);
                 k = 0;
@@ -273,7 +277,7 @@ recorded_cases_match(void **state)
         }
     }
     test_free(text);
-    assert_int_equal(cases, 10);
+    assert_int_equal(cases, 14);
     print_message("%d/%d recorded cases match, %d bit for bit\n", cases, cases, exact_cases);
 }
 
@@ -366,6 +370,55 @@ where_mqbench_fails_an_error_and_no_change(void **state)
     qp_quant_destroy(q);
 }
 
+/* Non-finite and huge values with the observer off (DSQ's observer always runs,
+ * and refuses them): defined results, finite where x is finite (DoReFa's
+ * squash maps inf to a grid point too; the others clamp it to the grid's
+ * ends), nan where x is nan. */
+static void
+hostile_values_give_defined_results(void **state)
+{
+    (void)state;
+    static const char *const fqs[] = {"DoReFaFakeQuantize", "PACTFakeQuantize",
+                                      "AdaRoundFakeQuantize", "QDropFakeQuantize"};
+    const int64_t shape[2] = {2, 4}, calib[2] = {2, 4};
+    float c[8] = {-1.0f, 0.5f, 2.0f, -0.25f, 1.5f, -2.0f, 0.0f, 0.75f};
+    float x[8] = {INFINITY, -INFINITY, NAN, 3e38f, -3e38f, 1e-40f, -0.0f, 1.0f};
+    float y[8], dx[8];
+    for (size_t k = 0; k < sizeof fqs / sizeof fqs[0]; k++) {
+        qp_quant *q =
+            make(fqs[k], "{bit: 4, symmetry: False, per_channel: False, pot_scale: False}", QP_ACT);
+        qp_quant_enable_fake_quant(q, false);
+        assert_int_equal(qp_quant_forward(q, c, y, calib, 2), QP_OK);
+        assert_int_equal(qp_quant_forward(q, x, y, shape, 2), QP_ERR_INVALID_ARG); /* observer */
+        float inplace[8]; /* a failed call leaves the caller's buffer as it was, x = y too */
+        memcpy(inplace, x, sizeof inplace);
+        assert_int_equal(qp_quant_forward(q, inplace, inplace, shape, 2), QP_ERR_INVALID_ARG);
+        assert_memory_equal(inplace, x, sizeof inplace);
+        qp_quant_enable_observer(q, false);
+        qp_quant_enable_fake_quant(q, true);
+        assert_int_equal(qp_quant_forward(q, x, y, shape, 2), QP_OK);
+        assert_int_equal(qp_quant_backward(q, x, x, dx, shape, 2), QP_OK);
+        for (int i = 0; i < 8; i++) {
+            if (isnan(x[i]))
+                assert_true(isnan(y[i]));
+            else /* clamped to the grid's ends */
+                assert_true(isfinite(y[i]));
+        }
+        qp_quant_destroy(q);
+    }
+    /* DSQ observes at every call: non-finite data is refused, state unchanged */
+    qp_quant *q = make("DSQFakeQuantize",
+                       "{bit: 4, symmetry: False, per_channel: False, pot_scale: False}", QP_ACT);
+    static unsigned char a[4096], b[4096];
+    assert_int_equal(qp_quant_forward(q, c, y, calib, 2), QP_OK);
+    qp_quant_enable_observer(q, false);
+    size_t na = snapshot(q, a, sizeof a);
+    assert_int_equal(qp_quant_forward(q, x, y, shape, 2), QP_ERR_INVALID_ARG);
+    assert_int_equal(snapshot(q, b, sizeof b), na);
+    assert_memory_equal(a, b, na);
+    qp_quant_destroy(q);
+}
+
 /* Every allocation of creation, a calibrating forward, a quantizing forward and
  * a backward failing in turn: NOMEM, the state as it was, nothing leaked. 80
  * channels: more than the kinds' stack buffers. */
@@ -444,6 +497,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(recorded_cases_match),
         cmocka_unit_test(where_mqbench_fails_an_error_and_no_change),
+        cmocka_unit_test(hostile_values_give_defined_results),
         cmocka_unit_test(out_of_memory_sweep),
     };
     return cmocka_run_group_tests_name("quant_adaround_qdrop", tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include "tsum.h"
 
 #include <math.h>
+#include <string.h>
 
 enum { SCALE, ZP };
 
@@ -56,20 +57,30 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
     qp_status rc;
     if (q->fq_on && !q->obs_on && (rc = qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C)))
         return rc;
-    struct qp__take t = {0};
-    if (q->obs_on && (rc = qp__take_begin(q, &t, s->C, q->ix[SCALE], q->ix[ZP]))) {
-        qp__take_end(q, &t);
-        return rc;
-    }
-    float d = denominator(squash_tanh(x, y, s->numel));
-    for (size_t i = 0; i < s->numel; i++)
-        y[i] = y[i] / d;
+    size_t n = s->numel;
     if (q->obs_on) {
-        if (!(rc = qp__observe(q, y, s)))
-            rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP], true);
+        /* the squashed X in scratch until the observer has taken it: y only on success */
+        struct qp__take t = {0};
+        float *X = qp__qalloc(q, n * sizeof *X);
+        if (!X)
+            rc = qp__qerr(q, QP_ERR_NOMEM, "out of memory for %zu elements", n);
+        else if (!(rc = qp__take_begin(q, &t, s->C, q->ix[SCALE], q->ix[ZP]))) {
+            float d = denominator(squash_tanh(x, X, n));
+            for (size_t i = 0; i < n; i++)
+                X[i] = X[i] / d;
+            if (!(rc = qp__observe(q, X, s)))
+                rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP], true);
+            if (!rc)
+                memcpy(y, X, n * sizeof *y);
+        }
         qp__take_end(q, &t);
+        qp__qfree(q, X, n * sizeof *X);
         if (rc)
             return rc;
+    } else {
+        float d = denominator(squash_tanh(x, y, n));
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] / d;
     }
     if (q->fq_on)
         qp__fq_affine_fwd(y, y, s, qp__qs_f32(q, q->ix[SCALE]), qp__qs_i32(q, q->ix[ZP]),

@@ -95,10 +95,6 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
         if (!(rc = qp__take_begin(q, &t, s->C, q->ix[SCALE], q->ix[ZP])) &&
             !(rc = qp__observe(q, x, s))) {
             struct clip k = clip_levels(q, x, s->numel);
-            for (size_t i = 0; i < s->numel; i++) {
-                float v = x[i] > k.hi ? k.hi : x[i];
-                y[i] = v < k.lo ? k.lo : v;
-            }
             /* min_val / max_val .fill_(): every channel the observer holds */
             float *mn = qp__qs_f32(q, q->obs_min), *mx = qp__qs_f32(q, q->obs_max);
             for (size_t c = 0; c < q->st[q->obs_max].numel; c++)
@@ -106,6 +102,10 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
             for (size_t c = 0; c < q->st[q->obs_min].numel; c++)
                 mn[c] = k.lo == -INFINITY ? 0.0f : k.lo;
             rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP], true);
+            for (size_t i = 0; !rc && i < s->numel; i++) { /* y only on success */
+                float v = x[i] > k.hi ? k.hi : x[i];
+                y[i] = v < k.lo ? k.lo : v;
+            }
         }
         qp__take_end(q, &t);
         if (rc)

@@ -171,6 +171,10 @@ int32_t *qp__qs_i32(qp_quant *q, uint32_t i);
 uint8_t *qp__qs_u8(qp_quant *q, uint32_t i);
 /* The entry named so, or UINT32_MAX. */
 uint32_t qp__qs_find(const qp_quant *q, const char *name);
+/* Whether v may replace entry i (qp_quant_state_set's checks: dtype, shape or a
+ * per-channel resize, numel); the message in q->errmsg, the state untouched.
+ * After it and qp__qs_reserve(q, i, v->numel), qp_quant_state_set cannot fail. */
+qp_status qp__qs_check(qp_quant *q, uint32_t i, const qp_tensor *v);
 /* The observer's forward (checks values are finite first). */
 qp_status qp__observe(qp_quant *q, const float *x, const struct qp__shape *s);
 /* The observer's calculate_qparams for n channels. */

@@ -406,7 +406,54 @@ qp_quant_forward(qp_quant *q, const float *x, float *y, const int64_t *shape, ui
         return qp__qerr(q, QP_ERR_NULL_ARG, "x or y is NULL");
     struct qp__shape s;
     qp_status rc = get_shape(q, shape, ndim, &s);
-    return rc ? rc : q->fq->forward(q, x, y, &s);
+    if (rc)
+        return rc;
+    if (!q->obs_on)
+        return q->fq->forward(q, x, y, &s);
+    /* A kind can fail after its observer ran (calculate_qparams raising where
+     * MQBench raises, a zero point ATen refuses): the observer's entries are
+     * kept here and put back then, so a failed call changes nothing. */
+    struct {
+        uint32_t ndim;
+        int64_t shape[QP_QUANT_MAX_DIMS];
+        size_t numel, off;
+    } sv[QP__QMAX_STATE];
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < q->nst; i++)
+        if (q->st[i].flags & QP__QS_OBS)
+            bytes += q->st[i].numel * dt_size(q->st[i].dtype);
+    unsigned char small[256], *buf = bytes <= sizeof small ? small : qp__qalloc(q, bytes);
+    if (!buf)
+        return qp__qerr(q, QP_ERR_NOMEM, "out of memory");
+    size_t off = 0;
+    for (uint32_t i = 0; i < q->nst; i++) {
+        const struct qp__qs *e = &q->st[i];
+        if (!(e->flags & QP__QS_OBS))
+            continue;
+        size_t n = e->numel * dt_size(e->dtype);
+        sv[i].ndim = e->ndim;
+        memcpy(sv[i].shape, e->shape, sizeof sv[i].shape);
+        sv[i].numel = e->numel;
+        sv[i].off = off;
+        if (n)
+            memcpy(buf + off, e->data, n);
+        off += n;
+    }
+    rc = q->fq->forward(q, x, y, &s);
+    if (rc) /* entries only grow: the old values fit where they were */
+        for (uint32_t i = 0; i < q->nst; i++) {
+            struct qp__qs *e = &q->st[i];
+            if (!(e->flags & QP__QS_OBS))
+                continue;
+            e->ndim = sv[i].ndim;
+            memcpy(e->shape, sv[i].shape, sizeof e->shape);
+            e->numel = sv[i].numel;
+            if (e->numel)
+                memcpy(e->data, buf + sv[i].off, e->numel * dt_size(e->dtype));
+        }
+    if (buf != small)
+        qp__qfree(q, buf, bytes);
+    return rc;
 }
 
 qp_status
@@ -529,17 +576,9 @@ fmt_shape(char *buf, size_t cap, uint32_t ndim, const int64_t *shape)
 }
 
 qp_status
-qp_quant_state_set(qp_quant *q, const char *name, const qp_tensor *v)
+qp__qs_check(qp_quant *q, uint32_t i, const qp_tensor *v)
 {
-    if (!q)
-        return QP_ERR_NULL_ARG;
-    q->errmsg[0] = 0;
-    if (!name || !v || (!v->data && v->numel))
-        return qp__qerr(q, QP_ERR_NULL_ARG, "name, value or its data is NULL");
-    uint32_t i = qp__qs_find(q, name);
-    if (i == UINT32_MAX)
-        return qp__qerr(q, QP_ERR_NOT_FOUND, "%s with %s has no state entry '%s'",
-                        qp_fq_kind_name(q->a.fq), qp_obs_kind_name(q->a.obs), name);
+    const char *name = q->st[i].name;
     struct qp__qs *e = &q->st[i];
     if (v->dtype != e->dtype)
         return qp__qerr(q, QP_ERR_INVALID_ARG, "state entry %s holds %s, not %s", name,
@@ -568,7 +607,27 @@ qp_quant_state_set(qp_quant *q, const char *name, const qp_tensor *v)
                         "state entry %s: numel %zu does not match its "
                         "shape (%zu elements)",
                         name, v->numel, n);
-    qp_status rc = qp__qs_reserve(q, i, n);
+    return QP_OK;
+}
+
+qp_status
+qp_quant_state_set(qp_quant *q, const char *name, const qp_tensor *v)
+{
+    if (!q)
+        return QP_ERR_NULL_ARG;
+    q->errmsg[0] = 0;
+    if (!name || !v || (!v->data && v->numel))
+        return qp__qerr(q, QP_ERR_NULL_ARG, "name, value or its data is NULL");
+    uint32_t i = qp__qs_find(q, name);
+    if (i == UINT32_MAX)
+        return qp__qerr(q, QP_ERR_NOT_FOUND, "%s with %s has no state entry '%s'",
+                        qp_fq_kind_name(q->a.fq), qp_obs_kind_name(q->a.obs), name);
+    struct qp__qs *e = &q->st[i];
+    qp_status rc = qp__qs_check(q, i, v);
+    if (rc)
+        return rc;
+    size_t n = v->numel;
+    rc = qp__qs_reserve(q, i, n);
     if (rc)
         return rc;
     qp__qs_reshape(q, i, v->ndim, v->shape);

@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, os.environ.get("MQBENCH", "."))
 from mqbench.fake_quantize.adaround_quantizer import AdaRoundFakeQuantize  # noqa: E402
 from mqbench.fake_quantize.dorefa import DoReFaFakeQuantize  # noqa: E402
+from mqbench.fake_quantize.dsq import DSQFakeQuantize  # noqa: E402
 from mqbench.fake_quantize.pact import PACTFakeQuantize  # noqa: E402
 from mqbench.fake_quantize.qdrop_quantizer import QDropFakeQuantize  # noqa: E402
 from mqbench.observer import EMAMinMaxObserver, MinMaxObserver  # noqa: E402
@@ -27,7 +28,8 @@ from mqbench.scheme import QuantizeScheme  # noqa: E402
 
 torch.set_num_threads(1)
 FQ = {"AdaRoundFakeQuantize": AdaRoundFakeQuantize, "QDropFakeQuantize": QDropFakeQuantize,
-      "DoReFaFakeQuantize": DoReFaFakeQuantize, "PACTFakeQuantize": PACTFakeQuantize}
+      "DoReFaFakeQuantize": DoReFaFakeQuantize, "PACTFakeQuantize": PACTFakeQuantize,
+      "DSQFakeQuantize": DSQFakeQuantize}
 # (observer, fake_quant, lr, data, backward)
 PROTOCOL = [(True, False, None, "normal", False), (True, False, None, "uniform", False),
             (False, True, 0.01, "normal", True), (False, True, 0.01, "ties", True),
@@ -59,6 +61,19 @@ CASES = [
      dict(bit=8, symmetry=True, per_channel=False, pot_scale=False), (4, 9), FQ_OFF, 3.0),
     ("pact.fqoff.a.a4t", "activation", "PACTFakeQuantize", "EMAMinMaxObserver",
      dict(bit=4, symmetry=False, per_channel=False, pot_scale=False), (4, 9), FQ_OFF, 1.0),
+    # a ConvTranspose weight: channel axis 1, as prepare builds it
+    ("adaround.w.a4c.axis1", "weight", "AdaRoundFakeQuantize", "MinMaxObserver",
+     dict(bit=4, symmetry=False, per_channel=True, pot_scale=False), (2, 3, 2, 2), PROTOCOL,
+     None, 1),
+    ("qdrop.w.a4c.axis1", "weight", "QDropFakeQuantize", "MinMaxObserver",
+     dict(bit=4, symmetry=False, per_channel=True, pot_scale=False), (4, 3, 3), PROTOCOL,
+     None, 1),
+    ("dsq.w.s4c.axis1", "weight", "DSQFakeQuantize", "MinMaxObserver",
+     dict(bit=4, symmetry=True, per_channel=True, pot_scale=False), (2, 3, 2, 2), PROTOCOL,
+     None, 1),
+    ("dorefa.w.a4c.axis1", "weight", "DoReFaFakeQuantize", "MinMaxObserver",
+     dict(bit=4, symmetry=False, per_channel=True, pot_scale=False), (2, 3, 2, 2), PROTOCOL,
+     None, 1),
 ]
 
 
@@ -112,9 +127,11 @@ def ties(mod, shape, gen):
     return ((k + 0.5 - zp) * scale).float()
 
 
-def run(name, role, fq, obs, scheme, shape, out, steps=PROTOCOL, alpha=None):
+def run(name, role, fq, obs, scheme, shape, out, steps=PROTOCOL, alpha=None, ch_axis=None):
     gen = torch.Generator().manual_seed(sum(map(ord, name)))
     p = QuantizeScheme(**scheme).to_observer_params()
+    if ch_axis is not None:
+        p["ch_axis"] = ch_axis
     fakeq = {} if alpha is None else {"alpha": alpha}
     mod = FQ[fq](OBS[obs], **p, **fakeq)
     mod.train()
@@ -134,6 +151,8 @@ def run(name, role, fq, obs, scheme, shape, out, steps=PROTOCOL, alpha=None):
     out.append("backend Academic")
     out.append("role " + role)
     out.append("config " + value(cfg))
+    if ch_axis is not None:
+        out.append("ch_axis %d" % ch_axis)
     for obs_on, fq_on, lr, kind, bwd in steps:
         mod.enable_observer() if obs_on else mod.disable_observer()
         mod.enable_fake_quant() if fq_on else mod.disable_fake_quant()
