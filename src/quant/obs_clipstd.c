@@ -115,11 +115,8 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s)
 {
     size_t C = s->C, n = s->numel / C;
     qp_status rc;
-    if (q->a.ch_axis >= 0 && s->ndim < 2) /* x.permute(...).flatten(start_dim=1) */
-        return qp__qerr(q, QP_ERR_INVALID_ARG,
-                        "%s per channel needs x of 2 or more dimensions, not %u (MQBench's "
-                        "flatten(start_dim=1) raises IndexError)",
-                        qp_obs_kind_name(q->a.obs), (unsigned)s->ndim);
+    if ((rc = qp__obs_check_flatten(q, s)))
+        return rc;
     if (n < 2) /* torch's unbiased std of one element is nan, and nan fails min <= max */
         return qp__qerr(q, QP_ERR_INVALID_ARG,
                         "ClipStdObserver: %zu element(s) per %s, the std needs 2 (MQBench's "

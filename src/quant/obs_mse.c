@@ -178,11 +178,8 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s, bool ema)
 {
     size_t C = s->C;
     qp_status rc;
-    if (q->a.ch_axis >= 0 && s->ndim < 2) /* x.permute(...).flatten(start_dim=1) */
-        return qp__qerr(q, QP_ERR_INVALID_ARG,
-                        "%s per channel needs x of 2 or more dimensions, not %u (MQBench's "
-                        "flatten(start_dim=1) raises IndexError)",
-                        qp_obs_kind_name(q->a.obs), (unsigned)s->ndim);
+    if ((rc = qp__obs_check_flatten(q, s)))
+        return rc;
     if ((rc = qp__obs_check_channels(q, C)) || (rc = qp__obs_reserve(q, C)))
         return rc;
     float small[128], *cur = C <= 64 ? small : qp__qalloc(q, 2 * C * sizeof *cur);
