@@ -372,6 +372,33 @@ fixed_checks_its_zero_point(void **state)
     assert_non_null(strstr(qp_quant_errmsg(q), "zero_point"));
     same(q, &s);
     qp_quant_destroy(q);
+    /* LSQObserver's zero point is not clamped: one large negative outlier among
+     * small values puts it past quant_max, which fake quantization refuses */
+    qp_config *c = qpt_config(
+        "qcfg 1\nextra_qconfig_dict = {w_observer: \"LSQObserver\", a_observer: "
+        "\"LSQObserver\", w_fakequantize: \"FixedFakeQuantize\", a_fakequantize: "
+        "\"FixedFakeQuantize\", w_qscheme: {bit: 8, symmetry: False, per_channel: False, "
+        "pot_scale: False}, a_qscheme: {bit: 8, symmetry: False, per_channel: False, "
+        "pot_scale: False}}\n");
+    q = make(QP_BACKEND_ACADEMIC, QP_ACT, c, NULL);
+    /* |min_val| / scale reaches numel / 2 * sqrt(quant_max): 64 elements suffice */
+    float x64[64], y64[64];
+    int64_t s64[1] = {64};
+    for (int i = 0; i < 64; i++)
+        x64[i] = 0.01f;
+    x64[3] = -1000.0f;
+    take(q, &s);
+    assert_int_equal(qp_quant_forward(q, x64, y64, s64, 1), QP_ERR_INVALID_ARG);
+    assert_non_null(strstr(qp_quant_errmsg(q), "zero_point"));
+    same(q, &s);
+    /* calibrating alone takes it, as MQBench does */
+    qp_quant_enable_fake_quant(q, false);
+    assert_int_equal(qp_quant_forward(q, x64, y64, s64, 1), QP_OK);
+    qp_tensor zt;
+    assert_int_equal(qp_quant_state_get(q, "zero_point", &zt), QP_OK);
+    assert_true(((int32_t *)zt.data)[0] > 255);
+    qp_quant_destroy(q);
+    qp_config_destroy(c);
 }
 
 /* LSQObserver: scale 2 mean|x| / sqrt(quant_max), per tensor 0-d for Fixed,
