@@ -32,5 +32,6 @@ int cmd_dot(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_benchquant(int argc, char **argv);
 
 #endif

@@ -25,8 +25,12 @@ static const struct {
      "            (IN.qg | --gen-nodes N | --gen-blocks N)\n"
      "                            median time of read, prepare and write; peak memory"},
     {"replay", cmd_replay,
-     "replay CASE.qn [-o OUT.qn] | replay --check CASE.qn...\n"
+     "replay CASE.qn [-o OUT.qn] | replay --check [--by-kind] CASE.qn...\n"
      "                            run the quantizer runtime through numerics cases (.qn)"},
+    {"bench-quant", cmd_benchquant,
+     "bench-quant --backend NAME --role weight|activation [--config FILE.qcfg]\n"
+     "            --shape D0,D1,... [--ch-axis N] [--repeat N] [--json]\n"
+     "                            median time of one quantizer's observer, forward, backward"},
     {"gen", cmd_gen,
      "gen (--blocks N | --nodes N) [--channels C] [-o OUT.qg]\n"
      "                            write a residual stack of N BasicBlocks (benchmark graph)"},

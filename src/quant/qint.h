@@ -136,6 +136,10 @@ struct qp_quant {
     uint32_t obs_eps, obs_min, obs_max; /* the observer's eps, min_val, max_val (obs_base.c) */
     uint32_t obs_ix[4];                 /* the observer kind's further entries */
     bool fq_on, obs_on;                 /* mirrors of those two buffers */
+    /* set by the kind's init: its backward also runs with fake quant off, as it
+     * transforms x outside the fake quantization (DoReFa's tanh squash, PACT's
+     * clipping), so dx != dy there */
+    bool fq_bwd_off;
     /* set by the observer's init: per tensor its calculate_qparams gives 0-d
      * tensors (LSQObserver, from its 0-d tensor_norm), not torch's (1,), so
      * fake-quantizers that resize scale and zero point to the observer's
@@ -167,6 +171,10 @@ int32_t *qp__qs_i32(qp_quant *q, uint32_t i);
 uint8_t *qp__qs_u8(qp_quant *q, uint32_t i);
 /* The entry named so, or UINT32_MAX. */
 uint32_t qp__qs_find(const qp_quant *q, const char *name);
+/* Whether v may replace entry i (qp_quant_state_set's checks: dtype, shape or a
+ * per-channel resize, numel); the message in q->errmsg, the state untouched.
+ * After it and qp__qs_reserve(q, i, v->numel), qp_quant_state_set cannot fail. */
+qp_status qp__qs_check(qp_quant *q, uint32_t i, const qp_tensor *v);
 /* The observer's forward (checks values are finite first). */
 qp_status qp__observe(qp_quant *q, const float *x, const struct qp__shape *s);
 /* The observer's calculate_qparams for n channels. */

@@ -469,7 +469,7 @@ qp_quant_backward(qp_quant *q, const float *x, const float *dy, float *dx, const
     qp_status rc = get_shape(q, shape, ndim, &s);
     if (rc)
         return rc;
-    if (!q->fq_on) {
+    if (!q->fq_on && !q->fq_bwd_off) {
         if (dx != dy)
             memmove(dx, dy, s.numel * sizeof *dx);
         return QP_OK;
@@ -576,17 +576,9 @@ fmt_shape(char *buf, size_t cap, uint32_t ndim, const int64_t *shape)
 }
 
 qp_status
-qp_quant_state_set(qp_quant *q, const char *name, const qp_tensor *v)
+qp__qs_check(qp_quant *q, uint32_t i, const qp_tensor *v)
 {
-    if (!q)
-        return QP_ERR_NULL_ARG;
-    q->errmsg[0] = 0;
-    if (!name || !v || (!v->data && v->numel))
-        return qp__qerr(q, QP_ERR_NULL_ARG, "name, value or its data is NULL");
-    uint32_t i = qp__qs_find(q, name);
-    if (i == UINT32_MAX)
-        return qp__qerr(q, QP_ERR_NOT_FOUND, "%s with %s has no state entry '%s'",
-                        qp_fq_kind_name(q->a.fq), qp_obs_kind_name(q->a.obs), name);
+    const char *name = q->st[i].name;
     struct qp__qs *e = &q->st[i];
     if (v->dtype != e->dtype)
         return qp__qerr(q, QP_ERR_INVALID_ARG, "state entry %s holds %s, not %s", name,
@@ -615,7 +607,27 @@ qp_quant_state_set(qp_quant *q, const char *name, const qp_tensor *v)
                         "state entry %s: numel %zu does not match its "
                         "shape (%zu elements)",
                         name, v->numel, n);
-    qp_status rc = qp__qs_reserve(q, i, n);
+    return QP_OK;
+}
+
+qp_status
+qp_quant_state_set(qp_quant *q, const char *name, const qp_tensor *v)
+{
+    if (!q)
+        return QP_ERR_NULL_ARG;
+    q->errmsg[0] = 0;
+    if (!name || !v || (!v->data && v->numel))
+        return qp__qerr(q, QP_ERR_NULL_ARG, "name, value or its data is NULL");
+    uint32_t i = qp__qs_find(q, name);
+    if (i == UINT32_MAX)
+        return qp__qerr(q, QP_ERR_NOT_FOUND, "%s with %s has no state entry '%s'",
+                        qp_fq_kind_name(q->a.fq), qp_obs_kind_name(q->a.obs), name);
+    struct qp__qs *e = &q->st[i];
+    qp_status rc = qp__qs_check(q, i, v);
+    if (rc)
+        return rc;
+    size_t n = v->numel;
+    rc = qp__qs_reserve(q, i, n);
     if (rc)
         return rc;
     qp__qs_reshape(q, i, v->ndim, v->shape);

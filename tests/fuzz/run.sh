@@ -6,7 +6,8 @@
 #
 # Targets: fuzz_read (qgraph reader), fuzz_config (.qcfg reader, and prepare
 # with what it reads), fuzz_prepare (read + prepare for every backend), fuzz_qn
-# (the .qn case reader of qprep replay, examples/cli/qn.c). Each
+# (the .qn case reader of qprep replay, examples/cli/qn.c), fuzz_qstate (the
+# quantizer state file reader, src/quant/state_text.c). Each
 # is built with -fsanitize=fuzzer,address,undefined from the library sources
 # directly, into $FUZZ_BUILD (default build-fuzz/ in the checkout), and
 # started from a corpus seeded with the fixtures, the configurations, the
@@ -26,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${FUZZ_BUILD:-$root/build-fuzz}
 jobs=${FUZZ_JOBS:-2}
-targets=${FUZZ_TARGETS:-"fuzz_read fuzz_config fuzz_prepare fuzz_qn"}
+targets=${FUZZ_TARGETS:-"fuzz_read fuzz_config fuzz_prepare fuzz_qn fuzz_qstate"}
 cc=${CC:-clang}
 data=$root/tests/data
 
@@ -34,7 +35,7 @@ command -v "$cc" >/dev/null || { echo "run.sh: $cc not found" >&2; exit 1; }
 mkdir -p "$out"
 
 # ---- build ----
-srcs=$(ls "$root"/src/*.c)
+srcs=$(ls "$root"/src/*.c "$root"/src/quant/*.c)
 for t in $targets; do
     echo "run.sh: building $t"
     extra=""
@@ -58,6 +59,9 @@ seed() { # seed TARGET: copy the seeds into corpus/TARGET (kept between runs)
     fuzz_config)
         cp "$data"/configs/*.qcfg "$c"/
         [ -d "$data/bad" ] && cp "$data"/bad/*.qcfg "$c"/ 2>/dev/null || true
+        ;;
+    fuzz_qstate)
+        cp "$data"/qstate/*.qstate "$c"/
         ;;
     fuzz_qn)
         # the five smallest recorded cases (the reader sees every one under ctest)
