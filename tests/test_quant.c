@@ -426,6 +426,10 @@ bad_input_leaves_the_state_unchanged(void **state)
     /* per channel on axis 0: a scalar has no such axis */
     assert_int_equal(qp_quant_forward(w, x, y, shape, 0), QP_ERR_INVALID_ARG);
     assert_non_null(strstr(qp_quant_errmsg(w), "axis 0"));
+    /* per channel, a 1-d x: MQBench's flatten(start_dim=1) raises */
+    int64_t flat[1] = {12};
+    assert_int_equal(qp_quant_forward(w, x, y, flat, 1), QP_ERR_INVALID_ARG);
+    assert_non_null(strstr(qp_quant_errmsg(w), "IndexError"));
     /* another channel count than the observed one */
     int64_t other[2] = {4, 3};
     assert_int_equal(qp_quant_forward(w, x, y, other, 2), QP_ERR_INVALID_ARG);
