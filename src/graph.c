@@ -32,8 +32,6 @@ free_all(qp_graph *g)
     g->ptrs = NULL;
 }
 
-void qp__explain_free(qp_graph *g);
-
 static qp_status
 init(qp_graph *g)
 {
@@ -87,7 +85,8 @@ qp_graph_destroy(qp_graph *g)
 {
     if (!g)
         return;
-    qp__explain_free(g);
+    if (g->explain_free)
+        g->explain_free(g);
     free_all(g);
     qp_allocator a = g->alloc;
     qp__raw_alloc(&a, g, sizeof *g, 0);

@@ -135,7 +135,10 @@ struct qp_graph {
 
     uint32_t gattrs; /* DICT: the graph's own attributes (0: none) */
     qp_report report;
-    void *explain; /* struct qp__explain *, owned (prepare.c) */
+    /* what a higher layer hangs on the graph (prepare's explanations, context.c),
+     * and the hook it installs to free it: the arena never calls up into that layer */
+    void *explain;
+    void (*explain_free)(qp_graph *g); /* NULL: nothing to free */
 
     uint32_t errnode;
     char errmsg[512];
@@ -172,6 +175,21 @@ void qp__logf(qp_graph *g, qp_log_level level, const char *where, const char *fm
     QP__PRINTF(4, 5);
 /* snprintf that never fails to terminate and tolerates truncation. */
 void qp__fmt(char *buf, size_t cap, const char *fmt, ...) QP__PRINTF(3, 4);
+
+/* ==== str.c: string checks ==== */
+
+/* Length of the valid UTF-8 sequence at s (1..4, within avail), or 0 if there is none. */
+size_t qp__utf8_len(const unsigned char *s, size_t avail);
+/* True if s[0..len) is valid UTF-8: a name the API takes must be, since every
+ * qgraph line must be and names are written unquoted. */
+bool qp__utf8_valid(const char *s, size_t len);
+/* An identifier character: ASCII letter, digit or underscore (node names, the
+ * words of the text format). Inline: the reader calls it per byte. */
+static inline bool
+qp__is_word(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
 
 /* ==== sym.c ==== */
 
@@ -313,11 +331,6 @@ uint32_t qp__node_module(const qp_graph *g, uint32_t n);
 size_t qp__fmt_float(double f, char *buf);
 /* Reads a float token (no locale dependence); false if it is not one. */
 bool qp__parse_float(const char *s, size_t len, double *out);
-/* Length of the valid UTF-8 sequence at s (1..4, within avail), or 0 if there is none. */
-size_t qp__utf8_len(const unsigned char *s, size_t avail);
-/* True if s[0..len) is valid UTF-8: a name the API takes must be, since every
- * qgraph line must be and names are written unquoted. */
-bool qp__utf8_valid(const char *s, size_t len);
 
 /* A buffered writer over a qp_write_fn (no allocation). Floats written recently
  * are kept formatted (a graph repeats a handful of them: eps, momentum, inf). */

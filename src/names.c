@@ -79,12 +79,6 @@ is_upper(char c)
     return c >= 'A' && c <= 'Z';
 }
 
-static bool
-is_word(char c)
-{
-    return is_lower(c) || is_upper(c) || (c >= '0' && c <= '9') || c == '_';
-}
-
 size_t
 qp__target_to_name(uint8_t op, const char *target, char *buf, size_t cap)
 {
@@ -134,11 +128,11 @@ qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *out)
                        len, QP_MAX_NAME);
     /* illegal characters: each run becomes one '_'; a leading digit gets '_' */
     for (size_t i = 0; i < len;) {
-        if (is_word(cand[i])) {
+        if (qp__is_word(cand[i])) {
             buf[n++] = cand[i++];
             continue;
         }
-        while (i < len && !is_word(cand[i]))
+        while (i < len && !qp__is_word(cand[i]))
             i++;
         buf[n++] = '_';
     }

@@ -176,7 +176,7 @@ struct qp__qspec {
     uint32_t fq_type, obs_type; /* syms "fq.<kind>", "obs.<kind>": 0 until made */
 };
 
-/* ==== the context of a prepare run (prepare.c) ==== */
+/* ==== the context of a prepare run (context.c) ==== */
 
 /* Op lists a pass asks about; each is built once per run (backend + config). */
 enum {
@@ -285,6 +285,13 @@ const struct qp__val *qp__prep_attr(struct qp__prep *P, uint32_t m, const char *
 /* Records an explanation (copies the names). */
 qp_status qp__explain_add(struct qp__prep *P, qp_reason why, uint32_t node, uint32_t fq,
                           uint32_t cause);
+/* Starts a run: builds the op lists from P->be and P->cfg and flags the configuration's
+ * exact names on their syms. QP_ERR_NOMEM (message on P->g) when out of memory. */
+qp_status qp__prep_start(struct qp__prep *P);
+/* Hands the run's explanations (P->ex, emptied) to P->g, replacing any it had, and
+ * installs the hook that frees them with the graph. QP_ERR_NOMEM (message on P->g,
+ * P->ex kept) when out of memory. */
+qp_status qp__explain_keep(struct qp__prep *P);
 
 /* qspec.c */
 /* Spec from kinds + a scheme + kwargs dicts (config store values), validated. */

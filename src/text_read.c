@@ -356,7 +356,7 @@ node_line(struct reader *r)
     qp_graph *g = r->g;
     bool strict = !(r->flags & QP_READ_NO_VERIFY);
     size_t n0 = ++r->pos;
-    while (r->pos < r->n && is_word(r->s[r->pos]))
+    while (r->pos < r->n && qp__is_word(r->s[r->pos]))
         r->pos++;
     size_t nl = r->pos - n0;
     /* columns point at the name, as for a name defined twice */
@@ -480,7 +480,7 @@ prefetch_next(struct reader *r)
         p++;
     if (p < e && *p == '%') {
         const char *q = ++p;
-        while (q < e && is_word(*q))
+        while (q < e && qp__is_word(*q))
             q++;
         if (q < e && q > p) {
             r->pf_s = p;

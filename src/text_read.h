@@ -101,12 +101,6 @@ skip_ws(struct reader *r)
 }
 
 static inline bool
-is_word(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-static inline bool
 is_digit(char c)
 {
     return c >= '0' && c <= '9';

@@ -132,7 +132,7 @@ number(struct reader *r, struct qp__val *v)
             is_float = true;
         }
     }
-    if (p < r->n && (is_word(s[p]) || s[p] == '.'))
+    if (p < r->n && (qp__is_word(s[p]) || s[p] == '.'))
         return qp__tr_fail(r, QP_ERR_PARSE, start + 1, "malformed number");
     r->pos = p;
     memset(v, 0, sizeof *v);
@@ -313,7 +313,7 @@ qp__tr_container(struct reader *r, char open, const char *what, uint32_t *out)
                 if (rc)
                     return rc;
             } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_') {
-                while (r->pos < r->n && (is_word(r->s[r->pos]) || r->s[r->pos] == '.'))
+                while (r->pos < r->n && (qp__is_word(r->s[r->pos]) || r->s[r->pos] == '.'))
                     r->pos++;
                 if (r->pos - k0 > QP_MAX_NAME)
                     return qp__tr_fail(r, QP_ERR_LIMIT, k0 + 1, "key longer than %u bytes",
@@ -355,7 +355,7 @@ qp__tr_container(struct reader *r, char open, const char *what, uint32_t *out)
         qp_status rc = QP_OK;
         if (c == '%') {
             size_t p = ++r->pos;
-            while (r->pos < r->n && is_word(r->s[r->pos]))
+            while (r->pos < r->n && qp__is_word(r->s[r->pos]))
                 r->pos++;
             if (r->pos == p)
                 return qp__tr_fail(r, QP_ERR_PARSE, vcol, "expected a node name after '%%'");
@@ -374,12 +374,12 @@ qp__tr_container(struct reader *r, char open, const char *what, uint32_t *out)
                    (r->pos + 3 <= r->n &&
                     (!memcmp(r->s + r->pos, "inf", 3) || !memcmp(r->s + r->pos, "nan", 3)) &&
                     (r->pos + 3 == r->n ||
-                     !(is_word(r->s[r->pos + 3]) || r->s[r->pos + 3] == '.')))) {
+                     !(qp__is_word(r->s[r->pos + 3]) || r->s[r->pos + 3] == '.')))) {
             rc = number(r, &v);
             v.key = f->key;
         } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_') {
             size_t p = r->pos;
-            while (r->pos < r->n && (is_word(r->s[r->pos]) || r->s[r->pos] == '.'))
+            while (r->pos < r->n && (qp__is_word(r->s[r->pos]) || r->s[r->pos] == '.'))
                 r->pos++;
             size_t len = r->pos - p;
             if (len > QP_MAX_NAME)

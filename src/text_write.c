@@ -324,59 +324,6 @@ qp__out_flush(qp__out *o)
     return o->failed ? QP_ERR_IO : QP_OK;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one. */
-static size_t
-utf8_len(const unsigned char *s, size_t avail)
-{
-    unsigned c = s[0];
-    size_t n;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (avail < n)
-        return 0;
-    unsigned cp = c & (0x7f >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-size_t
-qp__utf8_len(const unsigned char *s, size_t avail)
-{
-    return utf8_len(s, avail);
-}
-
-bool
-qp__utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        size_t k = utf8_len(u + i, len - i);
-        if (!k)
-            return false;
-        i += k;
-    }
-    return true;
-}
-
 void
 qp__out_quoted(qp__out *o, const char *s, size_t len)
 {
@@ -399,7 +346,7 @@ qp__out_quoted(qp__out *o, const char *s, size_t len)
             esc = "\\t";
         else if (c == '\r')
             esc = "\\r";
-        else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !(step = utf8_len(u + i, len - i)))) {
+        else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !(step = qp__utf8_len(u + i, len - i)))) {
             xb[0] = '\\';
             xb[1] = 'x';
             xb[2] = hex[c >> 4];

@@ -89,12 +89,9 @@ is_node_name(const char *s, size_t len)
 {
     if (!len)
         return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_'))
+    for (size_t i = 0; i < len; i++)
+        if (!qp__is_word(s[i]))
             return false;
-    }
     return true;
 }
 

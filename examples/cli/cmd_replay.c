@@ -15,7 +15,7 @@
 #include <string.h>
 
 static const char usage_text[] = "qprep replay CASE.qn [-o OUT.qn] | qprep replay --check "
-                                 "CASE.qn...";
+                                 "[--by-kind] CASE.qn...";
 
 /* ==== reading ==== */
 
@@ -286,10 +286,62 @@ run_step(struct run *r, uint32_t k)
     return EXIT_OK;
 }
 
-/* --check: the step's produced tensors against the recorded ones. */
-struct tally {
+/* --check: counts, in all and (--by-kind) per fake-quantizer/observer pair. */
+struct kind_count {
+    char name[128];
     size_t cases, match, exact;
 };
+struct tally {
+    size_t cases, match, exact;
+    bool by_kind;
+    struct kind_count *k;
+    size_t nk, capk;
+};
+
+/* "LearnableFakeQuantize/MinMaxObserver", from the case's module lines (as written). */
+static void
+kind_of(const qn_case *c, char *buf, size_t cap)
+{
+    static const char *const pre[2] = {"module q fq.", "module q.activation_post_process obs."};
+    const char *part[2] = {"?", "?"};
+    int len[2] = {1, 1};
+    for (uint32_t i = 0; i < c->nhead; i++)
+        for (int j = 0; j < 2; j++)
+            if (!strncmp(c->head[i].text, pre[j], strlen(pre[j]))) {
+                part[j] = c->head[i].text + strlen(pre[j]);
+                len[j] = (int)strcspn(part[j], " ");
+            }
+    snprintf(buf, cap, "%.*s/%.*s", len[0], part[0], len[1], part[1]);
+}
+
+/* The count of c's kind (NULL when out of memory: then counted in all only). */
+static struct kind_count *
+kind_count(struct tally *tl, const qn_case *c)
+{
+    char name[128];
+    kind_of(c, name, sizeof name);
+    for (size_t i = 0; i < tl->nk; i++)
+        if (!strcmp(tl->k[i].name, name))
+            return &tl->k[i];
+    if (tl->nk == tl->capk) {
+        size_t nc = tl->capk ? 2 * tl->capk : 32;
+        struct kind_count *k = realloc(tl->k, nc * sizeof *k);
+        if (!k)
+            return NULL;
+        tl->k = k;
+        tl->capk = nc;
+    }
+    struct kind_count *k = &tl->k[tl->nk++];
+    memset(k, 0, sizeof *k);
+    memcpy(k->name, name, sizeof name);
+    return k;
+}
+
+static int
+cmp_kind(const void *a, const void *b)
+{
+    return strcmp(((const struct kind_count *)a)->name, ((const struct kind_count *)b)->name);
+}
 
 /* Prints a --check problem; after three in a case only counts them. */
 static void
@@ -365,11 +417,11 @@ replay_case(const char *path, const qn_case *c, qn_out *o, struct tally *tl)
     if (r.problems > 3)
         printf("%s: %s: %u problems in all\n", path, c->name, r.problems);
     if (tl) {
-        tl->cases++;
-        if (!st && ok) {
-            tl->match++;
-            tl->exact += exact;
-        }
+        struct kind_count *kc = tl->by_kind ? kind_count(tl, c) : NULL;
+        bool m = !st && ok, e = m && exact;
+        tl->cases++, tl->match += m, tl->exact += e;
+        if (kc)
+            kc->cases++, kc->match += m, kc->exact += e;
     }
     clear_views(&r);
     free(r.v);
@@ -382,9 +434,11 @@ replay_case(const char *path, const qn_case *c, qn_out *o, struct tally *tl)
 /* ==== the command ==== */
 
 static int
-check_files(int n, char **paths)
+check_files(int n, char **paths, bool by_kind)
 {
-    struct tally tl = {0, 0, 0};
+    struct tally tl;
+    memset(&tl, 0, sizeof tl);
+    tl.by_kind = by_kind;
     int st = EXIT_OK;
     for (int i = 0; i < n; i++) {
         qn_file *f = read_cases(paths[i]);
@@ -397,6 +451,12 @@ check_files(int n, char **paths)
                 st = EXIT_BAD;
         qn_free(f);
     }
+    if (tl.nk)
+        qsort(tl.k, tl.nk, sizeof *tl.k, cmp_kind);
+    for (size_t i = 0; i < tl.nk; i++)
+        printf("%-45s %4zu/%-4zu match (%zu bit for bit)\n", tl.k[i].name, tl.k[i].match,
+               tl.k[i].cases, tl.k[i].exact);
+    free(tl.k);
     printf("%zu/%zu cases match (%zu bit for bit)\n", tl.match, tl.cases, tl.exact);
     if (!tl.cases || tl.match != tl.cases)
         st = EXIT_BAD;
@@ -408,11 +468,13 @@ cmd_replay(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL;
     if (argc >= 2 && !strcmp(argv[1], "--check")) {
-        if (argc < 3) {
+        bool by_kind = argc >= 3 && !strcmp(argv[2], "--by-kind");
+        int first = 2 + by_kind;
+        if (argc <= first) {
             fprintf(stderr, "usage: %s\n", usage_text);
             return EXIT_USAGE;
         }
-        return check_files(argc - 2, argv + 2);
+        return check_files(argc - first, argv + first, by_kind);
     }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-o") && i + 1 < argc) {

@@ -25,7 +25,7 @@ static const struct {
      "            (IN.qg | --gen-nodes N | --gen-blocks N)\n"
      "                            median time of read, prepare and write; peak memory"},
     {"replay", cmd_replay,
-     "replay CASE.qn [-o OUT.qn] | replay --check CASE.qn...\n"
+     "replay CASE.qn [-o OUT.qn] | replay --check [--by-kind] CASE.qn...\n"
      "                            run the quantizer runtime through numerics cases (.qn)"},
     {"bench-quant", cmd_benchquant,
      "bench-quant --backend NAME --role weight|activation [--config FILE.qcfg]\n"

@@ -152,7 +152,9 @@ QP_API qp_status qp_quant_forward(qp_quant *q, const float *x, float *y, const i
  * Backpropagates dy through the last forward's fake-quantization of x (the same
  * x and the same state the forward left): writes dx (dx may be dy) and ADDS the
  * gradient of every learnable parameter into its grad buffer (qp_quant_param),
- * as autograd accumulates. With fake quant off, dx = dy.
+ * as autograd accumulates. With fake quant off, dx = dy, except where the kind
+ * transforms x outside its fake quantization (DoReFa's tanh squash, PACT's
+ * clipping while its observer is on), whose gradient dx then carries.
  */
 QP_API qp_status qp_quant_backward(qp_quant *q, const float *x, const float *dy, float *dx,
                                    const int64_t *shape, uint32_t ndim);

@@ -3,15 +3,16 @@
  * input is squashed first, X = tanh(x) / (max|tanh(x)| + 1e-5) over the whole
  * tensor, then observed (when enabled) and fake-quantized by
  * torch.fake_quantize_per_{tensor,channel}_affine. Squashing happens with fake
- * quantization off too. The backward is autograd's through the squash: the
- * straight-through gradient g divided by the denominator D, plus, on the
- * elements reaching the maximum, their share of D's gradient -sum(g * X / D),
- * times tanh's derivative 1 - t * t.
+ * quantization off too, and so does its gradient. The backward is autograd's through the squash:
+ * the straight-through gradient g divided by the denominator D, plus, on the elements reaching the
+ * maximum, their share of D's gradient -sum(g * X / D), times tanh's derivative 1 - t * t.
  */
 #include "fq_take.h"
-#include "aten_math.h"
+#include "tanh_aten.h"
+#include "tsum.h"
 
 #include <math.h>
+#include <string.h>
 
 enum { SCALE, ZP };
 
@@ -25,6 +26,7 @@ init(qp_quant *q)
         (rc = qp__qs_add(q, "zero_point", QP_DT_I32, pc, 1, one, &q->ix[ZP])))
         return rc;
     qp__qs_f32(q, q->ix[SCALE])[0] = 1.0f;
+    q->fq_bwd_off = true; /* the squash has a gradient of its own */
     return QP_OK;
 }
 
@@ -55,20 +57,30 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
     qp_status rc;
     if (q->fq_on && !q->obs_on && (rc = qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C)))
         return rc;
-    struct qp__take t = {0};
-    if (q->obs_on && (rc = qp__take_begin(q, &t, s->C, q->ix[SCALE], q->ix[ZP]))) {
-        qp__take_end(q, &t);
-        return rc;
-    }
-    float d = denominator(squash_tanh(x, y, s->numel));
-    for (size_t i = 0; i < s->numel; i++)
-        y[i] = y[i] / d;
+    size_t n = s->numel;
     if (q->obs_on) {
-        if (!(rc = qp__observe(q, y, s)))
-            rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP], true);
+        /* the squashed X in scratch until the observer has taken it: y only on success */
+        struct qp__take t = {0};
+        float *X = qp__qalloc(q, n * sizeof *X);
+        if (!X)
+            rc = qp__qerr(q, QP_ERR_NOMEM, "out of memory for %zu elements", n);
+        else if (!(rc = qp__take_begin(q, &t, s->C, q->ix[SCALE], q->ix[ZP]))) {
+            float d = denominator(squash_tanh(x, X, n));
+            for (size_t i = 0; i < n; i++)
+                X[i] = X[i] / d;
+            if (!(rc = qp__observe(q, X, s)))
+                rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP], true);
+            if (!rc)
+                memcpy(y, X, n * sizeof *y);
+        }
         qp__take_end(q, &t);
+        qp__qfree(q, X, n * sizeof *X);
         if (rc)
             return rc;
+    } else {
+        float d = denominator(squash_tanh(x, y, n));
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] / d;
     }
     if (q->fq_on)
         qp__fq_affine_fwd(y, y, s, qp__qs_f32(q, q->ix[SCALE]), qp__qs_i32(q, q->ix[ZP]),
@@ -79,7 +91,7 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
 static qp_status
 backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct qp__shape *s)
 {
-    qp_status rc = qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C);
+    qp_status rc = q->fq_on ? qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C) : QP_OK;
     if (rc)
         return rc;
     size_t n = s->numel;
@@ -90,10 +102,15 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
         return qp__qerr(q, QP_ERR_NOMEM, "out of memory for %zu elements", n);
     float *g = t + n, *e = g + n;
     float m = squash_tanh(x, t, n), d = denominator(m);
-    for (size_t i = 0; i < n; i++)
-        g[i] = t[i] / d;
-    qp__fq_affine_bwd(g, dy, g, s, qp__qs_f32(q, q->ix[SCALE]), qp__qs_i32(q, q->ix[ZP]),
-                      q->a.quant_min, q->a.quant_max);
+    if (q->fq_on) { /* the straight-through gradient of X = t / D */
+        for (size_t i = 0; i < n; i++)
+            g[i] = t[i] / d;
+        qp__fq_affine_bwd(g, dy, g, s, qp__qs_f32(q, q->ix[SCALE]), qp__qs_i32(q, q->ix[ZP]),
+                          q->a.quant_min, q->a.quant_max);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            g[i] = dy[i];
+    }
     /* D's gradient: -g * ((t / D) / D) (div's other-operand backward), summed as torch.sum */
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
@@ -101,7 +118,7 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
         count += fabsf(t[i]) == m;
     }
     /* max()'s backward spreads it evenly over the elements equal to the max */
-    float share = qp__sum_aten(e, n) / (float)count;
+    float share = qp__tsum_row(e, n) / (float)count;
     for (size_t i = 0; i < n; i++) {
         float ti = t[i];
         float sg = ti > 0.0f ? 1.0f : ti < 0.0f ? -1.0f : 0.0f;

@@ -11,7 +11,7 @@
  * as ATen evaluates it (the python constants rounded to float).
  */
 #include "fq_take.h"
-#include "aten_math.h"
+#include "tanh_aten.h"
 
 #include <math.h>
 #include <string.h>

@@ -14,7 +14,7 @@
  * clipped to -alpha; n_alpha gets that of the elements clipped to it.
  */
 #include "fq_take.h"
-#include "aten_math.h"
+#include "tsum.h"
 
 #include <math.h>
 #include <string.h>
@@ -40,6 +40,7 @@ init(qp_quant *q)
         (rc = qp__qs_add(q, "zero_point", QP_DT_I32, pc, 1, one, &q->ix[ZP])))
         return rc;
     qp__qs_f32(q, q->ix[SCALE])[0] = 1.0f;
+    q->fq_bwd_off = true; /* the clipping has a gradient of its own */
     return QP_OK;
 }
 
@@ -94,10 +95,6 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
         if (!(rc = qp__take_begin(q, &t, s->C, q->ix[SCALE], q->ix[ZP])) &&
             !(rc = qp__observe(q, x, s))) {
             struct clip k = clip_levels(q, x, s->numel);
-            for (size_t i = 0; i < s->numel; i++) {
-                float v = x[i] > k.hi ? k.hi : x[i];
-                y[i] = v < k.lo ? k.lo : v;
-            }
             /* min_val / max_val .fill_(): every channel the observer holds */
             float *mn = qp__qs_f32(q, q->obs_min), *mx = qp__qs_f32(q, q->obs_max);
             for (size_t c = 0; c < q->st[q->obs_max].numel; c++)
@@ -105,6 +102,10 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
             for (size_t c = 0; c < q->st[q->obs_min].numel; c++)
                 mn[c] = k.lo == -INFINITY ? 0.0f : k.lo;
             rc = qp__take_store(q, &t, q->ix[SCALE], q->ix[ZP], true);
+            for (size_t i = 0; !rc && i < s->numel; i++) { /* y only on success */
+                float v = x[i] > k.hi ? k.hi : x[i];
+                y[i] = v < k.lo ? k.lo : v;
+            }
         }
         qp__take_end(q, &t);
         if (rc)
@@ -121,7 +122,7 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
 static qp_status
 backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct qp__shape *s)
 {
-    qp_status rc = qp__take_check(q, q->ix[SCALE], q->ix[ZP], 1);
+    qp_status rc = q->fq_on ? qp__take_check(q, q->ix[SCALE], q->ix[ZP], 1) : QP_OK;
     if (rc)
         return rc;
     struct clip k = {INFINITY, -INFINITY};
@@ -143,12 +144,12 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
         int c_lo = v < k.lo;
         v = c_lo ? k.lo : v;
         float r = z + nearbyintf(v * inv);
-        float g = r >= lo && r <= hi ? dy[i] : 0.0f;
+        float g = !q->fq_on || (r >= lo && r <= hi) ? dy[i] : 0.0f;
         e_lo[i] = c_lo ? g : 0.0f;
         e_hi[i] = c_hi && !c_lo ? g : 0.0f; /* where(X1 < lo) took it first */
         dx[i] = c_hi || c_lo ? 0.0f : g;
     }
-    float g_hi = qp__sum_aten(e_hi, n), g_lo = qp__sum_aten(e_lo, n);
+    float g_hi = qp__tsum_row(e_hi, n), g_lo = qp__tsum_row(e_lo, n);
     qp__qfree(q, e_hi, 2 * n * sizeof *e_hi);
     if (q->a.symmetric) {
         q->st[q->ix[ALPHA]].grad[0] += g_hi + -g_lo;

@@ -7,8 +7,16 @@
  * with round() straight through, so the scale gets the gradient of both its
  * uses: sum(dy * (clamp(...) - zp)) and, inside the range, -sum(dy * scale *
  * (x / scale) / scale).
+ *
+ * MQBench's per-channel expression reshapes the scale to the channel axis but
+ * not the zero point, which torch then broadcasts along the LAST axis: qprep
+ * reproduces that (zero point of element i: zp[i mod last dimension]) and,
+ * where torch cannot broadcast (the last dimension is not the channel count),
+ * fails as MQBench does, with QP_ERR_INVALID_ARG. With a symmetric scheme the
+ * zero points are 0 and only the failure shows.
  */
 #include "fq_take.h"
+#include "tsum.h"
 
 #include <math.h>
 #include <string.h>
@@ -28,10 +36,41 @@ init(qp_quant *q)
     return QP_OK;
 }
 
+/* One element: (round(v) - v) + v is round(v) exactly, as |round(v) - v| <= 0.5. */
+static inline float
+fq_elem(float x, float sc, float z, float lo, float hi)
+{
+    float v = nearbyintf(x / sc) + z;
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (v - z) * sc;
+}
+
+/* Checks MQBench's zero-point broadcast (see above); *L: the zero point's period. */
+static qp_status
+zp_period(qp_quant *q, const struct qp__shape *s, size_t *L)
+{
+    *L = 1;
+    if (s->C == 1)
+        return QP_OK;
+    size_t last = (size_t)s->dims[s->ndim - 1];
+    if (last != s->C)
+        return qp__qerr(q, QP_ERR_INVALID_ARG,
+                        "QDropFakeQuantize adds its %zu per-channel zero points along the last "
+                        "axis (MQBench does not reshape them), whose size is %zu: MQBench fails "
+                        "to broadcast",
+                        s->C, last);
+    *L = last;
+    return QP_OK;
+}
+
 static qp_status
 forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
 {
     qp_status rc;
+    size_t L;
+    if (q->fq_on && (rc = zp_period(q, s, &L)))
+        return rc;
     if (q->fq_on && !q->obs_on && (rc = qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C)))
         return rc;
     if (q->obs_on) {
@@ -54,15 +93,16 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
     for (size_t o = 0; o < s->outer; o++)
         for (size_t c = 0; c < s->C; c++) {
             size_t off = (o * s->C + c) * s->inner;
-            float sc = S[c], z = (float)Z[c];
+            float sc = S[c];
             const float *xp = x + off;
             float *yp = y + off;
-            for (size_t i = 0; i < s->inner; i++) {
-                /* (round(v) - v) + v is round(v) exactly: |round(v) - v| <= 0.5 */
-                float v = nearbyintf(xp[i] / sc) + z;
-                v = v < lo ? lo : v;
-                v = v > hi ? hi : v;
-                yp[i] = (v - z) * sc;
+            if (L == 1) {
+                float z = (float)Z[0];
+                for (size_t i = 0; i < s->inner; i++)
+                    yp[i] = fq_elem(xp[i], sc, z, lo, hi);
+            } else {
+                for (size_t i = 0; i < s->inner; i++)
+                    yp[i] = fq_elem(xp[i], sc, (float)Z[(off + i) % L], lo, hi);
             }
         }
     return QP_OK;
@@ -71,35 +111,43 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
 static qp_status
 backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct qp__shape *s)
 {
-    qp_status rc = qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C);
-    if (rc)
+    size_t L;
+    qp_status rc = zp_period(q, s, &L);
+    if (rc || (rc = qp__take_check(q, q->ix[SCALE], q->ix[ZP], s->C)))
         return rc;
+    /* the scale's two gradient terms per element, summed as torch's sum_to_size does */
+    size_t n = s->numel;
+    float *e_mul = qp__qalloc(q, (2 * n + 2 * s->C) * sizeof *e_mul);
+    if (!e_mul)
+        return qp__qerr(q, QP_ERR_NOMEM, "out of memory for %zu elements", n);
+    float *e_div = e_mul + n;
     const float *S = qp__qs_f32(q, q->ix[SCALE]);
     const int32_t *Z = qp__qs_i32(q, q->ix[ZP]);
-    float *gS = q->st[q->ix[SCALE]].grad;
     float lo = (float)q->a.quant_min, hi = (float)q->a.quant_max;
-    for (size_t c = 0; c < s->C; c++) {
-        float sc = S[c], z = (float)Z[c];
-        double g_mul = 0.0, g_div = 0.0;
-        for (size_t o = 0; o < s->outer; o++) {
+    for (size_t o = 0; o < s->outer; o++)
+        for (size_t c = 0; c < s->C; c++) {
             size_t off = (o * s->C + c) * s->inner;
-            const float *xp = x + off, *dyp = dy + off;
-            float *dxp = dx + off;
+            float sc = S[c];
             for (size_t i = 0; i < s->inner; i++) {
-                float xi = xp[i], d = dyp[i], v = xi / sc;
+                size_t k = off + i;
+                float xi = x[k], d = dy[k], v = xi / sc, z = (float)Z[L == 1 ? 0 : k % L];
                 float r = nearbyintf(v) + z;
                 int in = r >= lo && r <= hi;
                 r = r < lo ? lo : r;
                 r = r > hi ? hi : r;
-                float ga = d * sc;         /* mul's backward to (clamp - zp) */
-                float gv = in ? ga : 0.0f; /* clamp's */
-                g_mul += d * (r - z);      /* mul's backward to scale */
-                g_div += -gv * (v / sc);   /* div's backward to scale */
-                dxp[i] = gv / sc;
+                float gv = in ? d * sc : 0.0f; /* mul's backward to (clamp - zp), then clamp's */
+                e_mul[k] = d * (r - z);        /* mul's backward to the scale */
+                e_div[k] = -gv * (v / sc);     /* div's backward to the scale */
+                dx[k] = gv / sc;
             }
         }
-        gS[c] += (float)g_mul + (float)g_div;
-    }
+    float *gS = q->st[q->ix[SCALE]].grad;
+    float *s_mul = e_div + n, *s_div = s_mul + s->C;
+    qp__tsum_perch(e_mul, s->outer, s->C, s->inner, s_mul);
+    qp__tsum_perch(e_div, s->outer, s->C, s->inner, s_div);
+    for (size_t c = 0; c < s->C; c++)
+        gS[c] += s_mul[c] + s_div[c];
+    qp__qfree(q, e_mul, (2 * n + 2 * s->C) * sizeof *e_mul);
     return QP_OK;
 }
 

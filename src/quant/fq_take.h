@@ -28,8 +28,7 @@ qp_status qp__take_begin(qp_quant *q, struct qp__take *t, size_t C, uint32_t si,
  * the kind resizes to them (resize_0d; QDrop copies into its (1,) instead).
  * Fails only if the observer's statistics do not hold C channels; then nothing
  * is stored. */
-qp_status qp__take_store(qp_quant *q, struct qp__take *t, uint32_t si, uint32_t zi,
-                         bool resize_0d);
+qp_status qp__take_store(qp_quant *q, struct qp__take *t, uint32_t si, uint32_t zi, bool resize_0d);
 /* Frees the scratch. */
 void qp__take_end(qp_quant *q, struct qp__take *t);
 

@@ -36,7 +36,7 @@ std_welford(const float *x, size_t n)
     for (size_t i = 0; i < n; i++) {
         double nf = (double)(i + 1), d = (double)x[i] - mean;
         mean = mean + d / nf;
-        m2 = fma(d, (double)x[i] - mean, m2); /* ATen's AVX2 build fuses it */
+        m2 = m2 + d * ((double)x[i] - mean);
     }
     double div = n > 1 ? (double)(n - 1) : 0.0;
     return (float)sqrt(m2 / div);
@@ -49,8 +49,8 @@ gather_row(const float *x, const struct qp__shape *s, size_t c, float *row)
 {
     int ax = s->axis;
     uint32_t nd = s->ndim;
-    int64_t pd[QP_QUANT_MAX_DIMS];     /* permuted dims 1..nd-1 */
-    size_t pstr[QP_QUANT_MAX_DIMS];    /* their strides in x */
+    int64_t pd[QP_QUANT_MAX_DIMS];  /* permuted dims 1..nd-1 */
+    size_t pstr[QP_QUANT_MAX_DIMS]; /* their strides in x */
     size_t str[QP_QUANT_MAX_DIMS], acc = 1;
     for (int k = (int)nd - 1; k >= 0; k--) {
         str[k] = acc;
@@ -78,11 +78,48 @@ gather_row(const float *x, const struct qp__shape *s, size_t c, float *row)
     }
 }
 
+/* How torch lays out MQBench's per-channel view x.permute(swap 0, axis).flatten(1):
+ * 0 when flatten copies (rows contiguous, in permuted order), 1 when it is a
+ * view with unit stride (row c contiguous at x + c * inner), 2 when a view with
+ * stride C (the channel axis is the last non-1 one). */
+static int
+perch_layout(const struct qp__shape *s)
+{
+    int ax = s->axis;
+    size_t str[QP_QUANT_MAX_DIMS], acc = 1;
+    for (int k = (int)s->ndim - 1; k >= 0; k--) {
+        str[k] = acc;
+        acc *= (size_t)s->dims[k];
+    }
+    /* the permuted dims 1.. that are not 1, innermost last: they must chain */
+    size_t last = 0, need = 0;
+    bool any = false;
+    for (int k = (int)s->ndim - 1; k >= 1; k--) {
+        int src = k == ax ? 0 : k;
+        if (s->dims[src] == 1)
+            continue;
+        if (any && str[src] != need)
+            return 0;
+        if (!any)
+            last = str[src];
+        any = true;
+        need = str[src] * (size_t)s->dims[src];
+    }
+    if (!any || last == 1)
+        return 1;
+    return s->inner == 1 ? 2 : 0;
+}
+
 static qp_status
 observe(qp_quant *q, const float *x, const struct qp__shape *s)
 {
     size_t C = s->C, n = s->numel / C;
     qp_status rc;
+    if (n < 2) /* torch's unbiased std of one element is nan, and nan fails min <= max */
+        return qp__qerr(q, QP_ERR_INVALID_ARG,
+                        "ClipStdObserver: %zu element(s) per %s, the std needs 2 (MQBench's "
+                        "calculate_qparams raises AssertionError on the nan range)",
+                        n, C > 1 ? "channel" : "tensor");
     if ((rc = qp__obs_reserve(q, C)))
         return rc;
     bool perch = q->a.ch_axis >= 0;
@@ -96,13 +133,16 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s)
         mean[0] = qp__tsum_row(x, n) / (float)n;
         sd[0] = std_all(x, n, mean[0]);
     } else {
+        int lay = perch_layout(s);
+        if (lay == 2) /* the mean reduces the strided view: torch's outer-sum order */
+            qp__tsum_perch(x, s->outer, C, 1, mean);
         for (size_t c = 0; c < C; c++) {
             const float *r = row;
-            if (s->outer == 1) /* axis 0: the channel's elements are contiguous already */
-                r = x + c * n;
+            if (lay == 1)
+                r = x + c * s->inner;
             else
                 gather_row(x, s, c, row);
-            mean[c] = qp__tsum_row(r, n) / (float)n;
+            mean[c] = (lay == 2 ? mean[c] : qp__tsum_row(r, n)) / (float)n;
             sd[c] = std_welford(r, n);
         }
     }
@@ -110,9 +150,16 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s)
     for (size_t c = 0; c < C; c++) {
         float t = k * sd[c];
         float lo = mean[c] - t, hi = mean[c] + t;
-        /* torch.minimum / maximum propagate nan (a single element's std) */
-        mn[c] = isnan(lo) || lo < mn[c] ? lo : mn[c];
-        mx[c] = isnan(hi) || hi > mx[c] ? hi : mx[c];
+        if (isnan(lo) || isnan(hi)) { /* torch.minimum keeps the nan, then min <= max fails */
+            qp__qfree(q, buf, bytes);
+            return qp__qerr(
+                q, QP_ERR_INVALID_ARG,
+                "ClipStdObserver: %s %zu's mean -/+ std_scale * std is nan (its float32 "
+                "sum overflows; MQBench's calculate_qparams raises AssertionError)",
+                perch ? "channel" : "tensor", c);
+        }
+        mn[c] = lo < mn[c] ? lo : mn[c];
+        mx[c] = hi > mx[c] ? hi : mx[c];
     }
     qp__obs_set_range(q, mn, mx, C);
     qp__qfree(q, buf, bytes);

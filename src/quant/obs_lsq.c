@@ -6,7 +6,7 @@
  * round(min_val / scale), unclamped. tensor_norm is an attribute, not a
  * buffer: it lives in q->obs_priv. Per tensor its qparams are 0-d tensors.
  */
-#include "aten_sum.h"
+#include "tsum.h"
 #include "qint.h"
 
 #include <math.h>
@@ -111,7 +111,7 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s)
     for (size_t c = 0; c < C; c++) {
         gather_abs(x, s, c, row);
         /* x.abs().mean(): torch's float sum over the float count */
-        p->norm[c] = qp__aten_sum(row, K) / (float)K;
+        p->norm[c] = qp__tsum_row(row, K) / (float)K;
     }
     qp__qfree(q, row, K * sizeof *row);
     qp__obs_set_range(q, mn, mx, C);

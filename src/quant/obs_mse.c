@@ -16,53 +16,108 @@
 #include <math.h>
 #include <string.h>
 
-/* d[i] = |d[i] - x[i]|^p, d holding the fake-quantized x: torch.pow(t, p)
- * (exact special cases for p = 0, 1, 2, 3, 0.5, -0.5, -1, -2; else pow). */
-static void
-lp_elems(float *d, const float *x, size_t n, double p)
+/* GCC keeps float compares as branches while it must preserve their traps
+ * (-ftrapping-math, its default), which stops the loop below vectorizing;
+ * no value changes without that, and qprep never enables traps. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define QP__NO_TRAPPING __attribute__((optimize("no-trapping-math")))
+#else
+#define QP__NO_TRAPPING
+#endif
+
+/* e[i] = |fake_quantize(x[i]) - x[i]| for one run sharing a scale and zero point,
+ * as torch.fake_quantize_per_{tensor,channel}_affine computes the first term
+ * (inv = 1 / scale; zp + nearbyint(x * inv), clamped; (q - zp) * scale).
+ *
+ * Rounding without libm's nearbyintf (a call per element on baseline x86-64),
+ * so the loop vectorizes: x * inv is first clamped to one step beyond the
+ * grid, which changes no result (rounding is monotonic and the grid clamp
+ * follows), then adding and removing 1.5 * 2^23 rounds it to the nearest even
+ * integer, exact below 2^22 in magnitude (the sign of a zero may differ, which
+ * adding the zero point erases). Ranges too wide for that take nearbyintf. */
+QP__NO_TRAPPING static void
+err_run(const float *restrict x, float *restrict e, size_t n, float scale, float zp, float lo,
+        float hi)
 {
-    if (p == 2.0) {
+    float inv = 1.0f / scale;
+    if (hi - lo < 1048576.0f && zp >= lo && zp <= hi) {
+        float vlo = lo - zp - 1.0f, vhi = hi - zp + 1.0f;
         for (size_t i = 0; i < n; i++) {
-            float e = fabsf(d[i] - x[i]);
-            d[i] = e * e;
+            float v = x[i] * inv;
+            v = v < vlo ? vlo : v;
+            v = v > vhi ? vhi : v;
+            float r = v + 12582912.0f;
+            r = r - 12582912.0f;
+            float q = zp + r;
+            q = q < lo ? lo : q;
+            q = q > hi ? hi : q;
+            float y = (q - zp) * scale;
+            e[i] = fabsf(y - x[i]);
         }
-    } else if (p == 1.0) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float q = zp + nearbyintf(x[i] * inv);
+        q = q < lo ? lo : q;
+        q = q > hi ? hi : q;
+        float y = (q - zp) * scale;
+        e[i] = fabsf(y - x[i]);
+    }
+}
+
+/* e[i] = e[i]^p as torch.pow(t, p) computes it: exact special cases for p = 0,
+ * 1, 2, 3, 0.5, -0.5, -1, -2 (ATen's), else pow. */
+static void
+pow_elems(float *e, size_t n, double p)
+{
+    if (p == 1.0)
+        return;
+    if (p == 2.0) {
         for (size_t i = 0; i < n; i++)
-            d[i] = fabsf(d[i] - x[i]);
+            e[i] = e[i] * e[i];
     } else if (p == 0.0) {
         for (size_t i = 0; i < n; i++)
-            d[i] = 1.0f;
+            e[i] = 1.0f;
     } else if (p == 3.0) {
-        for (size_t i = 0; i < n; i++) {
-            float e = fabsf(d[i] - x[i]);
-            d[i] = e * e * e;
-        }
+        for (size_t i = 0; i < n; i++)
+            e[i] = e[i] * e[i] * e[i];
     } else if (p == 0.5) {
         for (size_t i = 0; i < n; i++)
-            d[i] = sqrtf(fabsf(d[i] - x[i]));
+            e[i] = sqrtf(e[i]);
     } else if (p == -0.5) {
         for (size_t i = 0; i < n; i++)
-            d[i] = 1.0f / sqrtf(fabsf(d[i] - x[i]));
+            e[i] = 1.0f / sqrtf(e[i]);
     } else if (p == -1.0) {
         for (size_t i = 0; i < n; i++)
-            d[i] = 1.0f / fabsf(d[i] - x[i]);
+            e[i] = 1.0f / e[i];
     } else if (p == -2.0) {
-        for (size_t i = 0; i < n; i++) {
-            float e = fabsf(d[i] - x[i]);
-            d[i] = 1.0f / (e * e);
-        }
+        for (size_t i = 0; i < n; i++)
+            e[i] = 1.0f / (e[i] * e[i]);
     } else {
         for (size_t i = 0; i < n; i++)
-            d[i] = (float)pow((double)fabsf(d[i] - x[i]), p);
+            e[i] = (float)pow((double)e[i], p);
     }
+}
+
+/* lp_loss's elements for one candidate: |fake_quantize(x) - x|^p into d. */
+static void
+lp_elems(const float *x, float *d, const struct qp__shape *s, const float *scale, const int32_t *zp,
+         int64_t qmin, int64_t qmax, double p)
+{
+    float lo = (float)qmin, hi = (float)qmax;
+    for (size_t o = 0; o < s->outer; o++)
+        for (size_t c = 0; c < s->C; c++) {
+            size_t off = (o * s->C + c) * s->inner;
+            err_run(x + off, d + off, s->inner, scale[c], (float)zp[c], lo, hi);
+        }
+    pow_elems(d, s->numel, p);
 }
 
 /* The search: mn / mx hold each channel's min / max on entry, the chosen
  * range on return; *improved says whether any candidate beat 1e10 (when none
  * did, MQBench keeps a (1,)-shaped copy of the input's range, per tensor). */
 static qp_status
-search(qp_quant *q, const float *x, const struct qp__shape *s, float *mn, float *mx,
-       bool *improved)
+search(qp_quant *q, const float *x, const struct qp__shape *s, float *mn, float *mx, bool *improved)
 {
     size_t C = s->C, n = s->numel;
     size_t bytes = (n + 8 * C) * sizeof(float);
@@ -96,8 +151,7 @@ search(qp_quant *q, const float *x, const struct qp__shape *s, float *mn, float 
             nmx[c] = mx[c] * f;
         }
         qp__qparams_minmax(qc, nmn, nmx, C, scale, zp);
-        qp__fq_affine_fwd(x, d, s, scale, zp, q->a.quant_min, q->a.quant_max);
-        lp_elems(d, x, n, q->a.p);
+        lp_elems(x, d, s, scale, zp, q->a.quant_min, q->a.quant_max, q->a.p);
         if (perch)
             qp__tsum_perch(d, s->outer, C, s->inner, score);
         else

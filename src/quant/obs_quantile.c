@@ -3,8 +3,9 @@
  * at the threshold quantile of |x| read off a histogram (torch.histc over
  * [0, max|x|] with `bins` bins), then an exponential moving average.
  *
- * torch.histc puts an element in bin (int)((a - lo) * bins / (hi - lo)) in
- * float32, the top edge in the last bin; MQBench walks the bins until the
+ * torch 1.13's histc puts an element in bin (int)((a - lo) / (hi - lo) * bins)
+ * in float32 (checked against it: not (a - lo) * bins / (hi - lo)), the top
+ * edge in the last bin; MQBench walks the bins until the
  * running count reaches threshold * numel (a float32 comparison) and clips
  * at the middle of that bin, (i + 0.5) * (max / bins).
  */
@@ -46,7 +47,7 @@ clip_value(qp_quant *q, const float *x, size_t n, float R, float *clip)
         float a = fabsf(x[i]);
         if (!(a >= lo && a <= hi))
             continue;
-        int64_t pos = (int64_t)((a - lo) * nb / w);
+        int64_t pos = (int64_t)((a - lo) / w * nb);
         if (pos == (int64_t)bins)
             pos--;
         hist[pos] += 1.0f;
@@ -90,6 +91,11 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s)
     } else {
         shape1 = false;
     }
+    if (!(cmn <= cmx)) /* positive constant data: the clip falls below the minimum */
+        return qp__qerr(q, QP_ERR_INVALID_ARG,
+                        "EMAQuantileObserver: min_val %.9g above max_val %.9g on this input "
+                        "(MQBench's calculate_qparams raises AssertionError)",
+                        (double)cmn, (double)cmx);
     qp__obs_set_range(q, &cmn, &cmx, 1);
     if (shape1) {
         static const int64_t one[1] = {1};

@@ -10,7 +10,7 @@
  */
 #include "pot_search.h"
 
-#include "aten_sum.h"
+#include "tsum.h"
 
 #include <math.h>
 #include <string.h>
@@ -57,7 +57,7 @@ grid_loss(const float *x, float *tmp, size_t n, float step, float lo, float hi, 
         float d = tmp[i] - x[i];
         tmp[i] = d * d;
     }
-    return qp__aten_sum(tmp, n);
+    return qp__tsum_row(tmp, n);
 }
 
 /* a / b for b an integer bound that may be 0 (IEEE's inf or nan, spelled out). */

@@ -136,6 +136,10 @@ struct qp_quant {
     uint32_t obs_eps, obs_min, obs_max; /* the observer's eps, min_val, max_val (obs_base.c) */
     uint32_t obs_ix[4];                 /* the observer kind's further entries */
     bool fq_on, obs_on;                 /* mirrors of those two buffers */
+    /* set by the kind's init: its backward also runs with fake quant off, as it
+     * transforms x outside the fake quantization (DoReFa's tanh squash, PACT's
+     * clipping), so dx != dy there */
+    bool fq_bwd_off;
     /* set by the observer's init: per tensor its calculate_qparams gives 0-d
      * tensors (LSQObserver, from its 0-d tensor_norm), not torch's (1,), so
      * fake-quantizers that resize scale and zero point to the observer's

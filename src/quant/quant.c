@@ -406,7 +406,54 @@ qp_quant_forward(qp_quant *q, const float *x, float *y, const int64_t *shape, ui
         return qp__qerr(q, QP_ERR_NULL_ARG, "x or y is NULL");
     struct qp__shape s;
     qp_status rc = get_shape(q, shape, ndim, &s);
-    return rc ? rc : q->fq->forward(q, x, y, &s);
+    if (rc)
+        return rc;
+    if (!q->obs_on)
+        return q->fq->forward(q, x, y, &s);
+    /* A kind can fail after its observer ran (calculate_qparams raising where
+     * MQBench raises, a zero point ATen refuses): the observer's entries are
+     * kept here and put back then, so a failed call changes nothing. */
+    struct {
+        uint32_t ndim;
+        int64_t shape[QP_QUANT_MAX_DIMS];
+        size_t numel, off;
+    } sv[QP__QMAX_STATE];
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < q->nst; i++)
+        if (q->st[i].flags & QP__QS_OBS)
+            bytes += q->st[i].numel * dt_size(q->st[i].dtype);
+    unsigned char small[256], *buf = bytes <= sizeof small ? small : qp__qalloc(q, bytes);
+    if (!buf)
+        return qp__qerr(q, QP_ERR_NOMEM, "out of memory");
+    size_t off = 0;
+    for (uint32_t i = 0; i < q->nst; i++) {
+        const struct qp__qs *e = &q->st[i];
+        if (!(e->flags & QP__QS_OBS))
+            continue;
+        size_t n = e->numel * dt_size(e->dtype);
+        sv[i].ndim = e->ndim;
+        memcpy(sv[i].shape, e->shape, sizeof sv[i].shape);
+        sv[i].numel = e->numel;
+        sv[i].off = off;
+        if (n)
+            memcpy(buf + off, e->data, n);
+        off += n;
+    }
+    rc = q->fq->forward(q, x, y, &s);
+    if (rc) /* entries only grow: the old values fit where they were */
+        for (uint32_t i = 0; i < q->nst; i++) {
+            struct qp__qs *e = &q->st[i];
+            if (!(e->flags & QP__QS_OBS))
+                continue;
+            e->ndim = sv[i].ndim;
+            memcpy(e->shape, sv[i].shape, sizeof e->shape);
+            e->numel = sv[i].numel;
+            if (e->numel)
+                memcpy(e->data, buf + sv[i].off, e->numel * dt_size(e->dtype));
+        }
+    if (buf != small)
+        qp__qfree(q, buf, bytes);
+    return rc;
 }
 
 qp_status
@@ -422,7 +469,7 @@ qp_quant_backward(qp_quant *q, const float *x, const float *dy, float *dx, const
     qp_status rc = get_shape(q, shape, ndim, &s);
     if (rc)
         return rc;
-    if (!q->fq_on) {
+    if (!q->fq_on && !q->fq_bwd_off) {
         if (dx != dy)
             memmove(dx, dy, s.numel * sizeof *dx);
         return QP_OK;

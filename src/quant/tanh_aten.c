@@ -1,12 +1,12 @@
 /*
- * tanh_aten.c - tanh as torch 1.13's AVX2 kernel computes it (aten_math.h):
+ * tanh_aten.c - tanh as torch 1.13's AVX2 kernel computes it (tanh_aten.h):
  * SLEEF 3.5's u10 single-precision algorithm, tanh(a) = (e - 1/e) / (e + 1/e)
  * with e = exp(a) carried as an unevaluated sum of two floats, evaluated with
  * the fused multiply-adds of SLEEF's FMA build. Every product that SLEEF rounds
  * on its own is written as its own statement; the error-free transformations
  * below need each sum rounded as written.
  */
-#include "aten_math.h"
+#include "tanh_aten.h"
 
 #include <math.h>
 #include <stdint.h>

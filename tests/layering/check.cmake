@@ -1,0 +1,187 @@
+# check.cmake - every file of src/ calls only files of its own layer or below
+# (DESIGN.md, "Layers"). Run by ctest (label layering) as
+#
+#   cmake -DLIST=CMakeLists.txt -DOBJECTS=objects.txt -DNM=nm [-DMOVE=src/x.c=N;...]
+#         -P check.cmake
+#
+# LIST is the top-level CMakeLists.txt: the one place that states the layers, as
+# the order of its set(QP_SOURCES ...) list, lowest layer first, where a comment
+# "# layer N: ..." puts the sources after it in layer N. OBJECTS holds the object
+# files of qprep_obj, one a line. Which file uses which is read from their symbol
+# tables (`nm -P -g`, POSIX): file A uses file B when A's object has an undefined
+# symbol that B's defines (a function or data). A use of a higher layer from a
+# lower one is printed as "upward: src/a.c (layer 2) -> src/b.c (layer 7) : symbol"
+# and fails the check; uses within a layer are allowed. MOVE puts files in other
+# layers than the list says (the test of the check).
+cmake_minimum_required(VERSION 3.16)
+
+foreach(v LIST OBJECTS NM)
+  if(NOT ${v})
+    message(FATAL_ERROR "check.cmake: -D${v}=... is missing")
+  endif()
+endforeach()
+
+# Lines of a file as a list: characters that would break a CMake list are
+# replaced (';' splits elements, an unbalanced '[' joins them).
+function(read_lines file out)
+  file(READ "${file}" text)
+  string(REPLACE ";" "," text "${text}")
+  string(REPLACE "[" "<" text "${text}")
+  string(REPLACE "]" ">" text "${text}")
+  string(REPLACE "\r" "" text "${text}")
+  string(REPLACE "\n" ";" text "${text}")
+  set(${out} "${text}" PARENT_SCOPE)
+endfunction()
+
+# ---- the layers, from the commented source list ----
+read_lines("${LIST}" lines)
+set(sources "")
+set(in_list OFF)
+set(layer "")
+set(done OFF)
+foreach(line IN LISTS lines)
+  if(done)
+    break()
+  endif()
+  if(NOT in_list)
+    if(line MATCHES "^[ \t]*set[ \t]*\\([ \t]*QP_SOURCES([ \t].*)?$")
+      set(in_list ON)
+      string(REGEX REPLACE "^[ \t]*set[ \t]*\\([ \t]*QP_SOURCES" "" line "${line}")
+    else()
+      continue()
+    endif()
+  endif()
+  if(line MATCHES "^[ \t]*#[ \t]*[Ll]ayer[ \t]+([0-9]+)")
+    # the list's order is the layers' order: lowest first
+    if(NOT layer STREQUAL "" AND CMAKE_MATCH_1 LESS layer)
+      message(FATAL_ERROR "check.cmake: '# layer ${CMAKE_MATCH_1}' comes after '# layer ${layer}' "
+                          "in set(QP_SOURCES ...) of ${LIST}: keep the list lowest layer first")
+    endif()
+    set(layer ${CMAKE_MATCH_1})
+    continue()
+  endif()
+  string(REGEX REPLACE "#.*$" "" line "${line}")
+  if(line MATCHES "\\)")
+    string(REGEX REPLACE "\\).*$" "" line "${line}")
+    set(done ON)
+  endif()
+  string(REGEX MATCHALL "[^ \t]+" words "${line}")
+  foreach(src IN LISTS words)
+    if(layer STREQUAL "")
+      message(FATAL_ERROR "check.cmake: ${src} comes before the first '# layer N:' comment "
+                          "of set(QP_SOURCES ...) in ${LIST}: give it a layer")
+    endif()
+    if(DEFINED layer_of_${src})
+      message(FATAL_ERROR "check.cmake: ${src} is twice in set(QP_SOURCES ...) of ${LIST}")
+    endif()
+    list(APPEND sources ${src})
+    set(layer_of_${src} ${layer})
+  endforeach()
+endforeach()
+if(NOT sources)
+  message(FATAL_ERROR "check.cmake: no set(QP_SOURCES ...) list with layered sources in ${LIST}")
+endif()
+foreach(move IN LISTS MOVE)
+  set(src "")
+  if(move MATCHES "^(.+)=([0-9]+)$")
+    set(src ${CMAKE_MATCH_1})
+    set(to ${CMAKE_MATCH_2})
+  endif()
+  if(src STREQUAL "" OR NOT DEFINED layer_of_${src})
+    message(FATAL_ERROR "check.cmake: MOVE entry '${move}' is not SOURCE=LAYER of a listed source")
+  endif()
+  set(layer_of_${src} ${to})
+endforeach()
+
+# ---- the symbols each object defines and uses ----
+read_lines("${OBJECTS}" objects)
+set(files "")
+foreach(obj IN LISTS objects)
+  if(obj STREQUAL "")
+    continue()
+  endif()
+  set(src "")
+  foreach(s IN LISTS sources)
+    string(LENGTH "/${s}.o" n)
+    string(LENGTH "${obj}" m)
+    if(m GREATER_EQUAL n)
+      math(EXPR from "${m} - ${n}")
+      string(SUBSTRING "${obj}" ${from} -1 tail)
+      if(tail STREQUAL "/${s}.o")
+        set(src ${s})
+        break()
+      endif()
+    endif()
+  endforeach()
+  if(src STREQUAL "")
+    message(FATAL_ERROR "check.cmake: object ${obj} is of no source in set(QP_SOURCES ...) "
+                        "of ${LIST}: every source of qprep_obj has its layer there")
+  endif()
+  execute_process(COMMAND "${NM}" -P -g "${obj}" RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                  ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "check.cmake: ${NM} -P -g ${obj} failed (${rc}): ${err}")
+  endif()
+  string(REPLACE ";" "," out "${out}")
+  string(REPLACE "\n" ";" out "${out}")
+  set(undef_${src} "")
+  foreach(sym_line IN LISTS out)
+    # POSIX format: "name type value size"; a Mach-O archive member adds a header
+    if(NOT sym_line MATCHES "^([^ ]+) ([A-Za-z])")
+      continue()
+    endif()
+    set(sym ${CMAKE_MATCH_1})
+    set(type ${CMAKE_MATCH_2})
+    if(type STREQUAL "U")
+      list(APPEND undef_${src} ${sym})
+    elseif(type MATCHES "^[A-Z]$" AND NOT DEFINED def_${sym})
+      set(def_${sym} ${src})
+    endif()
+  endforeach()
+  list(APPEND files ${src})
+endforeach()
+if(NOT files)
+  message(FATAL_ERROR "check.cmake: no object files listed in ${OBJECTS}")
+endif()
+
+# ---- uses across files, and the upward ones ----
+set(nuses 0)
+set(violations "")
+foreach(a IN LISTS files)
+  set(used "")
+  foreach(sym IN LISTS undef_${a})
+    if(NOT DEFINED def_${sym})
+      continue() # the C library, the compiler's runtime
+    endif()
+    set(b ${def_${sym}})
+    if(b STREQUAL a)
+      continue()
+    endif()
+    math(EXPR nuses "${nuses} + 1")
+    list(APPEND used ${b})
+    if(layer_of_${a} LESS layer_of_${b})
+      list(APPEND violations "${a} (layer ${layer_of_${a}}) -> ${b} (layer ${layer_of_${b}}) : ${sym}")
+    endif()
+  endforeach()
+  list(REMOVE_DUPLICATES used)
+  list(SORT used)
+  string(REPLACE ";" " " used "${used}")
+  message(STATUS "${a} (layer ${layer_of_${a}}) uses: ${used}")
+endforeach()
+if(nuses EQUAL 0)
+  # every file of the library uses another one: finding none means the symbol
+  # tables were not read (an nm that does not speak -P), not a clean graph
+  message(FATAL_ERROR "check.cmake: no file uses another's symbols: is ${NM} a POSIX nm?")
+endif()
+list(LENGTH files nfiles)
+if(violations)
+  list(SORT violations)
+  list(LENGTH violations nv)
+  foreach(v IN LISTS violations)
+    message("upward: ${v}")
+  endforeach()
+  message(FATAL_ERROR "check.cmake: ${nv} uses of a higher layer from a lower one among "
+                      "${nfiles} files: move the function down (or the file up) so that each "
+                      "file calls only its own layer or below (DESIGN.md)")
+endif()
+message(STATUS "check.cmake: ${nfiles} files, ${nuses} uses across files, none upward")
