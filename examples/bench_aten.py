@@ -8,7 +8,8 @@ What MQBench's LearnableFakeQuantize calls in training (observer off):
 each with the range and grad factor Tensorrt's quantizers use (8-bit
 symmetric, [-127, 127]; LSQ's 1 / sqrt(numel * quant_max), per channel
 numel / channels). The forward and the backward (torch.autograd.grad of x,
-scale and zero point from dy) are timed apart; the figures are medians.
+scale and zero point from dy) are timed apart; the figures are medians, by
+the wall clock and by the thread's CPU time (steadier on a shared machine).
 With --qprep PATH the same shapes go through `qprep bench-quant` (Tensorrt
 activation and weight quantizers, which are those two ops' LearnableFakeQuantize)
 and both are printed in one table.
@@ -30,13 +31,15 @@ QMIN, QMAX = -127, 127
 
 
 def timed(fn, repeat):
-    fn()  # warm-up
-    out = []
+    """Median wall-clock and thread CPU microseconds of fn() after a warm-up."""
+    fn()
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         fn()
-        out.append((time.perf_counter() - t0) * 1e6)
-    return statistics.median(out)
+        wall.append((time.perf_counter() - t0) * 1e6)
+        cpu.append((time.thread_time() - c0) * 1e6)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def bench_aten(shape, per_channel, repeat):
@@ -61,15 +64,16 @@ def bench_aten(shape, per_channel, repeat):
         def fwd():
             return torch._fake_quantize_learnable_per_tensor_affine(x, scale, zp, QMIN, QMAX, gf)
 
-    forward_us = timed(fwd, repeat)
-    bwd_times = []
+    forward = timed(fwd, repeat)
+    wall, cpu = [], []
     for r in range(repeat + 1):
         y = fwd()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         torch.autograd.grad(y, (x, scale, zp), dy)
         if r:
-            bwd_times.append((time.perf_counter() - t0) * 1e6)
-    return forward_us, statistics.median(bwd_times)
+            wall.append((time.perf_counter() - t0) * 1e6)
+            cpu.append((time.thread_time() - c0) * 1e6)
+    return forward, (statistics.median(wall), statistics.median(cpu))
 
 
 def bench_qprep(qprep, role, shape, repeat):
@@ -92,30 +96,32 @@ def main():
     for name, role, shape, pc in cases:
         fwd, bwd = bench_aten(shape, pc, a.repeat)
         row = {"case": name, "shape": list(shape), "elements": math.prod(shape),
-               "aten_forward_us": round(fwd, 1), "aten_backward_us": round(bwd, 1)}
+               "aten_forward_us": round(fwd[0], 1), "aten_backward_us": round(bwd[0], 1),
+               "aten_forward_cpu_us": round(fwd[1], 1), "aten_backward_cpu_us": round(bwd[1], 1)}
         if a.qprep:
             q = bench_qprep(a.qprep, role, shape, a.repeat)
-            row.update({"qprep_forward_us": q["forward_us"], "qprep_backward_us": q["backward_us"],
-                        "qprep_observer_us": q["observer_us"]})
+            for k in ("forward_us", "backward_us", "observer_us", "forward_cpu_us",
+                      "backward_cpu_us"):
+                row["qprep_" + k] = q[k]
         rows.append(row)
     if a.json:
         print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
                           "repeat": a.repeat, "cases": rows}, indent=1))
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread, median of {a.repeat}")
-    head = f"{'case':12} {'shape':18} {'ATen fwd':>10} {'ATen bwd':>10} {'ATen f+b':>10}"
+    head = f"{'case':12} {'shape':18} {'clock':5} {'ATen fwd':>10} {'ATen bwd':>10} {'ATen f+b':>10}"
     if a.qprep:
         head += f" {'qprep fwd':>10} {'qprep bwd':>10} {'qprep f+b':>10} {'ATen/qprep':>10}"
     print(head + "   (microseconds)")
     for r in rows:
-        at = r["aten_forward_us"] + r["aten_backward_us"]
-        line = (f"{r['case']:12} {'x'.join(map(str, r['shape'])):18} {r['aten_forward_us']:10.1f} "
-                f"{r['aten_backward_us']:10.1f} {at:10.1f}")
-        if a.qprep:
-            qt = r["qprep_forward_us"] + r["qprep_backward_us"]
-            line += (f" {r['qprep_forward_us']:10.1f} {r['qprep_backward_us']:10.1f} {qt:10.1f}"
-                     f" {at / qt:10.2f}")
-        print(line)
+        for clock, sfx in (("wall", "_us"), ("cpu", "_cpu_us")):
+            af, ab = r["aten_forward" + sfx], r["aten_backward" + sfx]
+            line = (f"{r['case']:12} {'x'.join(map(str, r['shape'])):18} {clock:5} {af:10.1f} "
+                    f"{ab:10.1f} {af + ab:10.1f}")
+            if a.qprep:
+                qf, qb = r["qprep_forward" + sfx], r["qprep_backward" + sfx]
+                line += f" {qf:10.1f} {qb:10.1f} {qf + qb:10.1f} {(af + ab) / (qf + qb):10.2f}"
+            print(line)
 
 
 if __name__ == "__main__":
