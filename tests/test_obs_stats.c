@@ -62,7 +62,7 @@ struct snap {
     uint32_t n;
     size_t numel[24];
     uint32_t ndim[24];
-    unsigned char data[24][256];
+    unsigned char data[24][512];
 };
 
 static void
@@ -207,6 +207,11 @@ clipstd_widens_to_the_std(void **st)
     assert_int_equal(qp_quant_forward(q, x, y, col, 2), QP_ERR_INVALID_ARG);
     assert_non_null(strstr(qp_quant_errmsg(q), "std needs 2"));
     unchanged(q, &s);
+    /* a 1-d x per channel: MQBench's flatten(start_dim=1) raises */
+    int64_t flat[1] = {4};
+    assert_int_equal(qp_quant_forward(q, x, y, flat, 1), QP_ERR_INVALID_ARG);
+    assert_non_null(strstr(qp_quant_errmsg(q), "IndexError"));
+    unchanged(q, &s);
     qp_quant_destroy(q);
 }
 
@@ -267,6 +272,12 @@ ema_mse_averages_the_choices(void **st)
     qp_quant *q = make(ACADEMIC("EMAMSEObserver", "3", "True", "True",
                                 ", w_observer_extra_args: {ema_ratio: 0.75, p: 1.0}"),
                        QP_WEIGHT);
+    struct snap s;
+    take(q, &s);
+    int64_t flat[1] = {24}; /* a 1-d x per channel: MQBench's flatten(start_dim=1) raises */
+    assert_int_equal(qp_quant_forward(q, x, y, flat, 1), QP_ERR_INVALID_ARG);
+    assert_non_null(strstr(qp_quant_errmsg(q), "IndexError"));
+    unchanged(q, &s);
     assert_int_equal(qp_quant_forward(q, x, y, shape, 2), QP_OK);
     float mn[3], mx[3];
     for (size_t c = 0; c < 3; c++) {
@@ -285,6 +296,65 @@ ema_mse_averages_the_choices(void **st)
     qp_quant_destroy(q);
 }
 
+/* Allocation k fails, alone and with every later one, for each kind: creation
+ * gives NOMEM and nothing, a forward NOMEM with the state as it was; no leak. */
+static void
+out_of_memory_sweep(void **st)
+{
+    (void)st;
+    static const char *const cfgs[] = {
+        ACADEMIC("MSEObserver", "4", "True", "True", ""),
+        ACADEMIC("EMAMSEObserver", "8", "False", "True", ""),
+        ACADEMIC("ClipStdObserver", "4", "True", "True", ""),
+        ACADEMIC("EMAQuantileObserver", "8", "False", "False", ""),
+    };
+    int64_t shape[2] = {80, 5}; /* 80 channels: past the kinds' stack buffers */
+    float x[400], y[400];
+    for (int i = 0; i < 400; i++)
+        x[i] = (float)((i * 53) % 97) / 16.0f - 3.0f;
+    for (size_t k = 0; k < sizeof cfgs / sizeof *cfgs; k++) {
+        qp_config *c = qpt_config(cfgs[k]);
+        qp_side side = k < 3 ? QP_WEIGHT : QP_ACT;
+        for (int after = 0; after < 2; after++) {
+            size_t points = 0;
+            for (size_t at = 1;; at++) {
+                qpt_alloc fa;
+                qpt_alloc_reset(&fa);
+                qp_allocator al = qpt_allocator(&fa);
+                fa.fail_at = at;
+                fa.fail_after = after;
+                qp_quant *q = NULL;
+                qp_error err;
+                qp_status rc = qp_quant_create(&al, QP_BACKEND_ACADEMIC, side, c, NULL, &q, &err);
+                if (rc) {
+                    assert_int_equal(rc, QP_ERR_NOMEM);
+                    assert_null(q);
+                    assert_int_equal(fa.live, 0);
+                    points++;
+                    continue;
+                }
+                qp_quant_enable_fake_quant(q, false);
+                for (int step = 0; step < 2 && !rc; step++) {
+                    struct snap s;
+                    take(q, &s);
+                    rc = qp_quant_forward(q, x, y, shape, 2);
+                    if (rc) {
+                        assert_int_equal(rc, QP_ERR_NOMEM);
+                        unchanged(q, &s);
+                        points++;
+                    }
+                }
+                qp_quant_destroy(q);
+                assert_int_equal(fa.live, 0);
+                if (!rc && !fa.failed)
+                    break; /* at is past every allocation */
+            }
+            assert_true(points > 3);
+        }
+        qp_config_destroy(c);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -295,6 +365,7 @@ main(int argc, char **argv)
         cmocka_unit_test(clipstd_widens_to_the_std),
         cmocka_unit_test(mse_picks_a_candidate_range),
         cmocka_unit_test(ema_mse_averages_the_choices),
+        cmocka_unit_test(out_of_memory_sweep),
     };
     return cmocka_run_group_tests_name("obs_stats", tests, NULL, NULL);
 }

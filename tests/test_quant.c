@@ -356,6 +356,57 @@ lsq_gradients_are_torch_sums_of_its_terms(void **state)
         }
 }
 
+/* MQBench's QDropFakeQuantize adds per-channel zero points along the last axis
+ * (it does not reshape them): qprep reproduces that, failing where torch cannot
+ * broadcast; the configuration's fixed mode gives each channel its own. */
+static void
+qdrop_zero_points_fixed_mode(void **state)
+{
+    (void)state;
+    static const char cfg[] =
+        "qcfg 1\nextra_qconfig_dict = {w_observer: \"MinMaxObserver\", a_observer: "
+        "\"MinMaxObserver\", w_fakequantize: \"QDropFakeQuantize\", a_fakequantize: "
+        "\"QDropFakeQuantize\", w_qscheme: {bit: 4, symmetry: False, per_channel: True}, "
+        "a_qscheme: {bit: 8, symmetry: False, per_channel: False}}\n";
+    int64_t shape[2] = {3, 5};
+    float x[15], y[15];
+    fill(x, 15, 11);
+    for (int i = 0; i < 5; i++) /* channel 0 positive, so its zero point is 0, others not */
+        x[i] = fabsf(x[i]) + 0.1f;
+    for (int fix = 0; fix < 2; fix++) {
+        qp_config *c = qpt_config(cfg);
+        if (fix)
+            assert_int_equal(qp_config_set_fix(c, true), QP_OK);
+        qp_quant *q = make(QP_BACKEND_ACADEMIC, QP_WEIGHT, c, NULL);
+        qp_quant_enable_fake_quant(q, false);
+        assert_int_equal(qp_quant_forward(q, x, y, shape, 2), QP_OK);
+        qp_quant_enable_fake_quant(q, true);
+        qp_quant_enable_observer(q, false);
+        qp_status rc = qp_quant_forward(q, x, y, shape, 2);
+        if (!fix) {
+            assert_int_equal(rc, QP_ERR_INVALID_ARG);
+            assert_non_null(strstr(qp_quant_errmsg(q), "last axis"));
+        } else {
+            assert_int_equal(rc, QP_OK);
+            qp_tensor ts, tz;
+            assert_int_equal(qp_quant_state_get(q, "scale", &ts), QP_OK);
+            assert_int_equal(qp_quant_state_get(q, "zero_point", &tz), QP_OK);
+            const float *S = ts.data;
+            const int32_t *Z = tz.data;
+            assert_int_equal(Z[0], 0);
+            assert_true(Z[1] != 0 || Z[2] != 0);
+            for (int i = 0; i < 15; i++) {
+                int ch = i / 5;
+                float v = nearbyintf(x[i] / S[ch]) + (float)Z[ch];
+                v = fminf(fmaxf(v, 0.0f), 15.0f);
+                assert_true(y[i] == (v - (float)Z[ch]) * S[ch]);
+            }
+        }
+        qp_quant_destroy(q);
+        qp_config_destroy(c);
+    }
+}
+
 static void
 bad_input_leaves_the_state_unchanged(void **state)
 {
@@ -375,6 +426,10 @@ bad_input_leaves_the_state_unchanged(void **state)
     /* per channel on axis 0: a scalar has no such axis */
     assert_int_equal(qp_quant_forward(w, x, y, shape, 0), QP_ERR_INVALID_ARG);
     assert_non_null(strstr(qp_quant_errmsg(w), "axis 0"));
+    /* per channel, a 1-d x: MQBench's flatten(start_dim=1) raises */
+    int64_t flat[1] = {12};
+    assert_int_equal(qp_quant_forward(w, x, y, flat, 1), QP_ERR_INVALID_ARG);
+    assert_non_null(strstr(qp_quant_errmsg(w), "IndexError"));
     /* another channel count than the observed one */
     int64_t other[2] = {4, 3};
     assert_int_equal(qp_quant_forward(w, x, y, other, 2), QP_ERR_INVALID_ARG);
@@ -497,6 +552,7 @@ main(int argc, char **argv)
         cmocka_unit_test(academic_needs_a_configuration),
         cmocka_unit_test(calibrate_then_train),
         cmocka_unit_test(lsq_gradients_are_torch_sums_of_its_terms),
+        cmocka_unit_test(qdrop_zero_points_fixed_mode),
         cmocka_unit_test(bad_input_leaves_the_state_unchanged),
         cmocka_unit_test(out_of_memory_sweep),
     };

@@ -1,18 +1,22 @@
 /*
- * test_quant_adaround_qdrop.c - AdaRoundFakeQuantize and QDropFakeQuantize as
- * MQBench runs them before any reconstruction, and DoReFa / PACT
- * backpropagating with fake quantization off, against data/quant/
- * adaround_qdrop.qn: cases recorded from MQBench's own classes on torch 1.13
- * by data/quant/gen_adaround_qdrop.py (the numerics cases have none of these:
- * no AdaRound or QDrop, no backward with fake quantization off). The file is in the numerics format
- * (FORMAT.md); this test reads the subset it uses and replays each step from the state recorded
- * before it. Also: where MQBench itself fails (QDrop's per-channel zero point that torch cannot
- * broadcast, PACT fake-quantizing per channel), an error and the state unchanged.
+ * test_quant_adaround_qdrop.c - what the numerics cases do not cover of DSQ,
+ * DoReFa, PACT, AdaRound and QDrop:
+ * - AdaRound and QDrop as MQBench runs them before any reconstruction, DoReFa
+ *   and PACT backpropagating with fake quantization off, and channel axis 1,
+ *   against data/quant/adaround_qdrop.qn: cases recorded from MQBench's own
+ *   classes on torch 1.13 by data/quant/gen_adaround_qdrop.py, in the numerics
+ *   format (FORMAT.md), replayed step by step from the state recorded before;
+ * - DSQ's and DoReFa's tanh against torch.tanh (data/quant/tanh_torch.txt);
+ * - where MQBench itself fails (QDrop's per-channel zero point that torch
+ *   cannot broadcast, PACT fake-quantizing per channel): an error, no change;
+ * - non-finite data, and every allocation failing in turn.
  */
 #include "testlib.h"
 
 #include <math.h>
 #include <qprep/quant.h>
+
+#include "quant/tanh_aten.h"
 
 #define MAXT 24
 
@@ -419,6 +423,29 @@ hostile_values_give_defined_results(void **state)
     qp_quant_destroy(q);
 }
 
+/* DSQ's and DoReFa's tanh against torch.tanh (data/quant/tanh_torch.txt, written
+ * by gen_tanh.py): bit for bit, signed zeros, saturation and nan included. */
+static void
+tanh_is_torchs(void **state)
+{
+    (void)state;
+    size_t len, n = 0;
+    char *text = qpt_read_file("quant/tanh_torch.txt", &len);
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == '#')
+            continue;
+        char *end;
+        float x = strtof(line, &end), want = strtof(end, NULL);
+        float got = qp__tanh_aten(x);
+        if (isnan(want) ? !isnan(got) : memcmp(&got, &want, sizeof got) != 0)
+            fail_msg("tanh(%a) = %a, torch %a", (double)x, (double)got, (double)want);
+        n++;
+    }
+    test_free(text);
+    assert_true(n > 6000);
+}
+
 /* Every allocation of creation, a calibrating forward, a quantizing forward and
  * a backward failing in turn: NOMEM, the state as it was, nothing leaked. 80
  * channels: more than the kinds' stack buffers. */
@@ -496,6 +523,7 @@ main(int argc, char **argv)
     qpt_data_dir = argc > 1 ? argv[1] : "tests/data";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(recorded_cases_match),
+        cmocka_unit_test(tanh_is_torchs),
         cmocka_unit_test(where_mqbench_fails_an_error_and_no_change),
         cmocka_unit_test(hostile_values_give_defined_results),
         cmocka_unit_test(out_of_memory_sweep),

@@ -372,6 +372,33 @@ fixed_checks_its_zero_point(void **state)
     assert_non_null(strstr(qp_quant_errmsg(q), "zero_point"));
     same(q, &s);
     qp_quant_destroy(q);
+    /* LSQObserver's zero point is not clamped: one large negative outlier among
+     * small values puts it past quant_max, which fake quantization refuses */
+    qp_config *c = qpt_config(
+        "qcfg 1\nextra_qconfig_dict = {w_observer: \"LSQObserver\", a_observer: "
+        "\"LSQObserver\", w_fakequantize: \"FixedFakeQuantize\", a_fakequantize: "
+        "\"FixedFakeQuantize\", w_qscheme: {bit: 8, symmetry: False, per_channel: False, "
+        "pot_scale: False}, a_qscheme: {bit: 8, symmetry: False, per_channel: False, "
+        "pot_scale: False}}\n");
+    q = make(QP_BACKEND_ACADEMIC, QP_ACT, c, NULL);
+    /* |min_val| / scale reaches numel / 2 * sqrt(quant_max): 64 elements suffice */
+    float x64[64], y64[64];
+    int64_t s64[1] = {64};
+    for (int i = 0; i < 64; i++)
+        x64[i] = 0.01f;
+    x64[3] = -1000.0f;
+    take(q, &s);
+    assert_int_equal(qp_quant_forward(q, x64, y64, s64, 1), QP_ERR_INVALID_ARG);
+    assert_non_null(strstr(qp_quant_errmsg(q), "zero_point"));
+    same(q, &s);
+    /* calibrating alone takes it, as MQBench does */
+    qp_quant_enable_fake_quant(q, false);
+    assert_int_equal(qp_quant_forward(q, x64, y64, s64, 1), QP_OK);
+    qp_tensor zt;
+    assert_int_equal(qp_quant_state_get(q, "zero_point", &zt), QP_OK);
+    assert_true(((int32_t *)zt.data)[0] > 255);
+    qp_quant_destroy(q);
+    qp_config_destroy(c);
 }
 
 /* LSQObserver: scale 2 mean|x| / sqrt(quant_max), per tensor 0-d for Fixed,
@@ -438,6 +465,54 @@ lsq_observer_scale_from_the_mean(void **state)
     qp_config_destroy(c);
 }
 
+/* Extreme data and loaded states: each call returns OK or a status, never
+ * undefined behaviour (the sanitizer builds run this). */
+static void
+hostile_values(void **state)
+{
+    (void)state;
+    const float vals[] = {FLT_MAX, -FLT_MAX, 3e38f, 1e-45f, -1e-45f, 0.0f, -0.0f, 1e20f, 1e-30f};
+    const float loads[] = {INFINITY, -INFINITY, NAN, 0.0f, -1.0f, FLT_MAX, 1e-45f};
+    struct {
+        qp_backend be;
+        qp_side side;
+        const char *qt;
+    } kinds[] = {{QP_BACKEND_VITIS, QP_WEIGHT, "param"}, {QP_BACKEND_VITIS, QP_ACT, "tensor"},
+                 {QP_BACKEND_VITIS, QP_ACT, "input"},    {QP_BACKEND_NNIE, QP_WEIGHT, NULL},
+                 {QP_BACKEND_NNIE, QP_ACT, NULL},        {QP_BACKEND_STPU, QP_ACT, NULL}};
+    const char *entries[] = {"scale", "data_max", "activation_post_process.min_val",
+                             "activation_post_process.max_val"};
+    int64_t shape[1] = {9};
+    float x[9], y[9], dx[9];
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
+            qp_quant *q = make(kinds[k].be, kinds[k].side, NULL, kinds[k].qt);
+            for (int i = 0; i < 9; i++)
+                x[i] = vals[(v + (size_t)i) % 9] * (i % 2 ? -1.0f : 1.0f);
+            qp_status rc = qp_quant_forward(q, x, y, shape, 1);
+            assert_true(rc == QP_OK || rc == QP_ERR_INVALID_ARG);
+            rc = qp_quant_backward(q, x, x, dx, shape, 1);
+            assert_true(rc == QP_OK || rc == QP_ERR_INVALID_ARG);
+            /* a loaded state, then observer off: the kinds' own arithmetic on it */
+            qp_quant_enable_observer(q, false);
+            for (size_t e = 0; e < sizeof entries / sizeof entries[0]; e++) {
+                qp_tensor t;
+                if (qp_quant_state_get(q, entries[e], &t) != QP_OK || t.dtype != QP_DT_F32)
+                    continue;
+                float val = loads[v % (sizeof loads / sizeof loads[0])];
+                t.data = &val;
+                t.numel = 1;
+                if (qp_quant_state_set(q, entries[e], &t) != QP_OK)
+                    continue;
+                rc = qp_quant_forward(q, x, y, shape, 1);
+                assert_true(rc == QP_OK || rc == QP_ERR_INVALID_ARG);
+                rc = qp_quant_backward(q, x, x, dx, shape, 1);
+                assert_true(rc == QP_OK || rc == QP_ERR_INVALID_ARG);
+            }
+            qp_quant_destroy(q);
+        }
+}
+
 /* Allocation k fails: creation and forward give NOMEM, no leak, for each kind here. */
 static void
 out_of_memory_sweep(void **state)
@@ -502,6 +577,7 @@ main(int argc, char **argv)
         cmocka_unit_test(nnie_grid_and_data_max),
         cmocka_unit_test(fixed_checks_its_zero_point),
         cmocka_unit_test(lsq_observer_scale_from_the_mean),
+        cmocka_unit_test(hostile_values),
         cmocka_unit_test(out_of_memory_sweep),
     };
     return cmocka_run_group_tests_name("quant_pot", tests, NULL, NULL);

@@ -209,6 +209,7 @@ qp_quant_create(const qp_allocator *alloc, qp_backend be, qp_side side, const qp
         rc = qp__qargs_resolve(g, m, om, g, kw, &a, msg, sizeof msg);
         if (!rc && o.ch_axis >= 0 && a.ch_axis >= 0)
             a.ch_axis = o.ch_axis;
+        a.fix = cfg && cfg->fix;
         if (!rc)
             rc = qp__quant_new(alloc, &a, out, msg, sizeof msg);
     }

@@ -25,6 +25,19 @@ init(qp_quant *q)
     return QP_OK;
 }
 
+/* ATen's fake quantization refuses a zero point outside [quant_min, quant_max]. */
+static qp_status
+check_zp(qp_quant *q, const int32_t *Z, size_t n)
+{
+    for (size_t c = 0; c < n; c++)
+        if (Z[c] < q->a.quant_min || Z[c] > q->a.quant_max)
+            return qp__qerr(q, QP_ERR_INVALID_ARG,
+                            "zero_point[%zu] = %d is outside [%lld, %lld] (torch raises: "
+                            "`zero_point` must be between `quant_min` and `quant_max`)",
+                            c, (int)Z[c], (long long)q->a.quant_min, (long long)q->a.quant_max);
+    return QP_OK;
+}
+
 /* What ATen checks before fake-quantizing: per tensor one scale and zero point
  * (.item()), per channel one per channel; every zero point within the range. */
 static qp_status
@@ -37,14 +50,7 @@ check(qp_quant *q, size_t C)
                         "scale holds %zu and zero_point %zu values, %zu wanted (x has %zu "
                         "channels on axis %d): calibrate first or load a matching state",
                         ns, nz, want, C, q->a.ch_axis);
-    const int32_t *Z = qp__qs_i32(q, q->ix[ZP]);
-    for (size_t c = 0; c < want; c++)
-        if (Z[c] < q->a.quant_min || Z[c] > q->a.quant_max)
-            return qp__qerr(q, QP_ERR_INVALID_ARG,
-                            "zero_point[%zu] = %d is outside [%lld, %lld] (torch raises: "
-                            "`zero_point` must be between `quant_min` and `quant_max`)",
-                            c, (int)Z[c], (long long)q->a.quant_min, (long long)q->a.quant_max);
-    return QP_OK;
+    return check_zp(q, qp__qs_i32(q, q->ix[ZP]), want);
 }
 
 /* The observer's qparams into scale / zero_point, resized to its shape. */
@@ -59,7 +65,8 @@ take_qparams(qp_quant *q, const float *x, const struct qp__shape *s)
     qp_status rc = !sc || !zp ? qp__qerr(q, QP_ERR_NOMEM, "out of memory") : QP_OK;
     if (!rc && !(rc = qp__qs_reserve(q, q->ix[SCALE], C)) &&
         !(rc = qp__qs_reserve(q, q->ix[ZP], C)) && !(rc = qp__observe(q, x, s)) &&
-        !(rc = qp__obs_qparams(q, sc, zp, C))) {
+        !(rc = qp__obs_qparams(q, sc, zp, C)) && !(rc = q->fq_on ? check_zp(q, zp, C) : QP_OK)) {
+        /* (a zero point the fake quantization would refuse is refused before it is taken) */
         int64_t shape[1] = {(int64_t)C};
         uint32_t nd = q->a.ch_axis < 0 && q->obs_qp_0d ? 0 : 1;
         qp__qs_reshape(q, q->ix[SCALE], nd, shape);

@@ -11,7 +11,8 @@
  *
  * Gradients (autograd through torch.where): alpha gets the straight-through
  * gradient of the elements clipped to it, minus (symmetric) that of the elements
- * clipped to -alpha; n_alpha gets that of the elements clipped to it.
+ * clipped to -alpha; n_alpha gets that of the elements clipped to it. The
+ * clipping, and so its gradient, happens with fake quantization off too.
  */
 #include "fq_take.h"
 #include "tsum.h"

@@ -13,7 +13,8 @@
  * reproduces that (zero point of element i: zp[i mod last dimension]) and,
  * where torch cannot broadcast (the last dimension is not the channel count),
  * fails as MQBench does, with QP_ERR_INVALID_ARG. With a symmetric scheme the
- * zero points are 0 and only the failure shows.
+ * zero points are 0 and only the failure shows. In the configuration's fixed
+ * mode (qp_config_set_fix) each channel takes its own zero point instead.
  */
 #include "fq_take.h"
 #include "tsum.h"
@@ -46,13 +47,18 @@ fq_elem(float x, float sc, float z, float lo, float hi)
     return (v - z) * sc;
 }
 
-/* Checks MQBench's zero-point broadcast (see above); *L: the zero point's period. */
+/* Checks MQBench's zero-point broadcast (see above); *L: the zero point's period
+ * along the flat index, 0 for one zero point per channel (fixed mode). */
 static qp_status
 zp_period(qp_quant *q, const struct qp__shape *s, size_t *L)
 {
     *L = 1;
     if (s->C == 1)
         return QP_OK;
+    if (q->a.fix) {
+        *L = 0;
+        return QP_OK;
+    }
     size_t last = (size_t)s->dims[s->ndim - 1];
     if (last != s->C)
         return qp__qerr(q, QP_ERR_INVALID_ARG,
@@ -96,8 +102,8 @@ forward(qp_quant *q, const float *x, float *y, const struct qp__shape *s)
             float sc = S[c];
             const float *xp = x + off;
             float *yp = y + off;
-            if (L == 1) {
-                float z = (float)Z[0];
+            if (L <= 1) {
+                float z = (float)Z[L ? 0 : c];
                 for (size_t i = 0; i < s->inner; i++)
                     yp[i] = fq_elem(xp[i], sc, z, lo, hi);
             } else {
@@ -130,7 +136,8 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
             float sc = S[c];
             for (size_t i = 0; i < s->inner; i++) {
                 size_t k = off + i;
-                float xi = x[k], d = dy[k], v = xi / sc, z = (float)Z[L == 1 ? 0 : k % L];
+                float xi = x[k], d = dy[k], v = xi / sc;
+                float z = (float)Z[L == 1 ? 0 : L ? k % L : c];
                 float r = nearbyintf(v) + z;
                 int in = r >= lo && r <= hi;
                 r = r < lo ? lo : r;

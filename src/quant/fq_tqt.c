@@ -130,7 +130,7 @@ backward(qp_quant *q, const float *x, const float *dy, float *dx, const struct q
     float lo = (float)q->a.quant_min, hi = (float)q->a.quant_max;
     for (size_t i = 0; i < s->numel; i++) {
         float t = x[i] / sc;
-        float r = t < 0.0f && t - floorf(t) == 0.5f ? ceilf(t) : nearbyintf(t);
+        float r = qp__pot_round_negup(t);
         dx[i] = r >= lo && r <= hi ? dy[i] : 0.0f * dy[i];
     }
     return QP_OK;

@@ -62,6 +62,17 @@ qp__obs_check_channels(qp_quant *q, size_t C)
 }
 
 qp_status
+qp__obs_check_flatten(qp_quant *q, const struct qp__shape *s)
+{
+    if (q->a.ch_axis >= 0 && s->ndim < 2)
+        return qp__qerr(q, QP_ERR_INVALID_ARG,
+                        "%s per channel needs x of 2 or more dimensions, not %u (MQBench's "
+                        "flatten(start_dim=1) raises IndexError)",
+                        qp_obs_kind_name(q->a.obs), (unsigned)s->ndim);
+    return QP_OK;
+}
+
+qp_status
 qp__obs_minmax_qparams(qp_quant *q, float *scale, int32_t *zero_point, size_t n)
 {
     size_t have = q->st[q->obs_min].numel;

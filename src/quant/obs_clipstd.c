@@ -115,6 +115,8 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s)
 {
     size_t C = s->C, n = s->numel / C;
     qp_status rc;
+    if ((rc = qp__obs_check_flatten(q, s)))
+        return rc;
     if (n < 2) /* torch's unbiased std of one element is nan, and nan fails min <= max */
         return qp__qerr(q, QP_ERR_INVALID_ARG,
                         "ClipStdObserver: %zu element(s) per %s, the std needs 2 (MQBench's "

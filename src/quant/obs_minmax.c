@@ -10,7 +10,8 @@ observe(qp_quant *q, const float *x, const struct qp__shape *s)
 {
     size_t C = s->C;
     qp_status rc;
-    if ((rc = qp__obs_check_channels(q, C)) || (rc = qp__obs_reserve(q, C)))
+    if ((rc = qp__obs_check_flatten(q, s)) || (rc = qp__obs_check_channels(q, C)) ||
+        (rc = qp__obs_reserve(q, C)))
         return rc;
     float small[128], *cur = C <= 64 ? small : qp__qalloc(q, 2 * C * sizeof *cur);
     if (!cur)

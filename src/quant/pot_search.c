@@ -26,10 +26,12 @@ qp__pot_exponent(float scale)
 void
 qp__pot_grid(const float *x, float *y, size_t n, float step, float lo, float hi, bool half_even)
 {
+    /* step is a power of two (or inf): x * (1 / step) is x / step exactly */
+    const float inv = 1.0f / step;
     if (half_even) {
         /* (round(t) - t) + t is round(t) exactly; then the clamp */
         for (size_t i = 0; i < n; i++) {
-            float r = nearbyintf(x[i] / step);
+            float r = nearbyintf(x[i] * inv);
             r = r < lo ? lo : r;
             r = r > hi ? hi : r;
             y[i] = r * step;
@@ -37,10 +39,10 @@ qp__pot_grid(const float *x, float *y, size_t n, float step, float lo, float hi,
     } else {
         /* clamp first; a negative tie goes up (ceil), others to even */
         for (size_t i = 0; i < n; i++) {
-            float t = x[i] / step;
+            float t = x[i] * inv;
             t = t < lo ? lo : t;
             t = t > hi ? hi : t;
-            float r = t < 0.0f && t - floorf(t) == 0.5f ? ceilf(t) : nearbyintf(t);
+            float r = qp__pot_round_negup(t);
             y[i] = r * step;
         }
     }

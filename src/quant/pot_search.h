@@ -10,6 +10,8 @@
 
 #include "qint.h"
 
+#include <math.h>
+
 /* quant_type "param" rounds (MQBench's mth 3); "tensor" and "input" clamp,
  * then round with negative ties up (mth 2). */
 static inline bool
@@ -18,11 +20,24 @@ qp__pot_half_even(const qp_quant *q)
     return q->a.quant_type == 2;
 }
 
+/* MQBench's where((t < 0) & (t - floor(t) == 0.5), ceil(t), round(t)): half to
+ * even, except negative ties, which go up. Spelled with one rounding (round
+ * half to even lands a negative tie half a step below t exactly when its ceil
+ * is odd) so the loops stay light. */
+static inline float
+qp__pot_round_negup(float t)
+{
+    float r = nearbyintf(t);
+    /* the rare test first: a branch on the sign alone mispredicts on real data */
+    return r - t == -0.5f && t < 0.0f ? r + 1.0f : r;
+}
+
 /* floor(log2(1 / scale)) in float32, or 0 below 2^-15, as MQBench writes it
  * in both the observers and the TQT function. A float: it may be -inf or nan. */
 float qp__pot_exponent(float scale);
 
-/* y = clamp(round(x / step)) * step over n elements (x and y may alias). */
+/* y = clamp(round(x / step)) * step over n elements (x and y may alias); step
+ * a power of two (or inf), as every grid here has. */
 void qp__pot_grid(const float *x, float *y, size_t n, float step, float lo, float hi,
                   bool half_even);
 

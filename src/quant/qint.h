@@ -52,6 +52,7 @@ struct qp__qargs {
     double scale, zero_point;       /* 1.0, 0.0 */
     bool use_grad_scaling;          /* LSQ: true */
     int quant_type;                 /* 0 None, 1 "tensor", 2 "param", 3 "input" */
+    bool fix; /* the configuration's fixed mode: MQBench's bugs fixed, not reproduced */
 };
 
 /* ==== State entries ==== */
@@ -204,6 +205,9 @@ qp_status qp__obs_reserve(qp_quant *q, size_t C);
 void qp__obs_set_range(qp_quant *q, const float *mn, const float *mx, size_t n);
 /* Checks that a running per-channel range has C channels (broadcast rule). */
 qp_status qp__obs_check_channels(qp_quant *q, size_t C);
+/* Per channel, MQBench's observers flatten x.permute(...) from dimension 1, which
+ * raises IndexError on a 1-d x: the same refusal, as a status. */
+qp_status qp__obs_check_flatten(qp_quant *q, const struct qp__shape *s);
 /* calculate_qparams from min_val / max_val (the common observers' qparams op). */
 qp_status qp__obs_minmax_qparams(qp_quant *q, float *scale, int32_t *zero_point, size_t n);
 

@@ -241,6 +241,7 @@ build_one(qp_quant_set *s, struct build *b, uint32_t i, uint32_t m)
     struct qp__qargs a;
     char msg[400];
     rc = qp__qargs_resolve(g, m, om, b->kg[e->role], b->kw[e->role], &a, msg, sizeof msg);
+    a.fix = b->cfg && b->cfg->fix;
     if (!rc) {
         rc = qp__quant_new(&s->alloc, &a, &e->q, msg, sizeof msg);
         if (rc)

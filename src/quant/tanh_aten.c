@@ -101,7 +101,14 @@ exp_ff(float a)
 {
     const float r_ln2 = 1.442695040888963407359924681001892137426645954152985934135449406931f;
     const float l2u = 0.693145751953125f, l2l = 1.428606765330187045e-06f;
-    float qf = nearbyintf(a * r_ln2);
+    float an = a * r_ln2; /* rounded on its own, then to the nearest even integer */
+#ifdef FP_FAST_FMAF
+    float qf = nearbyintf(an); /* an instruction there, and an + magic could fuse */
+#else
+    /* an in [0, 13): 1.5 * 2^23 added and taken away leaves nearbyintf(an), no call */
+    const float magic = 12582912.0f;
+    float qf = (an + magic) - magic;
+#endif
     int q = (int)qf;
     float m1 = qf * -l2u, m2 = qf * -l2l;
     struct ff s = add2_ff_f(ff_make(a, 0.0f), m1);
@@ -114,7 +121,11 @@ exp_ff(float a)
     t = add2_ff_f(mul_ff_ff(s, t), 0.5f);
     t = add2_ff_ff(s, mul_ff_ff(sqr_ff(s), t));
     t = add_f_ff(1.0f, t);
-    return ff_make(ldexpf(t.x, q), ldexpf(t.y, q));
+    /* times 2^q, exact for 0 <= q <= 13: the power built from its bits, no call */
+    uint32_t pb = (uint32_t)(q + 127) << 23;
+    float p2;
+    memcpy(&p2, &pb, sizeof p2);
+    return ff_make(t.x * p2, t.y * p2);
 }
 
 float
