@@ -16,6 +16,8 @@
 #include <math.h>
 #include <qprep/quant.h>
 
+#include "quant/qset.h"
+
 /* ==== helpers ==== */
 
 static qp_graph *
@@ -844,6 +846,34 @@ bad_files_are_refused_where_they_are_wrong(void **state)
     qp_graph_destroy(g);
 }
 
+/* The state file's float32 writer (a binary search over lengths) writes what
+ * qp__fmt_float (one try per length) writes for the value widened. */
+static void
+floats_are_written_as_the_library_writes_them(void **state)
+{
+    (void)state;
+    char a[32], b[32];
+    uint64_t r = 0x853c49e6748fea9bull;
+    for (uint32_t i = 0; i < 200000; i++) {
+        uint32_t u;
+        if (i < 1024) { /* every exponent, mantissas at and next to the power of two */
+            u = ((i >> 2) << 23) | (i & 1 ? 1u : i & 2 ? 0x7fffffu : 0u);
+            u |= (i & 512) ? 0x80000000u : 0;
+        } else {
+            r ^= r >> 12;
+            r ^= r << 25;
+            r ^= r >> 27;
+            u = (uint32_t)((r * 2685821657736338717ull) >> 32);
+        }
+        float f;
+        memcpy(&f, &u, sizeof f);
+        size_t na = qp__qset_fmt_f32(f, a), nb = qp__fmt_float((double)f, b);
+        a[na] = b[nb] = 0;
+        if (strcmp(a, b))
+            fail_msg("0x%08x: %s, not %s", (unsigned)u, a, b);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -861,6 +891,7 @@ main(int argc, char **argv)
         cmocka_unit_test(save_load_round_trip_is_bit_exact),
         cmocka_unit_test(partial_files_and_comments),
         cmocka_unit_test(bad_files_are_refused_where_they_are_wrong),
+        cmocka_unit_test(floats_are_written_as_the_library_writes_them),
     };
     return cmocka_run_group_tests_name("quant_set", tests, NULL, NULL);
 }

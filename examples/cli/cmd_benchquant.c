@@ -4,7 +4,8 @@
  * given shape, one thread: one observer update (observer on, fake quant off,
  * in place, so no copy is timed), one forward (observer off, fake quant on)
  * and one backward (dy to dx and the parameters' gradients), each the median
- * of --repeat runs after one untimed warm-up. The data are deterministic
+ * of --repeat runs after one untimed warm-up, by the wall clock and by the
+ * thread's CPU time (steadier on a shared machine). The data are deterministic
  * (a fixed generator), roughly normal, so the fake quantizer sees values on
  * both sides of its range.
  */
@@ -25,6 +26,15 @@ now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* CPU time of this thread: steadier than the wall clock on a shared machine */
+static double
+cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
@@ -157,10 +167,12 @@ cmd_benchquant(int argc, char **argv)
     }
     float *x = malloc(numel * sizeof *x), *y = malloc(numel * sizeof *y);
     float *dy = malloc(numel * sizeof *dy), *dx = malloc(numel * sizeof *dx);
-    double *t[3] = {malloc(repeat * sizeof(double)), malloc(repeat * sizeof(double)),
-                    malloc(repeat * sizeof(double))};
+    /* wall-clock times of observer, forward, backward, then their CPU times */
+    double *t[6];
+    for (int k = 0; k < 6; k++)
+        t[k] = malloc(repeat * sizeof(double));
     int status = EXIT_OK;
-    if (!x || !y || !dy || !dx || !t[0] || !t[1] || !t[2]) {
+    if (!x || !y || !dy || !dx || !t[0] || !t[1] || !t[2] || !t[3] || !t[4] || !t[5]) {
         fprintf(stderr, "qprep: out of memory\n");
         status = EXIT_BAD;
         goto out;
@@ -171,25 +183,29 @@ cmd_benchquant(int argc, char **argv)
     qp_quant_enable_fake_quant(q, false);
     qp_quant_enable_observer(q, true);
     for (unsigned r = 0; r <= repeat && !rc; r++) {
-        double t0 = now_us();
+        double t0 = now_us(), c0 = cpu_us();
         rc = qp_quant_forward(q, x, x, shape, ndim);
-        if (r)
+        if (r) {
             t[0][r - 1] = now_us() - t0;
+            t[3][r - 1] = cpu_us() - c0;
+        }
     }
     /* fake quantization with the qparams the observer set, and its backward */
     qp_quant_enable_observer(q, false);
     qp_quant_enable_fake_quant(q, true);
     for (unsigned r = 0; r <= repeat && !rc; r++) {
-        double t0 = now_us();
+        double t0 = now_us(), c0 = cpu_us();
         rc = qp_quant_forward(q, x, y, shape, ndim);
-        double t1 = now_us();
+        double t1 = now_us(), c1 = cpu_us();
         if (!rc)
             rc = qp_quant_backward(q, x, dy, dx, shape, ndim);
-        double t2 = now_us();
+        double t2 = now_us(), c2 = cpu_us();
         qp_quant_zero_grad(q);
         if (r) {
             t[1][r - 1] = t1 - t0;
             t[2][r - 1] = t2 - t1;
+            t[4][r - 1] = c1 - c0;
+            t[5][r - 1] = c2 - c1;
         }
     }
     if (rc) {
@@ -198,6 +214,7 @@ cmd_benchquant(int argc, char **argv)
         goto out;
     }
     double obs = median(t[0], repeat), fwd = median(t[1], repeat), bwd = median(t[2], repeat);
+    double cobs = median(t[3], repeat), cfwd = median(t[4], repeat), cbwd = median(t[5], repeat);
     double nspe = (fwd + bwd) * 1e3 / (double)numel;
     qp_quant_info in;
     qp_quant_get_info(q, &in);
@@ -209,8 +226,9 @@ cmd_benchquant(int argc, char **argv)
         for (uint32_t d = 0; d < ndim; d++)
             printf(d ? ", %lld" : "%lld", (long long)shape[d]);
         printf("], \"elements\": %zu, \"repeat\": %u, \"observer_us\": %.1f, \"forward_us\": "
-               "%.1f, \"backward_us\": %.1f, \"ns_per_element\": %.3f}\n",
-               numel, repeat, obs, fwd, bwd, nspe);
+               "%.1f, \"backward_us\": %.1f, \"ns_per_element\": %.3f, \"observer_cpu_us\": "
+               "%.1f, \"forward_cpu_us\": %.1f, \"backward_cpu_us\": %.1f}\n",
+               numel, repeat, obs, fwd, bwd, nspe, cobs, cfwd, cbwd);
     } else {
         printf("%s %s quantizer: %s with %s, %s", qp_backend_name(be), role,
                qp_fq_kind_name(in.fake_quant), qp_obs_kind_name(in.observer),
@@ -218,15 +236,19 @@ cmd_benchquant(int argc, char **argv)
         if (in.ch_axis >= 0)
             printf(" (axis %d)", in.ch_axis);
         printf("\nshape %s, %zu elements, median of %u, one thread\n", shape_s, numel, repeat);
-        printf("observer   %10.1f us\nforward    %10.1f us\nbackward   %10.1f us\n", obs, fwd, bwd);
-        printf("fwd+bwd    %10.1f us  (%.3f ns/element)\n", fwd + bwd, nspe);
+        printf("           %10s    %10s\n", "wall", "thread CPU");
+        printf("observer   %10.1f us %10.1f us\n", obs, cobs);
+        printf("forward    %10.1f us %10.1f us\n", fwd, cfwd);
+        printf("backward   %10.1f us %10.1f us\n", bwd, cbwd);
+        printf("fwd+bwd    %10.1f us %10.1f us  (%.3f ns/element, wall)\n", fwd + bwd, cfwd + cbwd,
+               nspe);
     }
 out:
     free(x);
     free(y);
     free(dy);
     free(dx);
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 6; k++)
         free(t[k]);
     qp_quant_destroy(q);
     return status;

@@ -211,9 +211,12 @@ QP_API qp_status qp_quant_set_create(const qp_graph *g, qp_backend be, const qp_
 QP_API void qp_quant_set_destroy(qp_quant_set *s);
 QP_API const char *qp_quant_set_errmsg(const qp_quant_set *s);
 
-/* One quantizer of a set. `path` is its module path; `node` the activation
- * fake-quantizer node's name (NULL for a weight quantizer); `owner` the module
- * whose weight it quantizes (NULL for an activation). Strings borrowed from s. */
+/* One quantizer of a set. `path` is its module path; `node` the name of the
+ * first call_module node calling it (NULL for a weight quantizer, or an
+ * activation quantizer no node calls); `owner` the module whose weight it
+ * quantizes (NULL for an activation). role: QP_WEIGHT when the path ends in
+ * ".weight_fake_quant", else QP_ACT. Strings borrowed from s, valid while s
+ * lives. qp_quant_set_at fails with QP_ERR_INVALID_ARG past the end. */
 typedef struct qp_quant_entry {
     const char *path;
     qp_side role;
@@ -222,14 +225,15 @@ typedef struct qp_quant_entry {
 } qp_quant_entry;
 QP_API uint32_t qp_quant_set_size(const qp_quant_set *s);
 QP_API qp_status qp_quant_set_at(qp_quant_set *s, uint32_t i, qp_quant_entry *out);
-/* The quantizer of module `path`, or NULL. */
+/* The quantizer of module `path` (a hash lookup), or NULL. q belongs to s. */
 QP_API qp_quant *qp_quant_set_find(qp_quant_set *s, const char *path);
 
 /* mqbench.utils.state, over the whole set. */
 /* enable_calibration: observers on, fake quant off. */
 QP_API void qp_quant_set_enable_calibration(qp_quant_set *s);
-/* enable_quantization: fake quant on; observers off, except weight quantizers'
- * (weight_cali_on) or activation quantizers' (act_cali_on). */
+/* enable_quantization: fake quant on; observers off, except, as MQBench tests the
+ * names, those whose path holds "weight_fake_quant" (weight_cali_on) or
+ * "act_fake_quant" (act_cali_on): every weight / activation quantizer prepare makes. */
 QP_API void qp_quant_set_enable_quantization(qp_quant_set *s, bool weight_cali_on,
                                              bool act_cali_on);
 /* disable_all: both off; enable_all: both on. */
@@ -240,13 +244,17 @@ QP_API void qp_quant_set_enable_all(qp_quant_set *s);
  * QP_ERR_NOT_FOUND (no change) if a name is no quantizer's. */
 QP_API qp_status qp_quant_set_calibrate_only(qp_quant_set *s, const char *const *names, uint32_t n);
 
-/* Learnable parameters with their full names ("conv1.weight_fake_quant.scale"). */
+/* Learnable parameters with their full names ("conv1.weight_fake_quant.scale"),
+ * quantizer by quantizer; pointers as qp_quant_param_at's (O(log n) per call). */
 QP_API uint32_t qp_quant_set_num_params(const qp_quant_set *s);
 QP_API qp_status qp_quant_set_param_at(qp_quant_set *s, uint32_t i, qp_quant_param *out);
 QP_API void qp_quant_set_zero_grad(qp_quant_set *s);
 
 /* State entries by full name ("layer1.0.conv1.weight_fake_quant.scale"), in
- * state_dict order (the set's order, then each quantizer's). */
+ * state_dict order (the set's order, then each quantizer's); views and names
+ * borrowed as qp_quant_state_at's. _get / _set: QP_ERR_NOT_FOUND for a name no
+ * quantizer has (O(length of the name) to find); _set checks and copies as
+ * qp_quant_state_set, the set's message naming the quantizer. */
 QP_API uint32_t qp_quant_set_num_state(const qp_quant_set *s);
 QP_API qp_status qp_quant_set_state_at(const qp_quant_set *s, uint32_t i, const char **name,
                                        qp_tensor *out);
@@ -263,6 +271,10 @@ QP_API qp_status qp_quant_set_state_set(qp_quant_set *s, const char *name, const
  * and column and a message naming the entry. Entries the file lacks keep their
  * values; names the set lacks are an error.
  */
+/* Load failures: QP_ERR_PARSE (syntax), QP_ERR_NOT_FOUND (a name no quantizer
+ * has), QP_ERR_INVALID_ARG (a kind or shape the entry cannot take),
+ * QP_ERR_DUP_NAME (an entry given twice), QP_ERR_LIMIT, QP_ERR_NOMEM (line and
+ * column 0), QP_ERR_IO (reading f); qp_quant_set_errmsg says "LINE:COL: msg". */
 QP_API qp_status qp_quant_set_save(const qp_quant_set *s, qp_write_fn fn, void *ud);
 QP_API qp_status qp_quant_set_save_file(const qp_quant_set *s, FILE *f);
 QP_API qp_status qp_quant_set_load_text(qp_quant_set *s, const char *text, size_t len,

@@ -47,4 +47,8 @@ uint32_t qp__qset_find(const qp_quant_set *s, const char *name, size_t len);
 bool qp__qset_resolve(const qp_quant_set *s, const char *name, size_t len, uint32_t *qi,
                       uint32_t *st);
 
+/* state_text.c: a float32 value as the state file writes it (qp__fmt_float of
+ * the value widened, found faster); buf holds 32 bytes. Returns the length. */
+size_t qp__qset_fmt_f32(float f, char *buf);
+
 #endif /* QPREP_QSET_H */

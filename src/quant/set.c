@@ -81,8 +81,9 @@ qp__qset_find(const qp_quant_set *s, const char *name, size_t len)
 static uint32_t
 entry_find(const qp_quant *q, const char *key, size_t len)
 {
+    /* lengths first: key may hold NUL bytes (a file's name is not a C string) */
     for (uint32_t i = 0; i < q->nst; i++)
-        if (!strncmp(q->st[i].name, key, len) && q->st[i].name[len] == 0)
+        if (strlen(q->st[i].name) == len && !memcmp(q->st[i].name, key, len))
             return i;
     return UINT32_MAX;
 }
