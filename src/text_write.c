@@ -154,32 +154,53 @@ read_back(const char *d, int nd, int e)
     return x;
 }
 
+/* The correctly rounded digits of f > 0 at precision prec (prec + 1 digits), their
+ * decimal exponent, and whether they read back as f. */
+static bool
+nearest(double f, int prec, char *digits, int *nd, int *exp10)
+{
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%.*e", prec, f);
+    /* d<point>ddde[+-]xx: the point is the locale's, so skip non-digits */
+    const char *p = tmp;
+    *nd = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9')
+            digits[(*nd)++] = *p;
+    *exp10 = *p == 'e' ? atoi(p + 1) : 0;
+    return read_back(digits, *nd, *exp10) == f;
+}
+
 /*
  * Digits and decimal exponent of the shortest text that reads back as f > 0,
- * the one nearest f among those (what Python's repr prints). At each precision
- * the correctly rounded %e digits are the nearest candidate. Just above a power
- * of two the doubles below f are twice as close as those above, so the
- * round-trip interval is lopsided: the nearest digits may fall out of it below
- * while the next digits up still read back as f. Both are tried before adding
- * a digit.
+ * the one nearest f among those (what Python's repr prints); 17 digits always
+ * do. Away from powers of two the doubles on either side of f are equally far,
+ * so only the nearest candidate of each length can read back, and whether it
+ * does only improves with length: a binary search finds the length. Just above
+ * a power of two the doubles below f are twice as close as those above, so the
+ * nearest digits may fall out of the round-trip interval below while the next
+ * digits up still read back as f: there both are tried, length by length.
  */
 static int
 shortest(double f, char *digits, int *exp10)
 {
-    char tmp[48];
-    for (int prec = 0; prec < 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec, f);
-        /* [-]d<point>ddde[+-]xx: the point is the locale's, so skip non-digits */
-        int nd = 0;
-        const char *p = tmp;
-        if (*p == '-')
-            p++;
-        for (; *p && *p != 'e'; p++)
-            if (*p >= '0' && *p <= '9')
-                digits[nd++] = *p;
-        *exp10 = *p == 'e' ? atoi(p + 1) : 0;
-        bool ok = strtod(tmp, NULL) == f || prec == 16;
-        if (!ok) {
+    uint64_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    int nd = 0;
+    if (bits & ((UINT64_C(1) << 52) - 1)) {
+        int lo = 0, hi = 16; /* precision 16 (17 digits) reads back */
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (nearest(f, mid, digits, &nd, exp10))
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        nearest(f, lo, digits, &nd, exp10);
+    } else {
+        for (int prec = 0; prec < 17; prec++) {
+            if (nearest(f, prec, digits, &nd, exp10) || prec == 16)
+                break;
             char up[24];
             int e = *exp10, i = nd - 1;
             memcpy(up, digits, (size_t)nd);
@@ -194,17 +215,24 @@ shortest(double f, char *digits, int *exp10)
             if (read_back(up, nd, e) == f) {
                 memcpy(digits, up, (size_t)nd);
                 *exp10 = e;
-                ok = true;
+                break;
             }
         }
-        if (!ok)
-            continue;
-        while (nd > 1 && digits[nd - 1] == '0')
-            nd--;
-        digits[nd] = 0;
-        return nd;
     }
-    return 0;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    digits[nd] = 0;
+    return nd;
+}
+
+size_t
+qp_format_double(double v, char *buf)
+{
+    if (!buf)
+        return 0;
+    size_t n = qp__fmt_float(v, buf);
+    buf[n] = 0;
+    return n;
 }
 
 size_t

@@ -494,6 +494,14 @@ QP_API qp_status qp_graph_write_file(const qp_graph *g, FILE *f);
 /* Writes Graphviz DOT: one box per node, edges for references, fake-quantizers filled. */
 QP_API qp_status qp_graph_write_dot(const qp_graph *g, qp_write_fn fn, void *ud);
 
+/* Room qp_format_double needs, its NUL included. */
+#define QP_FORMAT_DOUBLE_MAX 32
+/* Writes v as the text writer does: the shortest decimal that reads back as the
+ * same double, nearest v among those (Python's repr: "0.1", "1e-05", "-0.0",
+ * "inf", "nan"), whatever the locale, NUL-terminated, into buf (at least
+ * QP_FORMAT_DOUBLE_MAX bytes). Returns its length; 0 only for a NULL buf. */
+QP_API size_t qp_format_double(double v, char *buf);
+
 #ifdef __cplusplus
 }
 #endif

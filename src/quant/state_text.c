@@ -42,89 +42,13 @@ kind_of(qp_dtype t)
 
 /* ==== writing ==== */
 
-/* v's digits at precision prec as printf rounds them (correctly), and whether
- * they read back as v (printf and strtod share the locale's decimal point). */
-static bool
-nearest(double v, int prec, char *digits, int *nd, int *exp10)
-{
-    char tmp[48];
-    snprintf(tmp, sizeof tmp, "%.*e", prec, v);
-    int n = 0;
-    const char *p = tmp;
-    for (; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9')
-            digits[n++] = *p;
-    *nd = n;
-    *exp10 = *p ? atoi(p + 1) : 0;
-    return strtod(tmp, NULL) == v;
-}
-
-/*
- * A float32 value widened to double, as qp__fmt_float writes it (the shortest
- * decimal that reads back, nearest among those: Python's repr), in a few
- * tries rather than one per length: away from powers of two the doubles on
- * either side of v are equally far, so only the nearest candidate of each
- * length can read back, and whether it does only improves with length (a
- * binary search finds the length). Powers of two, zero and non-finite values
- * go to qp__fmt_float. buf holds 32 bytes.
- */
+/* A float32 value widened to double, as the qgraph writer writes floats (the
+ * shortest decimal that reads back, nearest among those: Python's repr). buf holds
+ * 32 bytes. */
 static size_t
 fmt_f32(float f, char *buf)
 {
-    double v = f;
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    if (!isfinite(v) || v == 0 || !(bits & ((UINT64_C(1) << 52) - 1)))
-        return qp__fmt_float(v, buf);
-    char *o = buf, d[24];
-    if (v < 0) {
-        *o++ = '-';
-        v = -v;
-    }
-    int nd, e, lo = 0, hi = 16; /* precision 16 (17 digits) always reads back */
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (nearest(v, mid, d, &nd, &e))
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    nearest(v, lo, d, &nd, &e);
-    while (nd > 1 && d[nd - 1] == '0')
-        nd--;
-    int decpt = e + 1; /* v = 0.d[0..nd) * 10^decpt; repr's layout */
-    if (decpt > -4 && decpt <= 16) {
-        if (decpt <= 0) {
-            *o++ = '0';
-            *o++ = '.';
-            for (int i = 0; i < -decpt; i++)
-                *o++ = '0';
-            memcpy(o, d, (size_t)nd);
-            o += nd;
-        } else if (decpt < nd) {
-            memcpy(o, d, (size_t)decpt);
-            o += decpt;
-            *o++ = '.';
-            memcpy(o, d + decpt, (size_t)(nd - decpt));
-            o += nd - decpt;
-        } else {
-            memcpy(o, d, (size_t)nd);
-            o += nd;
-            for (int i = nd; i < decpt; i++)
-                *o++ = '0';
-            *o++ = '.';
-            *o++ = '0';
-        }
-    } else {
-        *o++ = d[0];
-        if (nd > 1) {
-            *o++ = '.';
-            memcpy(o, d + 1, (size_t)(nd - 1));
-            o += nd - 1;
-        }
-        o += sprintf(o, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
-    }
-    return (size_t)(o - buf);
+    return qp__fmt_float((double)f, buf);
 }
 
 size_t
