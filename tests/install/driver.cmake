@@ -67,7 +67,8 @@ if(STEP STREQUAL "install")
   endif()
   run("configure" ${CMAKE_COMMAND} -S ${SOURCE} -B ${WORK}/build ${gen}
       -DCMAKE_C_COMPILER=${CC} -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=${shared}
-      -DQP_BUILD_TESTS=OFF -DQP_BUILD_EXAMPLES=OFF -DQP_SANITIZE= -DQP_WERROR=OFF
+      -DQP_BUILD_TESTS=OFF -DQP_BUILD_EXAMPLES=OFF -DQP_BUILD_LIBTORCH=OFF -DQP_SANITIZE=
+      -DQP_WERROR=OFF
       -DCMAKE_INSTALL_PREFIX=${WORK}/configured-prefix)
   run("build" ${CMAKE_COMMAND} --build ${WORK}/build --config Release --parallel 2)
   run("install" ${CMAKE_COMMAND} --install ${WORK}/build --config Release --prefix ${prefix})
