@@ -7,16 +7,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-void *
-qp__raw_alloc(const qp_allocator *a, void *p, size_t osize, size_t nsize)
+/* The C library's allocator, as a qp_alloc_fn. */
+static void *
+std_alloc(void *ud, void *p, size_t osize, size_t nsize)
 {
-    if (a && a->fn)
-        return a->fn(a->ud, p, osize, nsize);
+    (void)ud;
+    (void)osize;
     if (nsize == 0) {
         free(p);
         return NULL;
     }
     return realloc(p, nsize);
+}
+
+qp_allocator
+qp__allocator_or_std(const qp_allocator *a)
+{
+    return a && a->fn ? *a : (qp_allocator){std_alloc, NULL};
+}
+
+void *
+qp__raw_alloc(const qp_allocator *a, void *p, size_t osize, size_t nsize)
+{
+    if (a && a->fn)
+        return a->fn(a->ud, p, osize, nsize);
+    return std_alloc(NULL, p, osize, nsize);
 }
 
 void *

@@ -151,6 +151,8 @@ struct qp_graph {
 void *qp__alloc(qp_graph *g, size_t n);
 void *qp__realloc(qp_graph *g, void *p, size_t osize, size_t nsize);
 void qp__free(qp_graph *g, void *p, size_t n);
+/* *a, or the C library's allocator when a (or a->fn) is NULL. */
+qp_allocator qp__allocator_or_std(const qp_allocator *a);
 /* Allocates with a bare allocator (used before a graph exists). */
 void *qp__raw_alloc(const qp_allocator *a, void *p, size_t osize, size_t nsize);
 /*

@@ -3,6 +3,7 @@
  * backward dispatch through the kind tables, learnable parameters and the
  * state_dict view. Kind-specific behaviour lives in fq_*.c and obs_*.c.
  */
+#include "../internal.h"
 #include "qint.h"
 
 #include <math.h>
@@ -56,18 +57,6 @@ qp_quant_opts_default(void)
 }
 
 /* ==== memory and errors ==== */
-
-static void *
-default_alloc(void *ud, void *p, size_t osize, size_t nsize)
-{
-    (void)ud;
-    (void)osize;
-    if (!nsize) {
-        free(p);
-        return NULL;
-    }
-    return realloc(p, nsize);
-}
 
 void *
 qp__qalloc(qp_quant *q, size_t n)
@@ -212,7 +201,7 @@ qp_status
 qp__quant_new(const qp_allocator *alloc, const struct qp__qargs *a, qp_quant **out, char *errbuf,
               size_t errcap)
 {
-    qp_allocator al = alloc && alloc->fn ? *alloc : (qp_allocator){default_alloc, NULL};
+    qp_allocator al = qp__allocator_or_std(alloc);
     const struct qp__fq_ops *fq = (unsigned)a->fq < QP_FQ_COUNT ? qp__fq_table[a->fq] : NULL;
     const struct qp__obs_ops *ob = (unsigned)a->obs < QP_OBS_COUNT ? qp__obs_table[a->obs] : NULL;
     if (!fq || !ob) {

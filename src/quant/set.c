@@ -17,18 +17,6 @@ static const char obs_suffix[] = ".activation_post_process";
 
 /* ==== memory and errors ==== */
 
-static void *
-std_alloc(void *ud, void *p, size_t osize, size_t nsize)
-{
-    (void)ud;
-    (void)osize;
-    if (!nsize) {
-        free(p);
-        return NULL;
-    }
-    return realloc(p, nsize);
-}
-
 void *
 qp__qset_alloc(qp_quant_set *s, size_t n)
 {
@@ -366,7 +354,7 @@ qp_quant_set_create(const qp_graph *g, qp_backend be, const qp_config *cfg,
         return QP_ERR_NULL_ARG;
     }
     *out = NULL;
-    qp_allocator al = alloc && alloc->fn ? *alloc : (qp_allocator){std_alloc, NULL};
+    qp_allocator al = qp__allocator_or_std(alloc);
     qp_quant_set *s = al.fn(al.ud, NULL, 0, sizeof *s);
     if (!s) {
         set_err(err, QP_ERR_NOMEM, "out of memory");
