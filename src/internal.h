@@ -298,12 +298,18 @@ qp_status qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *o
 size_t qp__target_to_name(uint8_t op, const char *target, char *buf, size_t cap);
 /* Gives the arrays' spare capacity back (a reader's graph is final); best effort. */
 void qp__graph_trim(qp_graph *g);
-/* qp_graph_clone whose copy has a hash table sized for syms_expected syms in all
- * (built from the records rather than copied when it must be bigger than g's).
- * With share_strings the copy reads g's string bytes in place instead of copying
+/* How many records of each kind a graph is expected to hold (0: no more than it
+ * has): a hint, so arrays are sized once instead of grown by halves. */
+struct qp__room {
+    uint64_t syms, nodes, vals, mods;
+};
+/* qp_graph_clone whose copy has room (NULL: none) for what it is expected to hold:
+ * its arrays get that capacity where it can be had, and its hash table is sized for
+ * room->syms (built from the records rather than copied when it must be bigger
+ * than g's). With share_strings the copy reads g's string bytes in place instead of copying
  * them (they are append-only): g must then outlive the copy, unchanged, unless
  * qp__sym_take_borrowed hands them over. */
-qp_status qp__graph_clone(const qp_graph *g, uint64_t syms_expected, bool share_strings,
+qp_status qp__graph_clone(const qp_graph *g, const struct qp__room *room, bool share_strings,
                           qp_graph **out);
 /* Exchanges the contents of two graphs (allocator, log and error text stay). */
 void qp__graph_swap(qp_graph *a, qp_graph *b);

@@ -235,14 +235,19 @@ qp_prepare_qat(qp_graph *g, qp_backend be, const qp_config *cfg)
     if ((rc = qp__verify(g, NULL, NULL)))
         goto out;
     qp_graph *w;
-    /* the names the passes make (paths of fused, QAT and fake-quantizer modules,
-     * quantizer nodes): the copy's symbol table is sized for them at once, not by
-     * doublings */
-    uint64_t syms = (uint64_t)g->st.n + 2u * ((uint64_t)g->nlive + g->nlivemods);
+    /* what the passes add, with room to spare (the most the conformance models
+     * reach is 0.8 nodes a node, 1.7 modules, 2.1 names and 12 values a node or
+     * module; room unused costs no page): names (paths of fused, QAT and
+     * fake-quantizer modules, quantizer nodes), quantizer nodes, modules (copies,
+     * fused, QAT, quantizers and observers) and their values. The copy gets it at
+     * once, not by halves. */
+    uint64_t live = (uint64_t)g->nlive + g->nlivemods;
+    struct qp__room room = {g->st.n + 2 * live, (uint64_t)g->nnodes + g->nlive, g->nvals + 8 * live,
+                            g->nmods + 2 * live};
     /* the copy reads the original's strings in place: they are append-only, the
      * original is not touched while the passes run, and on success the copy takes
      * them over */
-    if ((rc = qp__graph_clone(g, syms, true, &w))) {
+    if ((rc = qp__graph_clone(g, &room, true, &w))) {
         qp__err(g, rc, "out of memory copying the graph");
         goto out;
     }

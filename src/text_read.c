@@ -275,6 +275,43 @@ line_end(struct reader *r)
  * gave, without parsing it again: values are immutable and attribute dicts
  * hold no node references, so modules may share one.
  */
+/* Room for len bytes of attribute text in the memo's copy, or NULL (no memo). */
+static char *
+amemo_room(struct reader *r, size_t len)
+{
+    enum { FIRST = 4096, MAX = AMEMO * AMEMO_TEXT };
+    if (r->amemo_used + len > r->amemo_cap) {
+        if (r->amemo_cap < MAX) {
+            size_t cap = r->amemo_cap ? 2 * r->amemo_cap : FIRST;
+            while (cap < r->amemo_used + len && cap < MAX)
+                cap *= 2;
+            if (cap > MAX)
+                cap = MAX;
+            char *p = qp__realloc(r->g, r->amemo_text, r->amemo_cap, cap);
+            if (!p)
+                return NULL; /* no memo */
+            r->amemo_text = p;
+            r->amemo_cap = cap;
+        }
+        if (r->amemo_used + len > r->amemo_cap) { /* full: forget the copies */
+            for (uint32_t i = 0; i < AMEMO; i++)
+                if (!r->amemo[i].in_text)
+                    r->amemo[i].val = 0;
+            r->amemo_used = 0;
+        }
+    }
+    char *p = r->amemo_text + r->amemo_used;
+    r->amemo_used += len;
+    return p;
+}
+
+/*
+ * The attribute dict at r->pos, which must end the line. Models repeat
+ * attribute texts (every BatchNorm2d(64), every ReLU(inplace=True)), so a line
+ * whose rest is byte for byte one read recently gets the value that text
+ * gave, without parsing it again: values are immutable and attribute dicts
+ * hold no node references, so modules may share one.
+ */
 static qp_status
 attrs_value(struct reader *r, const char *what, uint32_t *out)
 {
@@ -284,7 +321,7 @@ attrs_value(struct reader *r, const char *what, uint32_t *out)
     uint32_t h = memo ? qp__hash(rest, len) : 0, slot = h % AMEMO;
     struct amemo *e = &r->amemo[slot];
     if (memo && e->val && e->hash == h && e->len == len &&
-        !memcmp(r->amemo_text + (size_t)slot * AMEMO_TEXT, rest, len)) {
+        !memcmp((e->in_text ? r->text : r->amemo_text) + e->off, rest, len)) {
         r->pos = r->n;
         *out = e->val;
         return QP_OK;
@@ -295,14 +332,26 @@ attrs_value(struct reader *r, const char *what, uint32_t *out)
         return rc;
     if (r->nrefs != nref)
         return qp__tr_fail(r, QP_ERR_PARSE, r->refs[nref].col, "%s may not refer to nodes", what);
-    if (memo && !r->amemo_text)
-        r->amemo_text = qp__alloc(r->g, (size_t)AMEMO * AMEMO_TEXT); /* NULL: no memo */
-    if (memo && r->amemo_text) {
-        memcpy(r->amemo_text + (size_t)slot * AMEMO_TEXT, rest, len);
-        e->hash = h;
-        e->len = (uint32_t)len;
-        e->val = *out;
+    if (!memo)
+        return QP_OK;
+    /* read in place, the line is the input's (unless assembled: a last line without
+     * a newline) */
+    if (r->direct && r->s != r->line) {
+        e->in_text = true;
+        e->off = (size_t)(rest - r->text);
+    } else {
+        char *p = amemo_room(r, len);
+        if (!p) {
+            e->val = 0;
+            return QP_OK;
+        }
+        memcpy(p, rest, len);
+        e->in_text = false;
+        e->off = (size_t)(p - r->amemo_text);
     }
+    e->hash = h;
+    e->len = (uint32_t)len;
+    e->val = *out;
     return QP_OK;
 }
 
@@ -642,6 +691,18 @@ read_graph(qp_read_fn fn, void *ud, const char *text, size_t len, bool direct,
             QP__GROW(g, g->mods, g->nmods, g->capmods, est) ||
             QP__GROW(g, g->st.syms, g->st.n, g->st.capsyms, est))
             qp__clear_err(g); /* only a hint */
+    } else if (r.direct && len > 4096) {
+        /* a small text (a model's, of 10^2 to 10^3 nodes) may be value-dense: attribute
+         * dicts of tuples. Arrays for the densest texts seen (a value per 16 bytes, a
+         * node, module or name per 64) cost only the pages used; growing by halves
+         * would copy each array four or five times into new ones. */
+        uint32_t est = (uint32_t)(len / 64);
+        qp_graph *g = r.g;
+        if (QP__GROW(g, g->nodes, g->nnodes, g->capnodes, est) ||
+            QP__GROW(g, g->vals, g->nvals, g->capvals, 4 * est) ||
+            QP__GROW(g, g->mods, g->nmods, g->capmods, est) ||
+            QP__GROW(g, g->st.syms, g->st.n, g->st.capsyms, est))
+            qp__clear_err(g); /* only a hint */
     }
     r.chunk = r.direct ? NULL : qp__alloc(r.g, CHUNK);
     if (!r.direct && !r.chunk)
@@ -655,7 +716,7 @@ read_graph(qp_read_fn fn, void *ud, const char *text, size_t len, bool direct,
     qp__free(r.g, r.chunk, r.chunk ? CHUNK : 0);
     qp__free(r.g, r.line, r.linecap);
     qp__tr_free_scratch(&r);
-    qp__free(r.g, r.amemo_text, (size_t)AMEMO * AMEMO_TEXT);
+    qp__free(r.g, r.amemo_text, r.amemo_cap);
     if (rc) {
         if (r.err->status == QP_OK)
             qp__tr_fail(&r, rc, 1, "%s", r.g->errmsg[0] ? r.g->errmsg : qp_status_str(rc));

@@ -57,11 +57,17 @@ struct reader {
     size_t scap;
     uint32_t *keys; /* duplicate-key check */
     uint32_t capkeys;
-    /* attribute texts read recently, and the value each gave */
+    /* attribute texts read recently, and the value each gave: the text is the
+     * input's own when it is read in place (off into text), else a copy (off into
+     * amemo_text, filled in order, grown by doubling up to AMEMO * AMEMO_TEXT bytes
+     * and emptied when full: only the bytes copied are ever touched) */
     struct amemo {
         uint32_t hash, len, val;
+        bool in_text;
+        size_t off;
     } amemo[AMEMO];
-    char *amemo_text; /* AMEMO slots of AMEMO_TEXT bytes, allocated on first use */
+    char *amemo_text;
+    size_t amemo_used, amemo_cap;
     /* syms read recently, tried before hashing (a compare in cache instead of a
      * probe of a large table): node names just defined, which args refer to,
      * module types, and the modules last called (call_module targets mostly
