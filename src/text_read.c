@@ -677,7 +677,7 @@ read_graph(qp_read_fn fn, void *ud, const char *text, size_t len, bool direct,
     r.ud = ud;
     r.direct = direct;
     r.text = text;
-    r.textlen = len;
+    r.textlen = direct ? len : 0;
     qp_status rc = qp_graph_create(opts ? opts->alloc : NULL, &r.g);
     if (rc) {
         r.err->status = rc;
@@ -685,8 +685,9 @@ read_graph(qp_read_fn fn, void *ud, const char *text, size_t len, bool direct,
         return rc;
     }
     /* about a new name per 128 bytes: the symbol table sized once for a large text
-     * (a hint: failing to is no error) */
-    if (r.direct && len >= 65536) {
+     * (len: its length, or for a stream the bytes it is expected to give; a hint:
+     * failing to is no error) */
+    if (len >= 65536) {
         qp__sym_presize(r.g, len / 128);
         /* and the arrays, generously (what is not used is never touched, and is
          * given back at the end): growth would copy them on the way */
@@ -770,5 +771,25 @@ qp_graph_read_file(FILE *f, const qp_read_opts *opts, qp_graph **out, qp_error *
         }
         return QP_ERR_NULL_ARG;
     }
-    return qp_graph_read(file_read, f, opts, out, err);
+    /* a file's remaining size, where it can be seeked, sizes the graph at once (as for
+     * a text in memory) instead of by doublings and rehashes on the way */
+    size_t hint = 0;
+    long at = ftell(f);
+    if (at >= 0 && fseek(f, 0, SEEK_END) == 0) {
+        long end = ftell(f);
+        if (fseek(f, at, SEEK_SET) != 0) {
+            if (out)
+                *out = NULL;
+            if (err) {
+                memset(err, 0, sizeof *err);
+                err->status = QP_ERR_IO;
+                qp__fmt(err->msg, sizeof err->msg, "cannot seek back in the file");
+            }
+            return QP_ERR_IO;
+        }
+        if (end > at)
+            hint = (size_t)(end - at);
+    }
+    clearerr(f); /* a failed seek on a stream (a pipe) leaves it as it was */
+    return read_graph(file_read, f, NULL, hint, false, opts, out, err);
 }
