@@ -11,8 +11,9 @@
 #include <string.h>
 
 #define CHUNK (64u * 1024u)
-/* The attribute-text memo: slots, and the longest text it keeps. */
-enum { AMEMO = 64, AMEMO_TEXT = 1024 };
+/* The attribute-text memo: the longest text it keeps, the most texts, and the
+ * most bytes of them (past which new texts are parsed without being kept). */
+enum { AMEMO_TEXT = 1024, AMEMO_MAX = 1u << 14, AMEMO_BYTES = 4u << 20 };
 
 struct ref {
     uint32_t rec, line, col;
@@ -57,15 +58,14 @@ struct reader {
     size_t scap;
     uint32_t *keys; /* duplicate-key check */
     uint32_t capkeys;
-    /* attribute texts read recently, and the value each gave: the text is the
-     * input's own when it is read in place (off into text), else a copy (off into
-     * amemo_text, filled in order, grown by doubling up to AMEMO * AMEMO_TEXT bytes
-     * and emptied when full: only the bytes copied are ever touched) */
+    /* attribute texts read so far, and the value each gave: an open-addressing
+     * table over the texts (kept one after another in amemo_text), so that every
+     * module with the same attributes shares one value, however many distinct
+     * texts the graph has (a model's modules have tens to thousands) */
     struct amemo {
-        uint32_t hash, len, val;
-        bool in_text;
-        size_t off;
-    } amemo[AMEMO];
+        uint32_t hash, len, val, off; /* val 0: empty slot */
+    } * amemo;
+    uint32_t namemo, capamemo; /* capamemo: a power of two, or 0 */
     char *amemo_text;
     size_t amemo_used, amemo_cap;
     /* syms read recently, tried before hashing (a compare in cache instead of a
