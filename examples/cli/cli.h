@@ -18,6 +18,29 @@ qp_graph *cli_read_graph(const char *path, unsigned flags);
 FILE *cli_open_out(const char *path);
 /* A qp_write_fn writing to the FILE* in ud. */
 int cli_file_write(void *ud, const char *data, size_t len);
+
+/*
+ * Output to a FILE in writes that grow with it: the first MiB goes through stdio
+ * as the library hands it over (4 KiB pieces, through the FILE's own small
+ * buffer), so a small graph's output touches no more memory than that; past it,
+ * pieces are gathered into 1 MiB blocks, each one write (a prepared million-node
+ * graph is 750 MB: a system call per MiB, not per 4 KiB). glibc ignores the size
+ * setvbuf is given without a buffer, so stdio alone would not do this.
+ */
+typedef struct cli_out {
+    FILE *f;
+    char *buf; /* 1 MiB once past the first MiB, else NULL */
+    size_t n, total;
+    bool failed;
+} cli_out;
+void cli_out_init(cli_out *o, FILE *f);
+/* A qp_write_fn over the cli_out in ud; -1 once a write failed. */
+int cli_out_write(void *ud, const char *data, size_t len);
+/* Writes what is gathered and frees the block; 0, or -1 if any write failed. The FILE
+ * stays open. */
+int cli_out_finish(cli_out *o);
+/* qp_graph_write_text to f through a cli_out; QP_ERR_IO if writing failed. */
+qp_status cli_write_graph(const qp_graph *g, FILE *f);
 /* Closes what cli_open_out opened; returns 0, or 1 after printing an error. */
 int cli_close_out(FILE *f, const char *path);
 

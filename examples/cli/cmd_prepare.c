@@ -149,7 +149,7 @@ cmd_prepare(int argc, char **argv)
         qp_graph_destroy(g);
         return EXIT_BAD;
     }
-    qp_status rc = qp_graph_write_file(g, f);
+    qp_status rc = cli_write_graph(g, f);
     qp_graph_destroy(g);
     st = cli_close_out(f, o.out ? o.out : "-");
     if (rc) {

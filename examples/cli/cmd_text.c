@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -96,6 +97,68 @@ cli_file_write(void *ud, const char *data, size_t len)
     return fwrite(data, 1, len, (FILE *)ud) == len ? 0 : -1;
 }
 
+enum { BIG_WRITE = 1 << 20 };
+
+void
+cli_out_init(cli_out *o, FILE *f)
+{
+    memset(o, 0, sizeof *o);
+    o->f = f;
+}
+
+static int
+out_drain(cli_out *o)
+{
+    if (o->n && fwrite(o->buf, 1, o->n, o->f) != o->n)
+        o->failed = true;
+    o->n = 0;
+    return o->failed ? -1 : 0;
+}
+
+int
+cli_out_write(void *ud, const char *data, size_t len)
+{
+    cli_out *o = ud;
+    if (o->failed)
+        return -1;
+    o->total += len;
+    if (!o->buf && (o->total <= BIG_WRITE || !(o->buf = malloc(BIG_WRITE)))) {
+        if (fwrite(data, 1, len, o->f) != len)
+            o->failed = true;
+        return o->failed ? -1 : 0;
+    }
+    while (len) {
+        size_t k = BIG_WRITE - o->n < len ? BIG_WRITE - o->n : len;
+        memcpy(o->buf + o->n, data, k);
+        o->n += k;
+        data += k;
+        len -= k;
+        if (o->n == BIG_WRITE && out_drain(o))
+            return -1;
+    }
+    return 0;
+}
+
+int
+cli_out_finish(cli_out *o)
+{
+    int rc = o->failed ? -1 : out_drain(o);
+    free(o->buf);
+    o->buf = NULL;
+    return rc;
+}
+
+qp_status
+cli_write_graph(const qp_graph *g, FILE *f)
+{
+    cli_out o;
+    cli_out_init(&o, f);
+    qp_status rc = qp_graph_write_text(g, cli_out_write, &o);
+    if (cli_out_finish(&o) && !rc)
+        rc = QP_ERR_IO;
+    return rc;
+}
+
 qp_config *
 cli_read_config(const char *path)
 {
@@ -125,10 +188,6 @@ cli_open_out(const char *path)
         fprintf(stderr, "%s: %s\n", path, strerror(errno));
         return NULL;
     }
-    /* a prepared graph is hundreds of megabytes at a million nodes: written a page at a
-     * time (stdio's default) that is a system call per 4 KiB; only the part of the buffer
-     * a small graph fills is ever touched */
-    setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
     return f;
 }
 
@@ -154,7 +213,7 @@ cmd_fmt(int argc, char **argv)
     qp_graph *g = cli_read_graph(argv[1], 0);
     if (!g)
         return EXIT_BAD;
-    qp_status rc = qp_graph_write_file(g, stdout);
+    qp_status rc = cli_write_graph(g, stdout);
     qp_graph_destroy(g);
     if (rc) {
         fprintf(stderr, "qprep fmt: writing failed: %s\n", qp_status_str(rc));
