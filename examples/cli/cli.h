@@ -12,8 +12,24 @@
 /* Exit statuses: 0 ok, 1 bad input, 2 usage. */
 enum { EXIT_OK = 0, EXIT_BAD = 1, EXIT_USAGE = 2 };
 
-/* Reads a graph file ("-" is stdin); prints FILE:LINE:COL: message and returns NULL on error. */
+/* Reads a graph file ("-" is stdin); prints FILE:LINE:COL: message and returns NULL on error.
+ * A small regular file's graph gets cli_small_allocator's allocator where there is one. */
 qp_graph *cli_read_graph(const char *path, unsigned flags);
+/* The input size up to which cli_read_graph gives a graph cli_small_allocator's allocator:
+ * preparing takes about 18 bytes per byte of text, which then fits its 2 MiB. */
+#define CLI_SMALL_INPUT ((size_t)96 << 10)
+/* An allocator for one small graph, its blocks in a 2 MiB transparent huge page (where the
+ * system gives one on request, and not under AddressSanitizer), else NULL: the library's
+ * default. The process has one; it is never unmapped, and the graph must be destroyed
+ * with it. */
+const qp_allocator *cli_small_allocator(void);
+/* An allocator handing out mem[0..size) in order (mem 16-byte aligned): the last block
+ * grows, shrinks and is freed in place, a block freed elsewhere leaves its room
+ * unused, and what does not fit comes from malloc. a holds its state. */
+typedef struct cli_arena {
+    char *base, *top, *end;
+} cli_arena;
+qp_allocator cli_arena_allocator(cli_arena *a, void *mem, size_t size);
 /* Opens an output file ("-" or NULL is stdout); prints an error and returns NULL on failure. */
 FILE *cli_open_out(const char *path);
 /* A qp_write_fn writing to the FILE* in ud. */

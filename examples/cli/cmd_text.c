@@ -61,7 +61,10 @@ read_mapped(const char *path, const qp_read_opts *opts, bool *done)
     *done = true;
     qp_graph *g = NULL;
     qp_error err;
-    qp_status rc = qp_graph_read_text(p, len, opts, &g, &err);
+    qp_read_opts o = *opts;
+    if (len <= CLI_SMALL_INPUT)
+        o.alloc = cli_small_allocator();
+    qp_status rc = qp_graph_read_text(p, len, &o, &g, &err);
     munmap(p, len);
     return read_done(path, rc, &err, g);
 #else
