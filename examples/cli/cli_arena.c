@@ -19,7 +19,6 @@
 #include "cli.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +31,9 @@
 #endif
 
 #if defined(__linux__) && !defined(ARENA_OFF)
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #if defined(MADV_HUGEPAGE)
 #define ARENA 1
 #endif
@@ -100,12 +101,14 @@ cli_arena_allocator(cli_arena *a, void *mem, size_t size)
 static bool
 thp_on_request(void)
 {
-    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (!f)
+    int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY);
+    if (fd < 0)
         return false;
     char buf[64];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
     buf[n] = 0;
     return strstr(buf, "[always]") || strstr(buf, "[madvise]");
 }
@@ -131,7 +134,11 @@ cli_small_allocator(void)
         munmap(p, head);
     munmap(p + head + ARENA_SIZE, ARENA_SIZE - head);
     p += head;
-    if (madvise(p, ARENA_SIZE, MADV_HUGEPAGE)) {
+    /* touched once: with a huge page the whole run is then resident, else one page
+     * (the kernel had none to give: no arena) */
+    unsigned char in[ARENA_SIZE / 4096];
+    if (madvise(p, ARENA_SIZE, MADV_HUGEPAGE) || (p[0] = 0, mincore(p, ARENA_SIZE, in)) ||
+        !(in[sizeof in - 1] & 1)) {
         munmap(p, ARENA_SIZE);
         return NULL;
     }
