@@ -15,9 +15,12 @@ enum { EXIT_OK = 0, EXIT_BAD = 1, EXIT_USAGE = 2 };
 /* Reads a graph file ("-" is stdin); prints FILE:LINE:COL: message and returns NULL on error.
  * A small regular file's graph gets cli_small_allocator's allocator where there is one. */
 qp_graph *cli_read_graph(const char *path, unsigned flags);
-/* The input size up to which cli_read_graph gives a graph cli_small_allocator's allocator:
- * preparing takes about 18 bytes per byte of text, which then fits its 2 MiB. */
-#define CLI_SMALL_INPUT ((size_t)96 << 10)
+/* The input size up to which cli_read_graph gives a graph cli_small_allocator's allocator.
+ * Preparing takes 8 to 18 bytes per byte of text: up to 100 to 250 KB of text it all fits
+ * the arena's 2 MiB, and past that the rest comes from malloc. Up to 1 MiB of text no
+ * array reaches the 4 MiB from which the library's default allocator maps blocks in huge
+ * pages itself (which the arena's overflow to malloc would not do). */
+#define CLI_SMALL_INPUT ((size_t)1 << 20)
 /* An allocator for one small graph, its blocks in a 2 MiB transparent huge page (where the
  * system gives one on request, and not under AddressSanitizer), else NULL: the library's
  * default. The process has one; it is never unmapped, and the graph must be destroyed
@@ -39,14 +42,15 @@ int cli_file_write(void *ud, const char *data, size_t len);
  * Output to a FILE in writes that grow with it: the first MiB goes through stdio
  * as the library hands it over (4 KiB pieces, through the FILE's own small
  * buffer), so a small graph's output touches no more memory than that; past it,
- * pieces are gathered into 1 MiB blocks, each one write (a prepared million-node
- * graph is 750 MB: a system call per MiB, not per 4 KiB). glibc ignores the size
- * setvbuf is given without a buffer, so stdio alone would not do this.
+ * pieces are gathered into blocks of 64 KiB, and past 64 MiB of 1 MiB, each one
+ * write (a prepared million-node graph is 750 MB: a system call per MiB, not per
+ * 4 KiB). glibc ignores the size setvbuf is given without a buffer, so stdio
+ * alone would not do this.
  */
 typedef struct cli_out {
     FILE *f;
-    char *buf; /* 1 MiB once past the first MiB, else NULL */
-    size_t n, total;
+    char *buf; /* cap bytes once past the first MiB, else NULL */
+    size_t n, cap, total;
     bool failed;
 } cli_out;
 void cli_out_init(cli_out *o, FILE *f);

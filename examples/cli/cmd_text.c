@@ -100,7 +100,10 @@ cli_file_write(void *ud, const char *data, size_t len)
     return fwrite(data, 1, len, (FILE *)ud) == len ? 0 : -1;
 }
 
-enum { BIG_WRITE = 1 << 20 };
+/* Output past the first MiB is gathered into writes of 64 KiB (16 pages to touch,
+ * where a mid-sized output of a few MB would not repay touching 256 for fewer
+ * calls), and past 64 MiB into writes of 1 MiB. */
+enum { FIRST = 1 << 20, MID = 64 << 10, LATE = 64 << 20, BIG = 1 << 20 };
 
 void
 cli_out_init(cli_out *o, FILE *f)
@@ -115,6 +118,13 @@ out_drain(cli_out *o)
     if (o->n && fwrite(o->buf, 1, o->n, o->f) != o->n)
         o->failed = true;
     o->n = 0;
+    if (!o->failed && o->cap < BIG && o->total > LATE) {
+        char *p = realloc(o->buf, BIG); /* failing that, the smaller block does */
+        if (p) {
+            o->buf = p;
+            o->cap = BIG;
+        }
+    }
     return o->failed ? -1 : 0;
 }
 
@@ -125,18 +135,20 @@ cli_out_write(void *ud, const char *data, size_t len)
     if (o->failed)
         return -1;
     o->total += len;
-    if (!o->buf && (o->total <= BIG_WRITE || !(o->buf = malloc(BIG_WRITE)))) {
+    if (!o->buf && (o->total <= FIRST || !(o->buf = malloc(MID)))) {
         if (fwrite(data, 1, len, o->f) != len)
             o->failed = true;
         return o->failed ? -1 : 0;
     }
+    if (!o->cap)
+        o->cap = MID;
     while (len) {
-        size_t k = BIG_WRITE - o->n < len ? BIG_WRITE - o->n : len;
+        size_t k = o->cap - o->n < len ? o->cap - o->n : len;
         memcpy(o->buf + o->n, data, k);
         o->n += k;
         data += k;
         len -= k;
-        if (o->n == BIG_WRITE && out_drain(o))
+        if (o->n == o->cap && out_drain(o))
             return -1;
     }
     return 0;
