@@ -192,3 +192,24 @@ qp__grow(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, uint32_t need, size
     *cap = (uint32_t)ncap;
     return QP_OK;
 }
+
+qp_status
+qp__side_reserve(qp_graph *g, void ***arr, uint32_t *n, uint32_t want)
+{
+    if (want <= *n)
+        return QP_OK;
+    uint64_t ncap = (uint64_t)*n + *n / 2;
+    if (ncap < want)
+        ncap = want;
+    if (ncap < 16)
+        ncap = 16;
+    if (ncap > UINT32_MAX)
+        ncap = UINT32_MAX;
+    void **p = qp__realloc(g, *arr, (size_t)*n * sizeof **arr, (size_t)ncap * sizeof **arr);
+    if (!p)
+        return QP_ERR_NOMEM;
+    memset(p + *n, 0, (size_t)(ncap - *n) * sizeof *p);
+    *arr = p;
+    *n = (uint32_t)ncap;
+    return QP_OK;
+}

@@ -24,6 +24,12 @@ free_all(qp_graph *g)
     qp__free(g, g->params, (size_t)g->capparams * sizeof *g->params);
     qp__free(g, g->comments, (size_t)g->capcomments * sizeof *g->comments);
     qp__free(g, g->ptrs, (size_t)g->capptrs * sizeof *g->ptrs);
+    qp__free(g, g->node_user, (size_t)g->nnode_user * sizeof *g->node_user);
+    qp__free(g, g->mod_user, (size_t)g->nmod_user * sizeof *g->mod_user);
+    qp__free(g, g->orig, (size_t)g->caporig * sizeof *g->orig);
+    g->node_user = NULL;
+    g->mod_user = NULL;
+    g->orig = NULL;
     g->nodes = NULL;
     g->vals = NULL;
     g->mods = NULL;
@@ -149,8 +155,8 @@ qp__graph_clone(const qp_graph *g, const struct qp__room *room, bool share_strin
     h->gattrs = g->gattrs;
     const struct qp__symtab *s = &g->st;
     struct qp__symtab *t = &h->st;
-    qp_status rc = dup_array(h, (void **)&t->chunks, s->chunks, s->nchunks, s->capchunks,
-                             sizeof *s->chunks);
+    qp_status rc =
+        dup_array(h, (void **)&t->chunks, s->chunks, s->nchunks, s->capchunks, sizeof *s->chunks);
     if (!rc && share_strings) {
         t->capchunks = s->capchunks;
         t->nchunks = t->nborrowed = s->nchunks;
@@ -203,6 +209,15 @@ qp__graph_clone(const qp_graph *g, const struct qp__room *room, bool share_strin
     DUP(comments, ncomments, capcomments, 0)
     DUP(ptrs, nptrs, capptrs, 0)
 #undef DUP
+    /* the side tables as they are (open addressing: slot positions matter) */
+#define DUPSIDE(f, n)                                                                              \
+    if (!rc && (rc = dup_array(h, (void **)&h->f, g->f, g->n, g->n, sizeof *g->f)) == QP_OK)       \
+        h->n = g->n;
+    DUPSIDE(node_user, nnode_user)
+    DUPSIDE(mod_user, nmod_user)
+    DUPSIDE(orig, caporig)
+#undef DUPSIDE
+    h->norig = g->norig;
     if (rc) {
         /* the chunk table may still hold g's pointers past t->nchunks (and holds them
          * below t->nborrowed): neither is freed */
@@ -359,8 +374,8 @@ qp__uses_detach(qp_graph *g, uint32_t tree)
 }
 
 qp_status
-qp__node_new(qp_graph *g, uint32_t after, uint8_t op, uint32_t name, uint32_t target,
-             uint32_t args, uint32_t kwargs, uint32_t *out)
+qp__node_new(qp_graph *g, uint32_t after, uint8_t op, uint32_t name, uint32_t target, uint32_t args,
+             uint32_t kwargs, uint32_t *out)
 {
     qp_status rc = QP__GROW(g, g->nodes, g->nnodes, g->capnodes, 1);
     if (rc)

@@ -41,7 +41,9 @@ struct qp__node {
     uint32_t fq_of;              /* inserted fake-quantizer: the producer it follows */
     uint32_t line;               /* text line it was read from, 0 if none */
     uint8_t op, flags;
-    void *user;
+    /* no pointer here: a caller's user pointer lives in g->node_user, which exists
+     * only once one is set (a graph read from text has none), so a record is 44
+     * bytes, not 56 */
 };
 
 /*
@@ -67,14 +69,20 @@ struct qp__val {
     } u;
 };
 
-/* A module-table entry; slot 0 is the sentinel of the circular table-order list. */
+/* A module-table entry; slot 0 is the sentinel of the circular table-order list.
+ * What few modules have (a caller's user pointer, the origins of a fused module)
+ * is kept beside the table (g->mod_user, g->orig), so a record is 24 bytes. */
 struct qp__module {
     uint32_t prev, next;
-    uint32_t path, type;        /* syms */
-    uint32_t attrs;             /* DICT value */
-    uint32_t origins, norigins; /* run in g->ptrs: user pointers of absorbed modules */
+    uint32_t path, type; /* syms */
+    uint32_t attrs;      /* DICT value */
     uint8_t live;
-    void *user;
+};
+
+/* The origins of a module (user pointers of the modules it absorbed): a run in
+ * g->ptrs. An entry of g->orig, open addressing by module id (mod 0: empty). */
+struct qp__origins {
+    uint32_t mod, first, n;
 };
 
 struct qp__param {
@@ -133,6 +141,14 @@ struct qp_graph {
     void **ptrs;
     uint32_t nptrs, capptrs;
 
+    /* user pointers by node / module id, allocated when the first is set (NULL
+     * and 0 until then; ids at or past the count have none) */
+    void **node_user, **mod_user;
+    uint32_t nnode_user, nmod_user;
+    /* origins by module id: caporig slots (0 or a power of two), norig used */
+    struct qp__origins *orig;
+    uint32_t norig, caporig;
+
     uint32_t gattrs; /* DICT: the graph's own attributes (0: none) */
     qp_report report;
     /* what a higher layer hangs on the graph (prepare's explanations, context.c),
@@ -161,6 +177,9 @@ void *qp__raw_alloc(const qp_allocator *a, void *p, size_t osize, size_t nsize);
  * when the count would pass UINT32_MAX.
  */
 qp_status qp__grow(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, uint32_t need, size_t esz);
+/* Grows a side array of pointers by id (*n slots) to at least `want` slots, the
+ * new ones NULL. NOMEM: untouched. */
+qp_status qp__side_reserve(qp_graph *g, void ***arr, uint32_t *n, uint32_t want);
 #define QP__GROW(g, arr, n, cap, need)                                                             \
     qp__grow((g), (void **)&(arr), (n), &(cap), (need), sizeof *(arr))
 
@@ -325,6 +344,20 @@ qp_status qp__mod_add(qp_graph *g, uint32_t path, uint32_t type, uint32_t attrs,
 void qp__mod_remove(qp_graph *g, uint32_t m);
 /* Appends user pointers as origins of module m. */
 qp_status qp__mod_add_origins(qp_graph *g, uint32_t m, void *const *ptrs, uint32_t n);
+/* Module m's origins (n 0 and first 0 when it has none). */
+struct qp__origins qp__mod_origins(const qp_graph *g, uint32_t m);
+/* Module m gets the run of origins [first, first + n) of g->ptrs (n 0: none).
+ * Fails (NOMEM, nothing changed) only when the table must grow. */
+qp_status qp__mod_set_origins(qp_graph *g, uint32_t m, uint32_t first, uint32_t n);
+/* The user pointer of module / node id (NULL if none). */
+void *qp__mod_user(const qp_graph *g, uint32_t m);
+void *qp__node_user(const qp_graph *g, uint32_t n);
+/* Sets it. Setting NULL where none was set allocates nothing; otherwise the side
+ * array may grow: NOMEM, nothing changed. */
+qp_status qp__mod_set_user(qp_graph *g, uint32_t m, void *user);
+qp_status qp__node_set_user(qp_graph *g, uint32_t n, void *user);
+/* Makes room so that setting the user pointer of any module id below n cannot fail. */
+qp_status qp__mod_user_reserve(qp_graph *g, uint32_t n);
 /* The last table entry whose path is `path` or starts with "path." (0 if none):
  * where a new submodule of `path` belongs in named_modules() order. */
 uint32_t qp__mod_subtree_end(const qp_graph *g, uint32_t m);

@@ -272,13 +272,19 @@ qp__mod_copy_subtree(qp_graph *g, uint32_t m, uint32_t to_path, uint32_t after, 
     for (uint32_t x = m; x != last; x = g->mods[x].next)
         n++;
     /* most runs are one module (a fused child) or a few: no heap block for those */
-    struct qp__module small[8];
-    struct qp__module *run = n <= 8 ? small : qp__alloc(g, (size_t)n * sizeof *run);
+    struct copy {
+        struct qp__module rec;
+        void *user;
+        struct qp__origins orig;
+    } small[8];
+    struct copy *run = n <= 8 ? small : qp__alloc(g, (size_t)n * sizeof *run);
     if (!run)
         return qp__err(g, QP_ERR_NOMEM, "out of memory copying module %s", qp__sym_str(g, root));
     uint32_t k = 0;
     for (uint32_t x = m;; x = g->mods[x].next) {
-        run[k++] = g->mods[x];
+        run[k].rec = g->mods[x];
+        run[k].user = qp__mod_user(g, x);
+        run[k++].orig = qp__mod_origins(g, x);
         if (x == last)
             break;
     }
@@ -296,19 +302,18 @@ qp__mod_copy_subtree(qp_graph *g, uint32_t m, uint32_t to_path, uint32_t after, 
     }
     qp_status rc = QP_OK;
     for (uint32_t i = 0; i < n && !rc; i++) {
-        size_t tail = qp__sym_len(g, run[i].path) - rl; /* 0 for m itself */
-        uint32_t np = tail ? qp__sym_join(g, to_path, qp__sym_str(g, run[i].path) + rl, tail)
-                           : to_path;
+        size_t tail = qp__sym_len(g, run[i].rec.path) - rl; /* 0 for m itself */
+        uint32_t np =
+            tail ? qp__sym_join(g, to_path, qp__sym_str(g, run[i].rec.path) + rl, tail) : to_path;
         if (!np) {
             rc = QP_ERR_NOMEM;
             break;
         }
         uint32_t id;
-        if ((rc = qp__mod_add(g, np, run[i].type, run[i].attrs, after, &id)))
+        if ((rc = qp__mod_add(g, np, run[i].rec.type, run[i].rec.attrs, after, &id)) ||
+            (rc = qp__mod_set_user(g, id, run[i].user)) ||
+            (rc = qp__mod_set_origins(g, id, run[i].orig.first, run[i].orig.n)))
             break;
-        g->mods[id].user = run[i].user;
-        g->mods[id].origins = run[i].origins;
-        g->mods[id].norigins = run[i].norigins;
         after = id;
         if (added)
             (*added)++;

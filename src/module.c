@@ -65,31 +65,122 @@ qp__mod_remove(qp_graph *g, uint32_t id)
     g->nlivemods--;
 }
 
+/* The slot of module m in the origins table, or the empty slot where it would go. */
+static struct qp__origins *
+orig_slot(const qp_graph *g, uint32_t m)
+{
+    uint32_t h = m * 0x9e3779b9u;
+    for (uint32_t i = (h ^ h >> 16) & (g->caporig - 1);; i = (i + 1) & (g->caporig - 1))
+        if (!g->orig[i].mod || g->orig[i].mod == m)
+            return &g->orig[i];
+}
+
+struct qp__origins
+qp__mod_origins(const qp_graph *g, uint32_t m)
+{
+    if (g->caporig) {
+        const struct qp__origins *e = orig_slot(g, m);
+        if (e->mod)
+            return *e;
+    }
+    return (struct qp__origins){m, 0, 0};
+}
+
+/* Room in the origins table for one more module. */
+static qp_status
+orig_room(qp_graph *g)
+{
+    if ((g->norig + 1) * 4 <= g->caporig * 3)
+        return QP_OK;
+    uint32_t ncap = g->caporig ? g->caporig * 2 : 16;
+    if (ncap > (UINT32_MAX >> 2) || ncap <= g->caporig)
+        return qp__err(g, QP_ERR_LIMIT, "too many fused modules");
+    struct qp__origins *t = qp__alloc(g, (size_t)ncap * sizeof *t);
+    if (!t)
+        return QP_ERR_NOMEM;
+    memset(t, 0, (size_t)ncap * sizeof *t);
+    struct qp__origins *old = g->orig;
+    uint32_t ocap = g->caporig;
+    g->orig = t;
+    g->caporig = ncap;
+    for (uint32_t i = 0; i < ocap; i++)
+        if (old[i].mod)
+            *orig_slot(g, old[i].mod) = old[i];
+    qp__free(g, old, (size_t)ocap * sizeof *old);
+    return QP_OK;
+}
+
+qp_status
+qp__mod_set_origins(qp_graph *g, uint32_t m, uint32_t first, uint32_t n)
+{
+    struct qp__origins *e = g->caporig ? orig_slot(g, m) : NULL;
+    if (!(e && e->mod)) {
+        if (!n)
+            return QP_OK;
+        qp_status rc = orig_room(g);
+        if (rc)
+            return rc;
+        e = orig_slot(g, m);
+        e->mod = m;
+        g->norig++;
+    }
+    /* an entry stays once made (no tombstones): n 0 reads as none */
+    e->first = n ? first : 0;
+    e->n = n;
+    return QP_OK;
+}
+
 qp_status
 qp__mod_add_origins(qp_graph *g, uint32_t m, void *const *ptrs, uint32_t n)
 {
-    struct qp__module *r = &g->mods[m];
+    struct qp__origins r = qp__mod_origins(g, m);
     /* origins are one run: copy the old run and the new pointers to the end */
-    uint32_t total = r->norigins + n;
+    uint32_t total = r.n + n;
+    if (!total)
+        return QP_OK;
     /* ptrs may be another module's run inside g->ptrs (a fusion handing its
      * origins on), which growing moves: keep its index, not the pointer */
     uintptr_t p = (uintptr_t)ptrs, lo = (uintptr_t)g->ptrs;
     bool inside = g->ptrs && p >= lo && p < lo + (uintptr_t)g->nptrs * sizeof *g->ptrs;
     size_t at = inside ? (size_t)(p - lo) / sizeof *g->ptrs : 0;
     qp_status rc = QP__GROW(g, g->ptrs, g->nptrs, g->capptrs, total);
-    if (rc)
+    /* room for the table entry first: after it nothing can fail */
+    if (rc || (!r.n && (rc = orig_room(g))))
         return rc;
     if (inside)
         ptrs = &g->ptrs[at];
-    r = &g->mods[m];
     uint32_t first = g->nptrs;
-    if (r->norigins)
-        memmove(&g->ptrs[first], &g->ptrs[r->origins], r->norigins * sizeof *g->ptrs);
+    if (r.n)
+        memmove(&g->ptrs[first], &g->ptrs[r.first], r.n * sizeof *g->ptrs);
     if (n)
-        memmove(&g->ptrs[first + r->norigins], ptrs, n * sizeof *g->ptrs);
+        memmove(&g->ptrs[first + r.n], ptrs, n * sizeof *g->ptrs);
     g->nptrs += total;
-    r->origins = first;
-    r->norigins = total;
+    return qp__mod_set_origins(g, m, first, total); /* the entry exists: cannot fail */
+}
+
+void *
+qp__mod_user(const qp_graph *g, uint32_t m)
+{
+    return m < g->nmod_user ? g->mod_user[m] : NULL;
+}
+
+qp_status
+qp__mod_user_reserve(qp_graph *g, uint32_t n)
+{
+    return qp__side_reserve(g, &g->mod_user, &g->nmod_user, n < g->capmods ? g->capmods : n);
+}
+
+qp_status
+qp__mod_set_user(qp_graph *g, uint32_t m, void *user)
+{
+    if (m >= g->nmod_user) {
+        if (!user)
+            return QP_OK;
+        qp_status rc = qp__mod_user_reserve(g, m + 1);
+        if (rc)
+            return rc;
+    }
+    g->mod_user[m] = user;
     return QP_OK;
 }
 
@@ -173,7 +264,7 @@ qp_module_attr(const qp_graph *g, qp_module m, const char *key)
 void *
 qp_module_user_data(const qp_graph *g, qp_module m)
 {
-    return mod_live(g, m) ? g->mods[m.id].user : NULL;
+    return mod_live(g, m) ? qp__mod_user(g, m.id) : NULL;
 }
 
 qp_status
@@ -183,22 +274,22 @@ qp_module_set_user_data(qp_graph *g, qp_module m, void *user)
         return QP_ERR_NULL_ARG;
     if (!mod_live(g, m))
         return qp__err(g, QP_ERR_INVALID_ARG, "module #%u is not in the table", (unsigned)m.id);
-    g->mods[m.id].user = user;
+    if (qp__mod_set_user(g, m.id, user))
+        return qp__err(g, QP_ERR_NOMEM, "out of memory");
     return QP_OK;
 }
 
 uint32_t
 qp_module_num_origins(const qp_graph *g, qp_module m)
 {
-    return mod_live(g, m) ? g->mods[m.id].norigins : 0;
+    return mod_live(g, m) ? qp__mod_origins(g, m.id).n : 0;
 }
 
 void *
 qp_module_origin_at(const qp_graph *g, qp_module m, uint32_t i)
 {
-    if (!mod_live(g, m) || i >= g->mods[m.id].norigins)
-        return NULL;
-    return g->ptrs[g->mods[m.id].origins + i];
+    struct qp__origins r = mod_live(g, m) ? qp__mod_origins(g, m.id) : (struct qp__origins){0};
+    return i < r.n ? g->ptrs[r.first + i] : NULL;
 }
 
 static qp_status
@@ -232,8 +323,7 @@ check_attrs(qp_graph *g, qp_val attrs, const char *what)
 }
 
 qp_status
-qp_graph_add_module(qp_graph *g, const char *path, const char *type, qp_val attrs,
-                    qp_module *out)
+qp_graph_add_module(qp_graph *g, const char *path, const char *type, qp_val attrs, qp_module *out)
 {
     if (out)
         out->id = 0;
@@ -279,8 +369,10 @@ dict_put(qp_graph *g, uint32_t *dict, const char *key, qp_val value, const char 
     if (rc)
         return rc;
     if (!qp__val_valid(g, value.id) || qp__val_has_nodes(g, value.id))
-        return qp__err(g, QP_ERR_INVALID_ARG, "%s '%.64s' must be a value of this graph "
-                       "without node references", what, key);
+        return qp__err(g, QP_ERR_INVALID_ARG,
+                       "%s '%.64s' must be a value of this graph "
+                       "without node references",
+                       what, key);
     /* checked here so that a failure of qp__val_dict_set below means memory */
     if (g->vals[value.id].depth > QP__MAX_DEPTH)
         return qp__err(g, QP_ERR_LIMIT, "%s '%.64s' is nested deeper than %d", what, key,
@@ -387,7 +479,8 @@ qp_graph_add_comment(qp_graph *g, const char *text)
     /* written as a line of its own, so it must be one the reader takes back */
     for (size_t i = 0; i < len; i++)
         if (((unsigned char)text[i] < ' ' && text[i] != '\t') || text[i] == 0x7f)
-            return qp__err(g, QP_ERR_INVALID_ARG, "a comment is one line without control "
+            return qp__err(g, QP_ERR_INVALID_ARG,
+                           "a comment is one line without control "
                            "characters");
     if (!qp__utf8_valid(text, len))
         return qp__err(g, QP_ERR_INVALID_ARG, "a comment must be valid UTF-8");

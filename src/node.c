@@ -150,8 +150,28 @@ qp_node_line(const qp_graph *g, qp_node n)
 void *
 qp_node_user_data(const qp_graph *g, qp_node n)
 {
-    const struct qp__node *r = node_rec(g, n);
-    return r ? r->user : NULL;
+    return node_rec(g, n) ? qp__node_user(g, n.id) : NULL;
+}
+
+void *
+qp__node_user(const qp_graph *g, uint32_t n)
+{
+    return n < g->nnode_user ? g->node_user[n] : NULL;
+}
+
+qp_status
+qp__node_set_user(qp_graph *g, uint32_t n, void *user)
+{
+    if (n >= g->nnode_user) {
+        if (!user)
+            return QP_OK;
+        qp_status rc = qp__side_reserve(g, &g->node_user, &g->nnode_user,
+                                        n < g->capnodes ? g->capnodes : n + 1);
+        if (rc)
+            return rc;
+    }
+    g->node_user[n] = user;
+    return QP_OK;
 }
 
 qp_status
@@ -161,7 +181,8 @@ qp_node_set_user_data(qp_graph *g, qp_node n, void *user)
         return QP_ERR_NULL_ARG;
     if (!qp__node_live(g, n.id))
         return qp__err(g, QP_ERR_INVALID_ARG, "node #%u is not a live node", (unsigned)n.id);
-    g->nodes[n.id].user = user;
+    if (qp__node_set_user(g, n.id, user))
+        return qp__err(g, QP_ERR_NOMEM, "out of memory");
     return QP_OK;
 }
 
@@ -228,13 +249,13 @@ own_tree(qp_graph *g, uint32_t v, uint8_t kind, const char *what, uint32_t *out)
     if (!qp__val_valid(g, v))
         return qp__err(g, QP_ERR_INVALID_ARG, "%s is not a value of this graph", what);
     if (g->vals[v].kind != kind)
-        return qp__err(g, QP_ERR_INVALID_ARG, "%s must be a %s, not a %s", what,
-                       kind_names[kind], kind_names[g->vals[v].kind]);
+        return qp__err(g, QP_ERR_INVALID_ARG, "%s must be a %s, not a %s", what, kind_names[kind],
+                       kind_names[g->vals[v].kind]);
     struct own_ud o = {0};
     qp__val_each_node(g, v, own_one, &o);
     if (o.bad)
-        return qp__err(g, QP_ERR_DANGLING_EDGE, "%s refers to node #%u, which is not live",
-                       what, (unsigned)g->vals[o.bad].a);
+        return qp__err(g, QP_ERR_DANGLING_EDGE, "%s refers to node #%u, which is not live", what,
+                       (unsigned)g->vals[o.bad].a);
     /* A tree with node references must be owned by one node: one attached elsewhere,
      * or built with one run twice (a tuple made from the same sub-tuple twice), would
      * corrupt use lists, so such trees are always copied fresh. */
@@ -260,8 +281,10 @@ check_target(qp_graph *g, const char *target, const char *what)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)target[i];
         if (c <= ' ' || c == 0x7f)
-            return qp__err(g, QP_ERR_INVALID_NAME, "%s '%.64s' has white space or a control "
-                           "character", what, target);
+            return qp__err(g, QP_ERR_INVALID_NAME,
+                           "%s '%.64s' has white space or a control "
+                           "character",
+                           what, target);
     }
     /* written unquoted on a line the reader checks for UTF-8 */
     if (!qp__utf8_valid(target, len))
@@ -285,8 +308,10 @@ insert(qp_graph *g, uint32_t after, const qp_node_spec *spec, qp_node *out)
     if (spec->op == QP_OP_OUTPUT) {
         for (uint32_t i = g->nodes[0].next; i; i = g->nodes[i].next)
             if (g->nodes[i].op == QP_OP_OUTPUT)
-                return qp__errn(g, QP_ERR_INVALID_GRAPH, i, "the graph already has an output "
-                                "node, %%%s", qp__sym_str(g, g->nodes[i].name));
+                return qp__errn(g, QP_ERR_INVALID_GRAPH, i,
+                                "the graph already has an output "
+                                "node, %%%s",
+                                qp__sym_str(g, g->nodes[i].name));
     }
     /* everything that can fail comes before the first change a caller could see */
     uint32_t args, kwargs, target, name;
@@ -320,8 +345,7 @@ static qp_status
 check_anchor(qp_graph *g, qp_node anchor)
 {
     if (anchor.id && !qp__node_live(g, anchor.id))
-        return qp__err(g, QP_ERR_INVALID_ARG, "anchor node #%u is not live",
-                       (unsigned)anchor.id);
+        return qp__err(g, QP_ERR_INVALID_ARG, "anchor node #%u is not live", (unsigned)anchor.id);
     return QP_OK;
 }
 

@@ -132,14 +132,16 @@ check_bn(struct qp__prep *P, uint32_t root_m, uint32_t bn_m, uint32_t node)
     const struct qp__val *oc = qp__prep_attr(P, root_m, "out_channels");
     const struct qp__val *nf = qp__prep_attr(P, bn_m, "num_features");
     if (oc && nf && oc->kind == QP_VAL_INT && nf->kind == QP_VAL_INT && oc->u.i != nf->u.i)
-        return qp__errn(g, QP_ERR_INVALID_GRAPH, node, "cannot fuse %s (out_channels %lld) with "
+        return qp__errn(g, QP_ERR_INVALID_GRAPH, node,
+                        "cannot fuse %s (out_channels %lld) with "
                         "%s (num_features %lld): sizes differ",
                         qp__sym_str(g, g->mods[root_m].path), (long long)oc->u.i,
                         qp__sym_str(g, g->mods[bn_m].path), (long long)nf->u.i);
     const struct qp__val *af = qp__prep_attr(P, bn_m, "affine");
     const struct qp__val *tr = qp__prep_attr(P, bn_m, "track_running_stats");
     if ((af && af->kind == QP_VAL_BOOL && !af->u.i) || (tr && tr->kind == QP_VAL_BOOL && !tr->u.i))
-        return qp__errn(g, QP_ERR_INVALID_GRAPH, node, "cannot fuse %s: only BatchNorm with "
+        return qp__errn(g, QP_ERR_INVALID_GRAPH, node,
+                        "cannot fuse %s: only BatchNorm with "
                         "affine and track_running_stats True fuses",
                         qp__sym_str(g, g->mods[bn_m].path));
     return QP_OK;
@@ -201,7 +203,7 @@ fuse_modules(struct fctx *F, const uint32_t *chain, uint8_t n, const char *fused
         uint32_t id;
         qp_status rc;
         if (mods[i]) {
-            origins[norigins++] = g->mods[mods[i]].user;
+            origins[norigins++] = qp__mod_user(g, mods[i]);
             rc = qp__mod_copy_subtree(g, mods[i], cp, after, &P->st->modules_added);
             if (rc)
                 return rc;
@@ -230,7 +232,7 @@ fuse_modules(struct fctx *F, const uint32_t *chain, uint8_t n, const char *fused
     }
     g->mods[rm].type = ft;
     g->mods[rm].attrs = qp__val_empty(g, QP_VAL_DICT);
-    g->mods[rm].norigins = 0;
+    qp__mod_set_origins(g, rm, 0, 0); /* none: cannot fail */
     return qp__mod_add_origins(g, rm, origins, norigins);
 }
 

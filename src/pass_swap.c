@@ -322,7 +322,7 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called, st
     /* the children go; bn comes back as `bn`, then the weight fake-quantizer. A child
      * another node calls would be lost (torch fails on the rebuilt GraphModule). */
     uint32_t bn_type = bn ? g->mods[bn].type : 0, bn_attrs = bn ? g->mods[bn].attrs : 0;
-    void *bn_user = bn ? g->mods[bn].user : NULL;
+    void *bn_user = bn ? qp__mod_user(g, bn) : NULL;
     uint32_t x = g->mods[m].next, last = qp__mod_subtree_end(g, m);
     for (uint32_t y = m; y != last;) {
         y = g->mods[y].next;
@@ -362,9 +362,9 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called, st
         uint32_t p = qp__sym_join_h(g, g->mods[m].path, bn_sfx, 3, a->k_bn ? &a->h_bn : NULL), id;
         if (!p)
             return QP_ERR_NOMEM;
-        if ((rc = qp__mod_add(g, p, bn_type, bn_attrs, after, &id)))
+        if ((rc = qp__mod_add(g, p, bn_type, bn_attrs, after, &id)) ||
+            (rc = qp__mod_set_user(g, id, bn_user)))
             return rc;
-        g->mods[id].user = bn_user;
         after = id;
         P->st->modules_added++;
     }

@@ -85,12 +85,12 @@ stick(qp_tracer *t, qp_status rc)
     return rc;
 }
 
-#define STICKY(t)                                                                          \
-    do {                                                                                   \
-        if (!(t))                                                                          \
-            return QP_ERR_NULL_ARG;                                                        \
-        if ((t)->st)                                                                       \
-            return (t)->st;                                                                \
+#define STICKY(t)                                                                                  \
+    do {                                                                                           \
+        if (!(t))                                                                                  \
+            return QP_ERR_NULL_ARG;                                                                \
+        if ((t)->st)                                                                               \
+            return (t)->st;                                                                        \
     } while (0)
 
 qp_status
@@ -98,9 +98,12 @@ qp_tracer_module(qp_tracer *t, const char *path, const char *type, qp_val attrs,
 {
     STICKY(t);
     qp_module m;
-    qp_status rc = qp_graph_add_module(t->g, path, type, attrs, &m);
-    if (!rc)
-        t->g->mods[m.id].user = user;
+    /* room for the pointer first, so that the module is added with it or not at all */
+    qp_status rc = user ? qp__mod_user_reserve(t->g, t->g->nmods + 1) : QP_OK;
+    if (rc)
+        rc = qp__err(t->g, rc, "out of memory");
+    else if (!(rc = qp_graph_add_module(t->g, path, type, attrs, &m)))
+        qp__mod_set_user(t->g, m.id, user); /* room made: cannot fail */
     return stick(t, rc);
 }
 
@@ -124,13 +127,15 @@ record(qp_tracer *t, qp_op op, const char *target, qp_val args, qp_val kwargs, q
                                 qp_op_name(op), target ? target : "(null)"));
     if (target && op == QP_OP_CALL_MODULE &&
         !qp__mod_find(t->g, qp__sym_find(t->g, target, strlen(target))))
-        return stick(t, qp__err(t->g, QP_ERR_NOT_FOUND, "call of undeclared module '%.200s'",
-                                target));
+        return stick(t,
+                     qp__err(t->g, QP_ERR_NOT_FOUND, "call of undeclared module '%.200s'", target));
     if (target && op == QP_OP_GET_ATTR) {
         uint32_t s = qp__sym_find(t->g, target, strlen(target));
         if (!s || !t->g->st.syms[s].param) /* the sym knows its parameter: one probe */
-            return stick(t, qp__err(t->g, QP_ERR_NOT_FOUND, "get_attr of undeclared parameter "
-                                    "'%.200s'", target));
+            return stick(t, qp__err(t->g, QP_ERR_NOT_FOUND,
+                                    "get_attr of undeclared parameter "
+                                    "'%.200s'",
+                                    target));
     }
     qp_node_spec spec = {op, target, NULL, args, kwargs};
     return stick(t, qp_graph_insert_before(t->g, QP_NULL_NODE, &spec, out));

@@ -6,6 +6,9 @@
  */
 #include "testlib.h"
 
+#include "internal.h"
+
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -61,8 +64,7 @@ fn1(qp_graph *g, const char *target, qp_node a)
 static qp_node
 fn2(qp_graph *g, const char *target, qp_node a, qp_node b)
 {
-    return add(g, QP_OP_CALL_FUNCTION, target, NULL, tup(g, 2, ref(g, a), ref(g, b)),
-               QP_NULL_VAL);
+    return add(g, QP_OP_CALL_FUNCTION, target, NULL, tup(g, 2, ref(g, a), ref(g, b)), QP_NULL_VAL);
 }
 
 static qp_node
@@ -524,8 +526,7 @@ erased_names_stay_taken(void **state)
     assert_true(qp_node_is_null(qp_graph_find_node(g, "relu")));
     qp_node r1 = fn1(g, "torch.relu", x);
     assert_string_equal(qp_node_name(g, r1), "relu_1");
-    qp_node_spec s = {QP_OP_CALL_FUNCTION, "torch.relu", "relu", tup(g, 1, ref(g, x)),
-                      QP_NULL_VAL};
+    qp_node_spec s = {QP_OP_CALL_FUNCTION, "torch.relu", "relu", tup(g, 1, ref(g, x)), QP_NULL_VAL};
     qp_node r2;
     assert_int_equal(qp_graph_insert_before(g, QP_NULL_NODE, &s, &r2), QP_OK);
     assert_string_equal(qp_node_name(g, r2), "relu_2");
@@ -565,34 +566,32 @@ no_builtin_or_keyword_is_a_name(void **state)
     /* dir(builtins) and keyword.kwlist of Python 3.11, and torch.fx's custom builtins */
     static const char *const words[] = {
         "ArithmeticError", "AssertionError", "AttributeError", "BaseException",
-        "BaseExceptionGroup", "BlockingIOError", "BrokenPipeError", "BufferError",
-        "BytesWarning", "ChildProcessError", "ConnectionAbortedError", "ConnectionError",
-        "ConnectionRefusedError", "ConnectionResetError", "DeprecationWarning", "EOFError",
-        "Ellipsis", "EncodingWarning", "EnvironmentError", "Exception", "ExceptionGroup",
-        "False", "FileExistsError", "FileNotFoundError", "FloatingPointError", "FutureWarning",
-        "GeneratorExit", "IOError", "ImportError", "ImportWarning", "IndentationError",
-        "IndexError", "InterruptedError", "IsADirectoryError", "KeyError", "KeyboardInterrupt",
-        "LookupError", "MemoryError", "ModuleNotFoundError", "NameError", "None",
-        "NotADirectoryError", "NotImplemented", "NotImplementedError", "OSError",
-        "OverflowError", "PendingDeprecationWarning", "PermissionError", "ProcessLookupError",
-        "RecursionError", "ReferenceError", "ResourceWarning", "RuntimeError",
-        "RuntimeWarning", "StopAsyncIteration", "StopIteration", "SyntaxError",
-        "SyntaxWarning", "SystemError", "SystemExit", "TabError", "TimeoutError", "True",
-        "TypeError", "UnboundLocalError", "UnicodeDecodeError", "UnicodeEncodeError",
-        "UnicodeError", "UnicodeTranslateError", "UnicodeWarning", "UserWarning",
-        "ValueError", "Warning", "ZeroDivisionError", "__build_class__", "__debug__",
-        "__doc__", "__import__", "__loader__", "__name__", "__package__", "__spec__", "abs",
-        "aiter", "all", "and", "anext", "any", "as", "ascii", "assert", "async", "await", "bin",
-        "bool", "break", "breakpoint", "bytearray", "bytes", "callable", "chr", "class",
-        "classmethod", "compile", "complex", "continue", "copyright", "credits", "def", "del",
-        "delattr", "dict", "dir", "divmod", "elif", "else", "enumerate", "eval", "except",
-        "exec", "exit", "filter", "finally", "float", "for", "format", "from", "frozenset",
-        "getattr", "global", "globals", "hasattr", "hash", "help", "hex", "id", "if", "import",
-        "in", "input", "int", "is", "isinstance", "issubclass", "iter", "lambda", "len",
-        "license", "list", "locals", "map", "max", "memoryview", "min", "next", "nonlocal",
-        "not", "object", "oct", "open", "or", "ord", "pass", "pow", "print", "property",
-        "quit", "raise", "range", "repr", "return", "reversed", "round", "set", "setattr",
-        "slice", "sorted", "staticmethod", "str", "sum", "super", "try", "tuple", "type",
+        "BaseExceptionGroup", "BlockingIOError", "BrokenPipeError", "BufferError", "BytesWarning",
+        "ChildProcessError", "ConnectionAbortedError", "ConnectionError", "ConnectionRefusedError",
+        "ConnectionResetError", "DeprecationWarning", "EOFError", "Ellipsis", "EncodingWarning",
+        "EnvironmentError", "Exception", "ExceptionGroup", "False", "FileExistsError",
+        "FileNotFoundError", "FloatingPointError", "FutureWarning", "GeneratorExit", "IOError",
+        "ImportError", "ImportWarning", "IndentationError", "IndexError", "InterruptedError",
+        "IsADirectoryError", "KeyError", "KeyboardInterrupt", "LookupError", "MemoryError",
+        "ModuleNotFoundError", "NameError", "None", "NotADirectoryError", "NotImplemented",
+        "NotImplementedError", "OSError", "OverflowError", "PendingDeprecationWarning",
+        "PermissionError", "ProcessLookupError", "RecursionError", "ReferenceError",
+        "ResourceWarning", "RuntimeError", "RuntimeWarning", "StopAsyncIteration", "StopIteration",
+        "SyntaxError", "SyntaxWarning", "SystemError", "SystemExit", "TabError", "TimeoutError",
+        "True", "TypeError", "UnboundLocalError", "UnicodeDecodeError", "UnicodeEncodeError",
+        "UnicodeError", "UnicodeTranslateError", "UnicodeWarning", "UserWarning", "ValueError",
+        "Warning", "ZeroDivisionError", "__build_class__", "__debug__", "__doc__", "__import__",
+        "__loader__", "__name__", "__package__", "__spec__", "abs", "aiter", "all", "and", "anext",
+        "any", "as", "ascii", "assert", "async", "await", "bin", "bool", "break", "breakpoint",
+        "bytearray", "bytes", "callable", "chr", "class", "classmethod", "compile", "complex",
+        "continue", "copyright", "credits", "def", "del", "delattr", "dict", "dir", "divmod",
+        "elif", "else", "enumerate", "eval", "except", "exec", "exit", "filter", "finally", "float",
+        "for", "format", "from", "frozenset", "getattr", "global", "globals", "hasattr", "hash",
+        "help", "hex", "id", "if", "import", "in", "input", "int", "is", "isinstance", "issubclass",
+        "iter", "lambda", "len", "license", "list", "locals", "map", "max", "memoryview", "min",
+        "next", "nonlocal", "not", "object", "oct", "open", "or", "ord", "pass", "pow", "print",
+        "property", "quit", "raise", "range", "repr", "return", "reversed", "round", "set",
+        "setattr", "slice", "sorted", "staticmethod", "str", "sum", "super", "try", "tuple", "type",
         "vars", "while", "with", "yield", "zip",
         /* torch.fx _custom_builtins */
         "inf", "nan", "NoneType", "torch", "device", "fx_pytree", "pytree"};
@@ -609,12 +608,9 @@ no_builtin_or_keyword_is_a_name(void **state)
     }
     /* near misses are fine */
     static const struct name_case ok[] = {
-        {QP_OP_CALL_MODULE, "m", "Input", "Input"},
-        {QP_OP_CALL_MODULE, "m", "maximum", "maximum"},
-        {QP_OP_CALL_MODULE, "m", "max_1", "max_2"},
-        {QP_OP_CALL_MODULE, "m", "iff", "iff"},
-        {QP_OP_CALL_MODULE, "m", "a", "a"},
-        {QP_OP_CALL_MODULE, "m", "zip_", "zip_"},
+        {QP_OP_CALL_MODULE, "m", "Input", "Input"}, {QP_OP_CALL_MODULE, "m", "maximum", "maximum"},
+        {QP_OP_CALL_MODULE, "m", "max_1", "max_2"}, {QP_OP_CALL_MODULE, "m", "iff", "iff"},
+        {QP_OP_CALL_MODULE, "m", "a", "a"},         {QP_OP_CALL_MODULE, "m", "zip_", "zip_"},
     };
     run_names(g, ok, sizeof ok / sizeof ok[0]);
     qpt_done(g, &st);
@@ -778,8 +774,8 @@ replace_uses_skips_the_target_own_use(void **state)
     qp_node b = fn2(g, "operator.add", x, a);
     output(g, b);
     qp_node fq;
-    qp_node_spec s = {QP_OP_CALL_MODULE, "x_post_act_fake_quantizer", NULL,
-                      tup(g, 1, ref(g, x)), QP_NULL_VAL};
+    qp_node_spec s = {QP_OP_CALL_MODULE, "x_post_act_fake_quantizer", NULL, tup(g, 1, ref(g, x)),
+                      QP_NULL_VAL};
     assert_int_equal(qp_graph_insert_after(g, x, &s, &fq), QP_OK);
     assert_string_equal(qp_node_name(g, fq), "x_post_act_fake_quantizer");
     expect_users(g, x, "relu add x_post_act_fake_quantizer");
@@ -995,12 +991,11 @@ handles_stay_valid_as_the_graph_grows(void **state)
             mid = prev;
     }
     output(g, prev);
-    assert_true(rec != &g->nodes[x.id]); /* the array moved (always, in tests) */
-    assert_ptr_equal(qp_node_name(g, x), name);  /* names did not */
+    assert_true(rec != &g->nodes[x.id]);        /* the array moved (always, in tests) */
+    assert_ptr_equal(qp_node_name(g, x), name); /* names did not */
     assert_string_equal(qp_node_name(g, x), "x");
     assert_string_equal(qp_node_name(g, mid), "relu_10000");
-    assert_int_equal(qp_val_as_node(g, qp_val_item_at(g, qp_node_args(g, mid), 0)).id,
-                     mid.id - 1);
+    assert_int_equal(qp_val_as_node(g, qp_val_item_at(g, qp_node_args(g, mid), 0)).id, mid.id - 1);
     assert_int_equal(qp_graph_num_nodes(g), N + 2);
     qpt_verify_ok(g);
     qpt_done(g, &st);
@@ -1109,8 +1104,8 @@ targets_are_one_bounded_word(void **state)
     qpt_alloc st;
     qp_graph *g = qpt_mkgraph(&st);
     /* any run of non-white-space characters, as FORMAT.md says */
-    static const char *const good[] = {"trunk_output.block1-0.proj.0", "0.conv", "a\"b", "a{b",
-                                       "a|b<c>", "x\\y", "caf\xc3\xa9"};
+    static const char *const good[] = {
+        "trunk_output.block1-0.proj.0", "0.conv", "a\"b", "a{b", "a|b<c>", "x\\y", "caf\xc3\xa9"};
     static const char *const bad[] = {"", "a b", "a\tb", "a\nb", "\x7f", "a\xc3", "\xff"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         qp_node_spec s = {QP_OP_CALL_METHOD, good[i], NULL, QP_NULL_VAL, QP_NULL_VAL};
@@ -1174,6 +1169,61 @@ user_data_rides_on_live_nodes(void **state)
     qpt_done(g, &st);
 }
 
+/* User pointers live beside the records (a graph without any holds no room for
+ * them): set on the thousandth node and module first, then on all, they grow
+ * their arrays, keep every pointer, survive a clone, and a set that cannot get
+ * memory changes nothing. */
+static void
+user_data_on_many_nodes_and_modules(void **state)
+{
+    (void)state;
+    enum { N = 1500 };
+    qpt_alloc st;
+    qp_graph *g = qpt_mkgraph(&st);
+    static int tags[N];
+    qp_node nodes[N];
+    qp_module mods[N];
+    nodes[0] = input(g, "x");
+    for (int i = 1; i < N; i++)
+        nodes[i] = fn1(g, "torch.relu", nodes[i - 1]);
+    for (int i = 0; i < N; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "m%d", i);
+        assert_int_equal(qp_graph_add_module(g, path, "nn.ReLU", QP_NULL_VAL, &mods[i]), QP_OK);
+    }
+    output(g, nodes[N - 1]);
+    assert_null(g->node_user); /* none set: no room held */
+    assert_null(g->mod_user);
+    /* with memory refused, a first set fails and changes nothing */
+    st.fail_at = st.calls + 1;
+    st.fail_after = 1;
+    assert_int_equal(qp_node_set_user_data(g, nodes[N - 1], &tags[0]), QP_ERR_NOMEM);
+    assert_int_equal(qp_module_set_user_data(g, mods[N - 1], &tags[0]), QP_ERR_NOMEM);
+    assert_int_equal(qp_node_set_user_data(g, nodes[N - 1], NULL), QP_OK); /* nothing to hold */
+    st.fail_at = 0;
+    st.fail_after = 0;
+    assert_null(qp_node_user_data(g, nodes[N - 1]));
+    assert_null(qp_module_user_data(g, mods[N - 1]));
+    assert_int_equal(qp_node_set_user_data(g, nodes[N - 1], &tags[N - 1]), QP_OK);
+    assert_int_equal(qp_module_set_user_data(g, mods[N - 1], &tags[0]), QP_OK);
+    for (int i = 0; i < N - 1; i++) {
+        assert_null(qp_node_user_data(g, nodes[i]));
+        assert_int_equal(qp_node_set_user_data(g, nodes[i], &tags[i]), QP_OK);
+        assert_int_equal(qp_module_set_user_data(g, mods[i], &tags[N - 1 - i]), QP_OK);
+    }
+    qp_graph *h;
+    assert_int_equal(qp_graph_clone(g, &h), QP_OK);
+    for (int i = 0; i < N; i++) {
+        assert_ptr_equal(qp_node_user_data(g, nodes[i]), &tags[i]);
+        assert_ptr_equal(qp_module_user_data(g, mods[i]), &tags[N - 1 - i]);
+        assert_ptr_equal(qp_node_user_data(h, nodes[i]), &tags[i]);
+        assert_ptr_equal(qp_module_user_data(h, mods[i]), &tags[N - 1 - i]);
+    }
+    qp_graph_destroy(h);
+    qpt_verify_ok(g);
+    qpt_done(g, &st);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1207,6 +1257,7 @@ main(int argc, char **argv)
         cmocka_unit_test(set_args_kwargs_and_target_rewire),
         cmocka_unit_test(targets_are_one_bounded_word),
         cmocka_unit_test(user_data_rides_on_live_nodes),
+        cmocka_unit_test(user_data_on_many_nodes_and_modules),
     };
     return cmocka_run_group_tests_name("graph", tests, NULL, NULL);
 }

@@ -107,21 +107,19 @@ module_paths_and_types_are_bounded_words(void **state)
     qp_graph *g = qpt_mkgraph(&st);
     qp_module m;
     mod(g, "conv", "nn.Conv2d");
-    assert_int_equal(qp_graph_add_module(g, "conv", "nn.Linear", QP_NULL_VAL, &m),
-                     QP_ERR_DUP_NAME);
+    assert_int_equal(qp_graph_add_module(g, "conv", "nn.Linear", QP_NULL_VAL, &m), QP_ERR_DUP_NAME);
     assert_true(qp_module_is_null(m));
     assert_non_null(strstr(qp_graph_errmsg(g), "conv"));
     assert_string_equal(qp_module_type(g, qp_graph_find_module(g, "conv")), "nn.Conv2d");
     /* FORMAT.md: any run of characters other than white space */
-    static const char *const good[] = {"trunk_output.block1-0.proj.0", "0.conv", "a{b}", "%x",
-                                       "#y", "caf\xc3\xa9", "a\"b\\c"};
+    static const char *const good[] = {
+        "trunk_output.block1-0.proj.0", "0.conv", "a{b}", "%x", "#y", "caf\xc3\xa9", "a\"b\\c"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         mod(g, good[i], good[i]);
-        assert_int_equal(qp_graph_find_module(g, good[i]).id,
-                         qp_graph_find_module(g, good[i]).id);
+        assert_int_equal(qp_graph_find_module(g, good[i]).id, qp_graph_find_module(g, good[i]).id);
     }
-    static const char *const bad[] = {"", "a b", "a\tb", "a\nb", "a\rb", "\x7f", "\xff",
-                                      "a\xc3", "\xed\xa0\x80"};
+    static const char *const bad[] = {"",     "a b",  "a\tb",  "a\nb",        "a\rb",
+                                      "\x7f", "\xff", "a\xc3", "\xed\xa0\x80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(qp_graph_add_module(g, bad[i], "nn.X", QP_NULL_VAL, &m),
                          QP_ERR_INVALID_NAME);
@@ -304,9 +302,8 @@ user_data_and_origins_ride_on_modules(void **state)
      * which grows (and, in tests, always moves) on the way */
     qp_module fused = mod(g, "fused", "nni.ConvBnReLU2d");
     for (int round = 0; round < 8; round++) {
-        const struct qp__module *src = &g->mods[conv.id];
-        assert_int_equal(qp__mod_add_origins(g, fused.id, &g->ptrs[src->origins], src->norigins),
-                         QP_OK);
+        struct qp__origins src = qp__mod_origins(g, conv.id);
+        assert_int_equal(qp__mod_add_origins(g, fused.id, &g->ptrs[src.first], src.n), QP_OK);
     }
     assert_int_equal(qp_module_num_origins(g, fused), 24);
     void *const cycle[3] = {&uc, &ub, &ur};
@@ -400,8 +397,8 @@ comments_are_single_readable_lines(void **state)
     assert_string_equal(qp_graph_comment_at(g, 2), "# ");
     assert_null(qp_graph_comment_at(g, 4));
     /* what the reader would refuse is refused here */
-    static const char *const bad[] = {"two\nlines", "cr\r", "bell\a", "del\x7f", "bad\xff",
-                                      "cut\xc3", "\xc0\x80"};
+    static const char *const bad[] = {"two\nlines", "cr\r",    "bell\a",  "del\x7f",
+                                      "bad\xff",    "cut\xc3", "\xc0\x80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(qp_graph_add_comment(g, bad[i]), QP_ERR_INVALID_ARG);
     assert_int_equal(qp_graph_add_comment(g, NULL), QP_ERR_NULL_ARG);
