@@ -41,8 +41,8 @@ mt_seed(mt *m, uint64_t n)
     mt_init(m, 19650218u);
     int i = 1, j = 0;
     for (int k = MT_N > len ? MT_N : len; k; k--) {
-        m->s[i] = (m->s[i] ^ ((m->s[i - 1] ^ (m->s[i - 1] >> 30)) * 1664525u)) + key[j] +
-                  (uint32_t)j;
+        m->s[i] =
+            (m->s[i] ^ ((m->s[i - 1] ^ (m->s[i - 1] >> 30)) * 1664525u)) + key[j] + (uint32_t)j;
         if (++i >= MT_N)
             m->s[0] = m->s[MT_N - 1], i = 1;
         if (++j >= len)

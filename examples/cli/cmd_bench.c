@@ -1,7 +1,9 @@
 /*
  * cmd_bench.c - qprep bench and qprep gen: time reading, preparing and
- * writing a graph (a file, or a generated residual stack of any size), and
- * write a generated stack as text.
+ * writing a graph (a file, or a generated residual stack of any size, in
+ * resstack.c's layout or sepstack.c's), and write a generated stack as text.
+ * bench --process (whole processes) and the floor it times are
+ * cmd_benchproc.c's.
  *
  * The benchmark holds the input text in memory, then per repeat reads it into
  * a fresh graph, prepares that graph and writes the result to a sink that only
@@ -165,19 +167,14 @@ counting_alloc(void *ud, void *p, size_t osize, size_t nsize)
 
 /* What qprep gen and qprep bench --gen-* generate. */
 struct gen {
-    bool separate;    /* --layout separate: sepstack.c's, else resstack.c's ("basic") */
-    uint64_t blocks;  /* --blocks, or from --nodes */
-    uint64_t nodes;   /* --nodes (0: not given) */
+    bool separate;     /* --layout separate: sepstack.c's, else resstack.c's ("basic") */
+    uint64_t blocks;   /* --blocks, or from --nodes */
+    uint64_t nodes;    /* --nodes (0: not given) */
     uint64_t channels; /* --channels (basic) */
-    uint64_t seed;    /* --seed (separate) */
+    uint64_t seed;     /* --seed (separate) */
 };
 
-/* Takes argv[*i] (and its value) if it is a generator option; returns 1 if taken, 0 if not
- * one, -1 for a bad value. `prefix` is "--" for qprep gen, "--gen-" for qprep bench. */
-static int
-gen_option(struct gen *g, const char *prefix, int argc, char **argv, int *i);
-
-/* Records the stack g describes (blocks set) and writes its text into fn. */
+/* Records the stack gn describes (blocks set) and writes its text through fn. */
 static qp_status
 gen_text(const struct gen *gn, qp_write_fn fn, void *ud)
 {
@@ -240,6 +237,8 @@ seed_arg(const char *s, uint64_t *out)
     return 0;
 }
 
+/* Takes argv[*i] (and its value) if it is a generator option; returns 1 if taken, 0 if not
+ * one, -1 for a bad value. `prefix` is "--" for qprep gen, "--gen-" for qprep bench. */
 static int
 gen_option(struct gen *g, const char *prefix, int argc, char **argv, int *i)
 {
@@ -531,8 +530,11 @@ cmd_bench(int argc, char **argv)
     if (in) {
         rc = slurp(in, &text);
     } else {
-        snprintf(what, sizeof what, gn.separate ? "sepstack(%lu blocks, seed %llu)" : "resstack(%lu blocks)",
-                 (unsigned long)gn.blocks, (unsigned long long)gn.seed);
+        if (gn.separate)
+            snprintf(what, sizeof what, "sepstack(%lu blocks, seed %llu)", (unsigned long)gn.blocks,
+                     (unsigned long long)gn.seed);
+        else
+            snprintf(what, sizeof what, "resstack(%lu blocks)", (unsigned long)gn.blocks);
         if (gen_text(&gn, buf_write, &text))
             rc = EXIT_BAD;
     }

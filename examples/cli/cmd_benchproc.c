@@ -135,8 +135,7 @@ spawn_wait(char *const *argv, const char *errpath, struct run *r)
         return -1;
     int e = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     if (!e && errpath)
-        e = posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC,
-                                             0600);
+        e = posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     pid_t pid = 0;
     fflush(NULL);
     double t0 = now_us();
@@ -402,8 +401,8 @@ cmd_bench_process(int argc, char **argv)
             json_str(self);
             printf(", \"nodes_in\": %u, \"nodes_out\": %u, \"modules_in\": %u, "
                    "\"modules_out\": %u, \"bytes_in\": %llu, \"bytes_out\": %llu",
-                   nodes_in, nodes_out, modules_in, modules_out,
-                   (unsigned long long)sb.st_size, bytes_out);
+                   nodes_in, nodes_out, modules_in, modules_out, (unsigned long long)sb.st_size,
+                   bytes_out);
             for (int k = 0; k < NKINDS; k++)
                 printf(", \"%s_us\": %.1f, \"%s_us_min\": %.1f, \"%s_us_max\": %.1f, "
                        "\"%s_cpu_us\": %.1f, \"%s_peak_rss\": %.0f, \"%s_peak_rss_min\": %.0f, "
@@ -423,16 +422,15 @@ cmd_bench_process(int argc, char **argv)
                    modules_out);
             printf("file     %llu bytes in, %llu bytes out\n", (unsigned long long)sb.st_size,
                    bytes_out);
-            static const char *const what[NKINDS] = {
-                "qprep prepare, file to file", "read the file, write as many bytes",
-                "qprep --version"};
+            static const char *const what[NKINDS] = {"qprep prepare, file to file",
+                                                     "read the file, write as many bytes",
+                                                     "qprep --version"};
             for (int k = 0; k < NKINDS; k++)
                 printf("%-8s %12.1f us (%.1f-%.1f; CPU %.1f us)  peak RSS %.0f KiB "
                        "(%.0f-%.0f)  %s\n",
                        kind_name[k], wall[k].med, wall[k].min, wall[k].max, cpu[k].med,
                        rss[k].med / 1024, rss[k].min / 1024, rss[k].max / 1024, what[k]);
-            printf("ratios   prepare / floor %.2f, prepare / empty %.2f\n", over_floor,
-                   over_empty);
+            printf("ratios   prepare / floor %.2f, prepare / empty %.2f\n", over_floor, over_empty);
             printf("memory   %.1f bytes of peak RSS per input node\n", per_node);
         }
         if (!rc)
