@@ -2,17 +2,120 @@
  * alloc.c - allocation through the graph's allocator hook, with accounting
  * and overflow-checked array growth. Every byte qprep holds passes here.
  */
+#define _GNU_SOURCE /* mremap, MADV_HUGEPAGE (Linux); first, before any header */
+
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* The C library's allocator, as a qp_alloc_fn. */
+#if defined(__linux__) && !defined(QP_NO_HUGE_PAGES)
+#include <sys/mman.h>
+#if defined(MADV_HUGEPAGE) && defined(MREMAP_MAYMOVE) && defined(MREMAP_FIXED)
+#define QP__HUGE 1
+#endif
+#endif
+
+#if QP__HUGE
+/*
+ * Big blocks in huge pages. A graph of a million nodes holds about a gigabyte
+ * in a few dozen arrays, each touched once as it fills; where the first touch
+ * of a 4 KiB page costs microseconds (a virtual machine's nested page tables),
+ * faulting the pages in is most of the time. So a block of BIG bytes or more
+ * is mapped on its own, 2 MiB aligned and rounded to 2 MiB, with
+ * MADV_HUGEPAGE: the kernel then backs it with 2 MiB pages where it has them
+ * (THP "madvise" or "always") and with 4 KiB pages otherwise, so the advice
+ * can only help. Growing such a block moves its pages (mremap), never its
+ * bytes. Smaller blocks stay with malloc. The block's size class follows from
+ * the sizes the caller passes back (qp_alloc_fn's contract: osize is exact).
+ */
+#define HUGE_PAGE ((size_t)2 << 20)
+#define BIG ((size_t)4 << 20)
+
+static size_t
+huge_round(size_t n)
+{
+    return (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+}
+
+/* An aligned mapping of len bytes (a multiple of HUGE_PAGE), advised; NULL if none. */
+static void *
+huge_map(size_t len)
+{
+    if (len > SIZE_MAX - HUGE_PAGE)
+        return NULL;
+    char *p =
+        mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* trim the slack before and after the aligned run */
+    size_t head = (HUGE_PAGE - ((uintptr_t)p & (HUGE_PAGE - 1))) & (HUGE_PAGE - 1);
+    if (head)
+        munmap(p, head);
+    if (HUGE_PAGE - head)
+        munmap(p + head + len, HUGE_PAGE - head);
+    p += head;
+    (void)madvise(p, len, MADV_HUGEPAGE); /* advice: refused is fine */
+    return p;
+}
+
+/* Resizes a mapped block (both sizes at least BIG). */
+static void *
+huge_remap(void *p, size_t osize, size_t nsize)
+{
+    size_t o = huge_round(osize), n = huge_round(nsize);
+    if (n == o)
+        return p;
+    if (n < o) {
+        munmap((char *)p + n, o - n);
+        return p;
+    }
+    /* the pages move into a new aligned run: mremap over a fresh mapping */
+    void *q = huge_map(n);
+    if (!q)
+        return NULL;
+    void *r = mremap(p, o, n, MREMAP_MAYMOVE | MREMAP_FIXED, q);
+    if (r == MAP_FAILED) {
+        munmap(q, n);
+        return NULL;
+    }
+    (void)madvise(r, n, MADV_HUGEPAGE); /* the moved range takes the old one's advice; new
+                                           pages past it need their own */
+    return r;
+}
+#endif
+
+/* The C library's allocator, as a qp_alloc_fn (with big blocks in huge pages where
+ * the system has them). */
 static void *
 std_alloc(void *ud, void *p, size_t osize, size_t nsize)
 {
     (void)ud;
+#if QP__HUGE
+    bool obig = p && osize >= BIG, nbig = nsize >= BIG;
+    if (obig || nbig) {
+        if (obig && nbig)
+            return huge_remap(p, osize, nsize);
+        if (nsize == 0) {
+            munmap(p, huge_round(osize));
+            return NULL;
+        }
+        /* crossing BIG either way: a new block of the other kind, then a copy */
+        void *q = nbig ? huge_map(huge_round(nsize)) : malloc(nsize);
+        if (!q)
+            return NULL;
+        if (p) {
+            memcpy(q, p, osize < nsize ? osize : nsize);
+            if (obig)
+                munmap(p, huge_round(osize));
+            else
+                free(p);
+        }
+        return q;
+    }
+#else
     (void)osize;
+#endif
     if (nsize == 0) {
         free(p);
         return NULL;
@@ -74,8 +177,7 @@ qp__grow(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, uint32_t need, size
         return qp__err(g, QP_ERR_LIMIT, "more than %u items", (unsigned)(UINT32_MAX - 1));
     /* by half, and by a quarter past 8 MiB: there spare room costs more than the
      * extra copies (a large block is usually moved by remapping, not copying) */
-    uint64_t ncap = *cap ? (uint64_t)*cap + *cap / ((uint64_t)*cap * esz < (8u << 20) ? 2 : 4)
-                         : 16;
+    uint64_t ncap = *cap ? (uint64_t)*cap + *cap / ((uint64_t)*cap * esz < (8u << 20) ? 2 : 4) : 16;
     if (ncap < want)
         ncap = want;
     if (ncap > UINT32_MAX - 1)

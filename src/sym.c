@@ -217,6 +217,18 @@ qp__sym_find(const qp_graph *g, const char *s, size_t len)
     return find(g, s, len, hash(s, len));
 }
 
+/* The size of the next chunk: CHUNK for the first eight, then twice as big every
+ * eight chunks, up to 1024 CHUNKs, so that a small graph's strings sit in one
+ * chunk and a big graph's in a few dozen large blocks (which the default
+ * allocator maps in huge pages: a page is faulted in once per 2 MiB, not per 4
+ * KiB). Unused room at the end of a chunk is never touched. */
+static size_t
+chunk_size(const struct qp__symtab *st)
+{
+    uint32_t k = (st->nchunks - st->nborrowed) / 8;
+    return (size_t)CHUNK << (k < 10 ? k : 10);
+}
+
 /* Finds room for n bytes; a string bigger than a quarter chunk gets a chunk of its own. */
 static qp_status
 room(qp_graph *g, size_t n, uint32_t *chunk, uint32_t *off)
@@ -232,12 +244,12 @@ room(qp_graph *g, size_t n, uint32_t *chunk, uint32_t *off)
     qp_status rc = QP__GROW(g, st->chunks, st->nchunks, st->capchunks, 1);
     if (rc)
         return rc;
-    size_t size = n > CHUNK / 4 ? n : CHUNK;
+    size_t full = chunk_size(st), size = n > full / 4 ? n : full;
     char *p = qp__alloc(g, size);
     if (!p)
         return qp__err(g, QP_ERR_NOMEM, "out of memory storing a string of %zu bytes", n);
     st->chunks[st->nchunks] = (struct qp__chunk){p, (uint32_t)n, (uint32_t)size};
-    if (size == CHUNK)
+    if (size == full)
         st->cur = st->nchunks;
     *chunk = st->nchunks++;
     *off = 0;

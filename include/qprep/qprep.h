@@ -93,8 +93,12 @@ QP_API const char *qp_status_str(qp_status st);
  * Allocator (Lua's lua_Alloc): fn(ud, NULL, 0, n) allocates, fn(ud, p, o, n)
  * resizes a block of o bytes to n, fn(ud, p, o, 0) frees and returns NULL.
  * Returning NULL for n > 0 means out of memory; the library then fails with
- * QP_ERR_NOMEM and leaves the graph unchanged. A NULL qp_allocator* means
- * the C library's malloc/realloc/free.
+ * QP_ERR_NOMEM and leaves the graph unchanged. o is always the block's size
+ * as last allocated. A NULL qp_allocator* means the C library's
+ * malloc/realloc/free, except that on Linux blocks of 4 MiB or more are mapped
+ * on their own, 2 MiB aligned, and advised for transparent huge pages
+ * (MADV_HUGEPAGE; the kernel may decline), so that a big graph's arrays are
+ * not faulted in 4 KiB at a time.
  */
 typedef void *(*qp_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 typedef struct qp_allocator {
