@@ -1,3 +1,6 @@
+# Issue 13's generator of a residual stack with separate ReLU modules (copied as
+# filed; `python3 sepstack_gen.py N > out.qg`): what `qprep gen --nodes N --layout
+# separate` must reproduce (tests/examples/gen_separate.cmake compares the two).
 import sys, random
 nodes = int(float(sys.argv[1])); random.seed(7)
 blocks = (nodes - 3) // 8
