@@ -70,8 +70,8 @@ struct qp__val {
 /* A module-table entry; slot 0 is the sentinel of the circular table-order list. */
 struct qp__module {
     uint32_t prev, next;
-    uint32_t path, type; /* syms */
-    uint32_t attrs;      /* DICT value */
+    uint32_t path, type;        /* syms */
+    uint32_t attrs;             /* DICT value */
     uint32_t origins, norigins; /* run in g->ptrs: user pointers of absorbed modules */
     uint8_t live;
     void *user;
@@ -169,8 +169,7 @@ qp_status qp__grow(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, uint32_t 
 /* Formats the graph's error message and returns st (g may be NULL). */
 qp_status qp__err(qp_graph *g, qp_status st, const char *fmt, ...) QP__PRINTF(3, 4);
 /* Same, naming the node the error is about. */
-qp_status qp__errn(qp_graph *g, qp_status st, uint32_t node, const char *fmt, ...)
-    QP__PRINTF(4, 5);
+qp_status qp__errn(qp_graph *g, qp_status st, uint32_t node, const char *fmt, ...) QP__PRINTF(4, 5);
 void qp__clear_err(qp_graph *g);
 /* Calls the graph's log hook with a formatted line (no-op without a hook). */
 void qp__logf(qp_graph *g, qp_log_level level, const char *where, const char *fmt, ...)
@@ -344,6 +343,7 @@ typedef struct qp__out {
     unsigned drains; /* times buf was handed to fn: a run of output in buf is whole
                         if this did not change while it was written */
     size_t n;
+    unsigned next_float; /* the slot the next new float replaces (round robin) */
     struct {
         uint64_t bits;
         uint8_t len; /* 0: empty slot */

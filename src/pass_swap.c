@@ -127,26 +127,65 @@ qat_attrs(struct qp__prep *P, uint32_t src, bool freeze)
     return d;
 }
 
-/* qat_attrs through a small cache keyed by the float dict: modules with one dict
- * (the reader shares equal ones, dup copies share theirs) share one QAT dict too,
- * which saves its records and lets the writer copy its text. */
+/* qat_attrs through a memo keyed by the float dict: modules with one dict (the
+ * reader shares equal ones, dup copies share theirs) share one QAT dict too,
+ * which saves its records and lets the writer copy its text. An open-addressing
+ * table that grows with the distinct dicts (a model has a few to thousands). */
 struct attr_memo {
-    uint32_t src[8], out[8];
+    struct {
+        uint32_t src, out; /* out 0: empty */
+    } * e;
+    uint32_t n, cap; /* cap: 0 or a power of two */
 };
+
+static uint32_t *
+memo_find(struct attr_memo *am, uint32_t src, uint32_t **out_slot)
+{
+    uint32_t h = src * 0x9e3779b9u;
+    for (uint32_t i = (h ^ h >> 16) & (am->cap - 1);; i = (i + 1) & (am->cap - 1))
+        if (!am->e[i].out || am->e[i].src == src) {
+            *out_slot = &am->e[i].out;
+            return &am->e[i].src;
+        }
+}
 
 static uint32_t
 qat_attrs_memo(struct qp__prep *P, struct attr_memo *am, uint32_t src, bool freeze)
 {
     if (!freeze)
         return src;
-    uint32_t k = src % 8;
-    if (am->src[k] == src && am->out[k])
-        return am->out[k];
-    uint32_t d = qat_attrs(P, src, true);
-    if (d) {
-        am->src[k] = src;
-        am->out[k] = d;
+    uint32_t *key, *out;
+    if (am->cap) {
+        key = memo_find(am, src, &out);
+        if (*out)
+            return *out;
     }
+    uint32_t d = qat_attrs(P, src, true);
+    if (!d)
+        return 0;
+    qp_graph *g = P->g;
+    if ((am->n + 1) * 2 > am->cap) {
+        /* out of memory here fails the pass like any other allocation: prepare's
+         * allocations are all or nothing (the out-of-memory sweep holds it to that) */
+        uint32_t ncap = am->cap ? am->cap * 2 : 64;
+        void *t = qp__alloc(g, (size_t)ncap * sizeof *am->e);
+        if (!t)
+            return 0;
+        struct attr_memo nm = {t, 0, ncap};
+        memset(nm.e, 0, (size_t)ncap * sizeof *nm.e);
+        for (uint32_t i = 0; i < am->cap; i++)
+            if (am->e[i].out) {
+                *memo_find(&nm, am->e[i].src, &out) = am->e[i].src;
+                *out = am->e[i].out;
+            }
+        nm.n = am->n;
+        qp__free(g, am->e, (size_t)am->cap * sizeof *am->e);
+        *am = nm;
+    }
+    key = memo_find(am, src, &out);
+    *key = src;
+    *out = d;
+    am->n++;
     return d;
 }
 
@@ -222,14 +261,15 @@ struct calls {
 };
 
 static qp_status
-swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called,
-     struct attr_memo *am, const struct ahead *a)
+swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called, struct attr_memo *am,
+     const struct ahead *a)
 {
     qp_graph *g = P->g;
     const char *qts = qp__sym_str(g, qt);
     uint32_t spec = m < P->nmod_spec ? P->mod_w[m] : P->wspec;
     if (!strcmp(qts, "nnqat.EmbeddingBag"))
-        return qp__err(g, QP_ERR_INVALID_QCONFIG, "%s: EmbeddingBag weights need "
+        return qp__err(g, QP_ERR_INVALID_QCONFIG,
+                       "%s: EmbeddingBag weights need "
                        "per_channel_affine_float_qparams, which no backend uses",
                        qp__sym_str(g, g->mods[m].path));
     bool fused = qp__is_fused(P, g->mods[m].type);
@@ -263,17 +303,19 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called,
     /* a per-channel axis must exist in the weight (rank from the traced weight_shape) */
     int64_t ch = qp__spec_int(P, spec, "ch_axis", -1);
     const struct qp__val *ws = qp__prep_attr(P, src, "weight_shape");
-    if (ch != -1 && !axis1 && ws && ws->kind == QP_VAL_TUPLE && (ch < -(int64_t)ws->b ||
-                                                                 ch >= (int64_t)ws->b))
-        return qp__err(g, QP_ERR_INVALID_QCONFIG, "per-channel axis %lld out of range for the "
-                       "rank-%u weight of %s", (long long)ch, (unsigned)ws->b,
-                       qp__sym_str(g, g->mods[m].path));
+    if (ch != -1 && !axis1 && ws && ws->kind == QP_VAL_TUPLE &&
+        (ch < -(int64_t)ws->b || ch >= (int64_t)ws->b))
+        return qp__err(g, QP_ERR_INVALID_QCONFIG,
+                       "per-channel axis %lld out of range for the "
+                       "rank-%u weight of %s",
+                       (long long)ch, (unsigned)ws->b, qp__sym_str(g, g->mods[m].path));
     /* LSQ resizes its per-channel scale by out_channels / out_features */
     int fqk = P->specs[spec].fq;
     if (!P->fix && fqk >= 0 && !strcmp(qp__fq_kind(fqk)->name, "LearnableFakeQuantize") &&
         qp__spec_int(P, spec, "ch_axis", -1) != -1 && !qp__prep_attr(P, src, "out_channels") &&
         !qp__prep_attr(P, src, "out_features"))
-        return qp__err(g, QP_ERR_INVALID_QCONFIG, "%s (%s): per-channel LearnableFakeQuantize "
+        return qp__err(g, QP_ERR_INVALID_QCONFIG,
+                       "%s (%s): per-channel LearnableFakeQuantize "
                        "needs out_channels or out_features (MQBench: \"Can not find "
                        "out_channels or out_features\"); use --fix or a per-tensor scheme",
                        qp__sym_str(g, g->mods[m].path), qts);
@@ -286,9 +328,10 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called,
         y = g->mods[y].next;
         uint32_t p = g->mods[y].path;
         if (p < called->n && called->at[p])
-            return qp__err(g, QP_ERR_INVALID_GRAPH, "cannot swap %s for %s: its submodule %s is "
-                           "called by a node", qp__sym_str(g, g->mods[m].path), qts,
-                           qp__sym_str(g, p));
+            return qp__err(g, QP_ERR_INVALID_GRAPH,
+                           "cannot swap %s for %s: its submodule %s is "
+                           "called by a node",
+                           qp__sym_str(g, g->mods[m].path), qts, qp__sym_str(g, p));
     }
     /* MQBench's LinearBn1d builds its BatchNorm1d(out_features) and copies the float
      * BN's tensors into it: num_features is the Linear's out_features */
@@ -425,11 +468,11 @@ qp__pass_swap(struct qp__prep *P)
         prefetch_paths(g, cur.m, &acur);
     while (!rc && cur.m) {
         if (cur.error) {
-            rc = qp__err(g, QP_ERR_INVALID_GRAPH, "cannot swap %s (%s) for %s: %s (torch "
+            rc = qp__err(g, QP_ERR_INVALID_GRAPH,
+                         "cannot swap %s (%s) for %s: %s (torch "
                          "fails here too; prepare with the fixed mode to leave it float)",
-                         qp__sym_str(g, g->mods[cur.m].path),
-                         qp__sym_str(g, g->mods[cur.m].type), qp__sym_str(g, cur.qt),
-                         cur.error);
+                         qp__sym_str(g, g->mods[cur.m].path), qp__sym_str(g, g->mods[cur.m].type),
+                         qp__sym_str(g, cur.qt), cur.error);
             break;
         }
         /* swapping cur changes only its own subtree, which lies after it in the table */
@@ -442,6 +485,7 @@ qp__pass_swap(struct qp__prep *P)
         acur = anxt;
     }
     qp__free(g, in_fused, nmods_before);
+    qp__free(g, am.e, (size_t)am.cap * sizeof *am.e);
     qp__free(g, called.at, called.n);
     if (rc)
         return (qp_status)rc;

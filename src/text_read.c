@@ -268,12 +268,74 @@ line_end(struct reader *r)
 
 /* ==== lines ==== */
 
+/* The memo's entry for a text (hash h, len bytes): the slot holding it, or the
+ * empty slot where it would go; NULL without a table. */
+static struct amemo *
+amemo_slot(struct reader *r, const char *s, size_t len, uint32_t h)
+{
+    if (!r->capamemo)
+        return NULL;
+    for (uint32_t i = h & (r->capamemo - 1);; i = (i + 1) & (r->capamemo - 1)) {
+        struct amemo *e = &r->amemo[i];
+        if (!e->val || (e->hash == h && e->len == len && !memcmp(r->amemo_text + e->off, s, len)))
+            return e;
+    }
+}
+
+/* Keeps text s -> val in the memo. Best effort: without memory, or past the memo's
+ * limits, the text is simply not kept (values are then not shared; the graph is the
+ * same). */
+static void
+amemo_keep(struct reader *r, const char *s, size_t len, uint32_t h, uint32_t val)
+{
+    if (r->namemo >= AMEMO_MAX || r->amemo_used + len > AMEMO_BYTES)
+        return;
+    if ((r->namemo + 1) * 4 > r->capamemo * 3) { /* at most 3/4 full */
+        uint32_t ncap = r->capamemo ? r->capamemo * 2 : 64;
+        struct amemo *t = qp__alloc(r->g, (size_t)ncap * sizeof *t);
+        if (!t) {
+            qp__clear_err(r->g);
+            return;
+        }
+        memset(t, 0, (size_t)ncap * sizeof *t);
+        for (uint32_t i = 0; i < r->capamemo; i++) {
+            const struct amemo *e = &r->amemo[i];
+            if (!e->val)
+                continue;
+            uint32_t j = e->hash & (ncap - 1);
+            while (t[j].val)
+                j = (j + 1) & (ncap - 1);
+            t[j] = *e;
+        }
+        qp__free(r->g, r->amemo, (size_t)r->capamemo * sizeof *r->amemo);
+        r->amemo = t;
+        r->capamemo = ncap;
+    }
+    if (r->amemo_used + len > r->amemo_cap) {
+        size_t ncap = r->amemo_cap ? r->amemo_cap * 2 : 4096;
+        while (ncap < r->amemo_used + len)
+            ncap *= 2;
+        char *t = qp__realloc(r->g, r->amemo_text, r->amemo_cap, ncap);
+        if (!t) {
+            qp__clear_err(r->g);
+            return;
+        }
+        r->amemo_text = t;
+        r->amemo_cap = ncap;
+    }
+    struct amemo *e = amemo_slot(r, s, len, h);
+    memcpy(r->amemo_text + r->amemo_used, s, len);
+    *e = (struct amemo){h, (uint32_t)len, val, (uint32_t)r->amemo_used};
+    r->amemo_used += len;
+    r->namemo++;
+}
+
 /*
  * The attribute dict at r->pos, which must end the line. Models repeat
  * attribute texts (every BatchNorm2d(64), every ReLU(inplace=True)), so a line
- * whose rest is byte for byte one read recently gets the value that text
- * gave, without parsing it again: values are immutable and attribute dicts
- * hold no node references, so modules may share one.
+ * whose rest is byte for byte one read before gets the value that text gave,
+ * without parsing it again: values are immutable and attribute dicts hold no
+ * node references, so modules may share one.
  */
 static qp_status
 attrs_value(struct reader *r, const char *what, uint32_t *out)
@@ -281,10 +343,9 @@ attrs_value(struct reader *r, const char *what, uint32_t *out)
     const char *rest = r->s + r->pos;
     size_t len = r->n - r->pos;
     bool memo = len <= AMEMO_TEXT;
-    uint32_t h = memo ? qp__hash(rest, len) : 0, slot = h % AMEMO;
-    struct amemo *e = &r->amemo[slot];
-    if (memo && e->val && e->hash == h && e->len == len &&
-        !memcmp(r->amemo_text + (size_t)slot * AMEMO_TEXT, rest, len)) {
+    uint32_t h = memo ? qp__hash(rest, len) : 0;
+    const struct amemo *e = memo ? amemo_slot(r, rest, len, h) : NULL;
+    if (e && e->val) {
         r->pos = r->n;
         *out = e->val;
         return QP_OK;
@@ -295,14 +356,8 @@ attrs_value(struct reader *r, const char *what, uint32_t *out)
         return rc;
     if (r->nrefs != nref)
         return qp__tr_fail(r, QP_ERR_PARSE, r->refs[nref].col, "%s may not refer to nodes", what);
-    if (memo && !r->amemo_text)
-        r->amemo_text = qp__alloc(r->g, (size_t)AMEMO * AMEMO_TEXT); /* NULL: no memo */
-    if (memo && r->amemo_text) {
-        memcpy(r->amemo_text + (size_t)slot * AMEMO_TEXT, rest, len);
-        e->hash = h;
-        e->len = (uint32_t)len;
-        e->val = *out;
-    }
+    if (memo)
+        amemo_keep(r, rest, len, h, *out);
     return QP_OK;
 }
 
@@ -622,7 +677,7 @@ read_graph(qp_read_fn fn, void *ud, const char *text, size_t len, bool direct,
     r.ud = ud;
     r.direct = direct;
     r.text = text;
-    r.textlen = len;
+    r.textlen = direct ? len : 0;
     qp_status rc = qp_graph_create(opts ? opts->alloc : NULL, &r.g);
     if (rc) {
         r.err->status = rc;
@@ -630,8 +685,9 @@ read_graph(qp_read_fn fn, void *ud, const char *text, size_t len, bool direct,
         return rc;
     }
     /* about a new name per 128 bytes: the symbol table sized once for a large text
-     * (a hint: failing to is no error) */
-    if (r.direct && len >= 65536) {
+     * (len: its length, or for a stream the bytes it is expected to give; a hint:
+     * failing to is no error) */
+    if (len >= 65536) {
         qp__sym_presize(r.g, len / 128);
         /* and the arrays, generously (what is not used is never touched, and is
          * given back at the end): growth would copy them on the way */
@@ -655,7 +711,8 @@ read_graph(qp_read_fn fn, void *ud, const char *text, size_t len, bool direct,
     qp__free(r.g, r.chunk, r.chunk ? CHUNK : 0);
     qp__free(r.g, r.line, r.linecap);
     qp__tr_free_scratch(&r);
-    qp__free(r.g, r.amemo_text, (size_t)AMEMO * AMEMO_TEXT);
+    qp__free(r.g, r.amemo, (size_t)r.capamemo * sizeof *r.amemo);
+    qp__free(r.g, r.amemo_text, r.amemo_cap);
     if (rc) {
         if (r.err->status == QP_OK)
             qp__tr_fail(&r, rc, 1, "%s", r.g->errmsg[0] ? r.g->errmsg : qp_status_str(rc));
@@ -714,5 +771,25 @@ qp_graph_read_file(FILE *f, const qp_read_opts *opts, qp_graph **out, qp_error *
         }
         return QP_ERR_NULL_ARG;
     }
-    return qp_graph_read(file_read, f, opts, out, err);
+    /* a file's remaining size, where it can be seeked, sizes the graph at once (as for
+     * a text in memory) instead of by doublings and rehashes on the way */
+    size_t hint = 0;
+    long at = ftell(f);
+    if (at >= 0 && fseek(f, 0, SEEK_END) == 0) {
+        long end = ftell(f);
+        if (fseek(f, at, SEEK_SET) != 0) {
+            if (out)
+                *out = NULL;
+            if (err) {
+                memset(err, 0, sizeof *err);
+                err->status = QP_ERR_IO;
+                qp__fmt(err->msg, sizeof err->msg, "cannot seek back in the file");
+            }
+            return QP_ERR_IO;
+        }
+        if (end > at)
+            hint = (size_t)(end - at);
+    }
+    clearerr(f); /* a failed seek on a stream (a pipe) leaves it as it was */
+    return read_graph(file_read, f, NULL, hint, false, opts, out, err);
 }

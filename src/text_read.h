@@ -11,8 +11,9 @@
 #include <string.h>
 
 #define CHUNK (64u * 1024u)
-/* The attribute-text memo: slots, and the longest text it keeps. */
-enum { AMEMO = 64, AMEMO_TEXT = 1024 };
+/* The attribute-text memo: the longest text it keeps, the most texts, and the
+ * most bytes of them (past which new texts are parsed without being kept). */
+enum { AMEMO_TEXT = 1024, AMEMO_MAX = 1u << 14, AMEMO_BYTES = 4u << 20 };
 
 struct ref {
     uint32_t rec, line, col;
@@ -57,11 +58,16 @@ struct reader {
     size_t scap;
     uint32_t *keys; /* duplicate-key check */
     uint32_t capkeys;
-    /* attribute texts read recently, and the value each gave */
+    /* attribute texts read so far, and the value each gave: an open-addressing
+     * table over the texts (kept one after another in amemo_text), so that every
+     * module with the same attributes shares one value, however many distinct
+     * texts the graph has (a model's modules have tens to thousands) */
     struct amemo {
-        uint32_t hash, len, val;
-    } amemo[AMEMO];
-    char *amemo_text; /* AMEMO slots of AMEMO_TEXT bytes, allocated on first use */
+        uint32_t hash, len, val, off; /* val 0: empty slot */
+    } * amemo;
+    uint32_t namemo, capamemo; /* capamemo: a power of two, or 0 */
+    char *amemo_text;
+    size_t amemo_used, amemo_cap;
     /* syms read recently, tried before hashing (a compare in cache instead of a
      * probe of a large table): node names just defined, which args refer to,
      * module types, and the modules last called (call_module targets mostly

@@ -302,6 +302,7 @@ qp__out_init(qp__out *o, qp_write_fn fn, void *ud)
     o->n = 0;
     for (int i = 0; i < QP__OUT_FLOATS; i++)
         o->floats[i].len = 0;
+    o->next_float = 0;
 }
 
 static void
@@ -415,21 +416,23 @@ out_int(qp__out *o, int64_t i)
     qp__out_bytes(o, p, (size_t)(e - p));
 }
 
-/* A float through the writer's cache of recently formatted ones (keyed by bits). */
+/* A float through the writer's cache of recently formatted ones (keyed by bits;
+ * searched whole, replaced in turn: a graph's handful of floats, eps, momentum,
+ * inf, would collide in a direct-mapped table and be formatted again and again). */
 static void
 out_float(qp__out *o, double f)
 {
     uint64_t bits;
     memcpy(&bits, &f, sizeof bits);
-    unsigned slot = (unsigned)((((bits ^ (bits >> 29)) * 0x9e3779b97f4a7c15u) >> 32) %
-                               QP__OUT_FLOATS);
-    if (o->floats[slot].len && o->floats[slot].bits == bits) {
-        qp__out_bytes(o, o->floats[slot].text, o->floats[slot].len);
-        return;
-    }
+    for (int i = 0; i < QP__OUT_FLOATS; i++)
+        if (o->floats[i].len && o->floats[i].bits == bits) {
+            qp__out_bytes(o, o->floats[i].text, o->floats[i].len);
+            return;
+        }
     char buf[32];
     size_t len = qp__fmt_float(f, buf);
-    if (len < sizeof o->floats[slot].text) {
+    if (len < sizeof o->floats[0].text) {
+        unsigned slot = o->next_float++ % QP__OUT_FLOATS;
         o->floats[slot].bits = bits;
         o->floats[slot].len = (uint8_t)len;
         memcpy(o->floats[slot].text, buf, len);
@@ -494,8 +497,7 @@ qp__out_val(qp__out *o, const qp_graph *g, uint32_t v)
         break;
     case QP_VAL_NODE:
         qp__out_char(o, '%');
-        qp__out_bytes(o, qp__sym_str(g, g->nodes[r->a].name),
-                      qp__sym_len(g, g->nodes[r->a].name));
+        qp__out_bytes(o, qp__sym_str(g, g->nodes[r->a].name), qp__sym_len(g, g->nodes[r->a].name));
         break;
     case QP_VAL_TUPLE:
         out_items(o, g, r, '(', ')');

@@ -5,6 +5,8 @@
  * text is refused with its line and column, never crashes and never leaks;
  * streaming gives the same graph as reading from memory.
  */
+#define _POSIX_C_SOURCE 200809L /* popen, fileno */
+
 #include "testlib.h"
 
 #include <locale.h>
@@ -89,8 +91,8 @@ malformed_text_is_refused_with_its_place(void **state)
                  QP_ERR_DUP_NAME, 3, 2, "defined twice");
     expect_error("qgraph 1\n%x = frobnicate x () {}\n", QP_ERR_PARSE, 2, 6, "unknown op");
     expect_error("qgraph 1\n%x = placeholder x (1 2) {}\n", QP_ERR_PARSE, 2, 23, "expected ','");
-    expect_error("qgraph 1\n%x = placeholder x (99999999999999999999,) {}\n", QP_ERR_PARSE, 2,
-                 21, "64 bits");
+    expect_error("qgraph 1\n%x = placeholder x (99999999999999999999,) {}\n", QP_ERR_PARSE, 2, 21,
+                 "64 bits");
     static const char nul[] = "qgraph 1\n%x = placeholder x (\"a\0b\",) {}\n";
     expect_error_opts(nul, sizeof nul - 1, 0, QP_ERR_PARSE, 2, 23, "NUL");
 }
@@ -447,8 +449,8 @@ float_text_ignores_the_locale(void **state)
     char *in_c = qpt_graph_text(g);
     qp_graph_destroy(g);
     /* a locale whose decimal point is not '.', if this machine has one */
-    static const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8", "de_DE",  "fr_FR.UTF-8",
-                                        "fr_FR.utf8",  "fr_FR",      "ru_RU.UTF-8", "nl_NL.UTF-8",
+    static const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8",  "de_DE",       "fr_FR.UTF-8",
+                                        "fr_FR.utf8",  "fr_FR",       "ru_RU.UTF-8", "nl_NL.UTF-8",
                                         "it_IT.UTF-8", "es_ES.UTF-8", "pt_BR.UTF-8"};
     const char *found = NULL;
     for (size_t i = 0; i < sizeof names / sizeof names[0] && !found; i++)
@@ -483,9 +485,9 @@ static void
 numbers_are_refused_unless_well_formed(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"1.2.3", "1e", "1e+", "--1", "-", "0x10", "1_000", "1f",
-                                      ".", "-.e1", "1.5e5x", "-inf5", "1..2", "1e5.0", "5.e",
-                                      "-nan.0", ".e5", "1e5e5"};
+    static const char *const bad[] = {"1.2.3", "1e",    "1e+", "--1",    "-",      "0x10",
+                                      "1_000", "1f",    ".",   "-.e1",   "1.5e5x", "-inf5",
+                                      "1..2",  "1e5.0", "5.e", "-nan.0", ".e5",    "1e5e5"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[128];
         snprintf(text, sizeof text, "qgraph 1\n%%x = placeholder x (%s,) {}\n", bad[i]);
@@ -523,10 +525,10 @@ integers_fit_in_64_bits(void **state)
                 "-9223372036854775808) {}\n%output = output output (%x,) {}\n");
     expect_error("qgraph 1\n%x = placeholder x (9223372036854775808,) {}\n", QP_ERR_PARSE, 2, 21,
                  "integer 9223372036854775808 outside 64 bits");
-    expect_error("qgraph 1\n%x = placeholder x (-9223372036854775809,) {}\n", QP_ERR_PARSE, 2,
-                 21, "outside 64 bits");
-    expect_error("qgraph 1\n%x = placeholder x (18446744073709551616,) {}\n", QP_ERR_PARSE, 2,
-                 21, "outside 64 bits");
+    expect_error("qgraph 1\n%x = placeholder x (-9223372036854775809,) {}\n", QP_ERR_PARSE, 2, 21,
+                 "outside 64 bits");
+    expect_error("qgraph 1\n%x = placeholder x (18446744073709551616,) {}\n", QP_ERR_PARSE, 2, 21,
+                 "outside 64 bits");
     expect_error("qgraph 1\nmodule m nn.X {a: 1, b: 123456789012345678901234567890}\n",
                  QP_ERR_PARSE, 2, 25, "outside 64 bits");
 }
@@ -571,8 +573,9 @@ nesting_deeper_than_64_is_refused(void **state)
                 char *args = nested_args(k, empty, kinds[kk].open, kinds[kk].close);
                 size_t cap = strlen(args) + 128;
                 char *text = test_malloc(cap);
-                snprintf(text, cap, "qgraph 1\n%%x = placeholder x %s {}\n"
-                                    "%%output = output output (%%x,) {}\n",
+                snprintf(text, cap,
+                         "qgraph 1\n%%x = placeholder x %s {}\n"
+                         "%%output = output output (%%x,) {}\n",
                          args);
                 qpt_alloc st;
                 qpt_alloc_reset(&st);
@@ -614,8 +617,9 @@ nesting_deeper_than_64_is_refused(void **state)
     o += (size_t)snprintf(text + o, sizeof text - o, "1");
     for (int i = 0; i < 64; i++)
         o += (size_t)snprintf(text + o, sizeof text - o, "}");
-    snprintf(text + o, sizeof text - o, "\n%%x = placeholder x () {}\n"
-                                        "%%output = output output (%%x,) {}\n");
+    snprintf(text + o, sizeof text - o,
+             "\n%%x = placeholder x () {}\n"
+             "%%output = output output (%%x,) {}\n");
     rewrites_as(text, NULL);
     char *deeper = test_malloc(strlen(text) + 8);
     const char *at = strstr(text, "{k: 1}");
@@ -689,8 +693,7 @@ static void
 lines_must_be_well_formed(void **state)
 {
     (void)state;
-    expect_error("qgraph 1\n%x = placeholder x () {} junk\n", QP_ERR_PARSE, 2, 26,
-                 "trailing text");
+    expect_error("qgraph 1\n%x = placeholder x () {} junk\n", QP_ERR_PARSE, 2, 26, "trailing text");
     expect_error("qgraph 1\n%x = placeholder x ()\n", QP_ERR_PARSE, 2, 22, "expected '{'");
     expect_error("qgraph 1\n%x = placeholder x\n", QP_ERR_PARSE, 2, 19, "expected '('");
     expect_error("qgraph 1\n%x = placeholder\n", QP_ERR_PARSE, 2, 17, "expected a target");
@@ -712,11 +715,9 @@ lines_must_be_well_formed(void **state)
     expect_error("qgraph 1\n%x = placeholder x ([1)] {}\n", QP_ERR_PARSE, 2, 23,
                  "expected ',' or ']'");
     expect_error("qgraph 1\n%x = placeholder x (,) {}\n", QP_ERR_PARSE, 2, 21, "unexpected ','");
-    expect_error("qgraph 1\n%x = placeholder x (1,,) {}\n", QP_ERR_PARSE, 2, 23,
-                 "unexpected ','");
+    expect_error("qgraph 1\n%x = placeholder x (1,,) {}\n", QP_ERR_PARSE, 2, 23, "unexpected ','");
     expect_error("qgraph 1\n%x = placeholder x () {a 1}\n", QP_ERR_PARSE, 2, 26, "expected ':'");
-    expect_error("qgraph 1\n%x = placeholder x () {1: 2}\n", QP_ERR_PARSE, 2, 24,
-                 "expected a key");
+    expect_error("qgraph 1\n%x = placeholder x () {1: 2}\n", QP_ERR_PARSE, 2, 24, "expected a key");
     /* an empty quoted key is a key like any other (Python's, and preserve_attr's root) */
     {
         static const char ek[] = "qgraph 1\n%x = placeholder x () {\"\": 2}\n"
@@ -1077,9 +1078,9 @@ long_lines_are_refused_with_their_line(void **state)
     assert_int_equal(err.line, 3);
     assert_true(peak < QP_MAX_LINE + (1u << 20));
     /* the same inside a node line, and on the first line */
-    assert_int_equal(read_generated(10u << 20, "qgraph 1\n%x = placeholder x (\"", "\",) {}\n",
-                                    &err, &peak),
-                     QP_ERR_LIMIT);
+    assert_int_equal(
+        read_generated(10u << 20, "qgraph 1\n%x = placeholder x (\"", "\",) {}\n", &err, &peak),
+        QP_ERR_LIMIT);
     assert_int_equal(err.line, 2);
     assert_int_equal(read_generated(10u << 20, "qgraph 1", "\n", &err, &peak), QP_ERR_LIMIT);
     assert_int_equal(err.line, 1);
@@ -1255,6 +1256,67 @@ read_arguments_are_checked(void **state)
     assert_int_equal(st.live, 0);
 }
 
+/* A file is read from where it stands to its end, whatever its size (a big one is
+ * sized at once from what is left of it), and a stream that cannot seek is read
+ * the same. */
+static void
+files_are_read_from_their_position_and_pipes_too(void **state)
+{
+    (void)state;
+    enum { N = 4000 }; /* over 64 KiB of text: the size hint applies */
+    size_t cap = (size_t)N * 64 + 128, len = 0;
+    char *text = test_malloc(cap);
+    len += (size_t)snprintf(text + len, cap - len, "qgraph 1\n%%x = placeholder x () {}\n");
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(text + len, cap - len,
+                                "%%relu_%d = call_function torch.relu (%%%s%d,) {}\n", i,
+                                i ? "relu_" : "x", i ? i - 1 : 0);
+    assert_true(len > 65536);
+    /* "%x0" for the first: make it "%x" */
+    char *fix = strstr(text, "(%x0,)");
+    assert_non_null(fix);
+    memmove(fix + 3, fix + 4, strlen(fix + 4) + 1);
+    len--;
+    len += (size_t)snprintf(text + len, cap - len, "%%output = output output (%%relu_%d,) {}\n",
+                            N - 1);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    const char junk[] = "not a graph: skipped by the caller\n";
+    assert_int_equal(fwrite(junk, 1, sizeof junk - 1, f), sizeof junk - 1);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    assert_int_equal(fseek(f, (long)(sizeof junk - 1), SEEK_SET), 0);
+    qp_graph *g = NULL;
+    qp_error err;
+    assert_int_equal(qp_graph_read_file(f, NULL, &g, &err), QP_OK);
+    assert_int_equal(qp_graph_num_nodes(g), (uint32_t)N + 2);
+    assert_true(feof(f) || fgetc(f) == EOF); /* read to its end */
+    char *back = qpt_graph_text(g);
+    assert_string_equal(back, text);
+    test_free(back);
+    qp_graph_destroy(g);
+    fclose(f);
+#if defined(__linux__)
+    /* a pipe: no size to learn, the same graph */
+    char cmd[64];
+    FILE *t = tmpfile();
+    assert_non_null(t);
+    assert_int_equal(fwrite(text, 1, len, t), len);
+    fflush(t);
+    snprintf(cmd, sizeof cmd, "cat /dev/fd/%d", fileno(t));
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        assert_int_equal(qp_graph_read_file(p, NULL, &g, &err), QP_OK);
+        back = qpt_graph_text(g);
+        assert_string_equal(back, text);
+        test_free(back);
+        qp_graph_destroy(g);
+        pclose(p);
+    }
+    fclose(t);
+#endif
+    test_free(text);
+}
+
 struct sink {
     size_t calls, fail_at, bytes;
 };
@@ -1366,6 +1428,7 @@ main(int argc, char **argv)
         cmocka_unit_test(truncated_text_is_never_taken_for_whole),
         cmocka_unit_test(no_verify_keeps_structural_problems_only),
         cmocka_unit_test(read_arguments_are_checked),
+        cmocka_unit_test(files_are_read_from_their_position_and_pipes_too),
         cmocka_unit_test(writing_stops_at_the_first_failed_write),
         cmocka_unit_test(reading_fails_cleanly_without_memory),
     };
