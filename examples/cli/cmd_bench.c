@@ -142,21 +142,37 @@ count_write(void *ud, const char *data, size_t len)
     return 0;
 }
 
-/* The counting allocator: what the library holds now, and the most it held at once. */
+/* The counting allocator: what the library holds now, and the most it held at once,
+ * over `under`: in a fresh process the library's own default (big blocks in huge
+ * pages, as any program gets it), in the warm in-process mode the C library's
+ * realloc (whose freed memory mallopt keeps mapped from repeat to repeat). */
 struct counter {
     size_t cur, peak;
+    qp_allocator under;
 };
+
+static void *
+c_realloc(void *ud, void *p, size_t osize, size_t nsize)
+{
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(p);
+        return NULL;
+    }
+    return realloc(p, nsize);
+}
 
 static void *
 counting_alloc(void *ud, void *p, size_t osize, size_t nsize)
 {
     struct counter *c = ud;
     if (nsize == 0) {
-        free(p);
+        c->under.fn(c->under.ud, p, osize, 0);
         c->cur -= osize;
         return NULL;
     }
-    void *q = realloc(p, nsize);
+    void *q = c->under.fn(c->under.ud, p, osize, nsize);
     if (!q)
         return NULL;
     c->cur = c->cur - osize + nsize;
@@ -352,10 +368,10 @@ struct result {
 
 /* One repeat: read, prepare, write; fills s and r. */
 static int
-bench_once(const struct buf *text, qp_backend be, const qp_config *cfg, struct sample *s,
-           struct result *r)
+bench_once(const struct buf *text, qp_backend be, const qp_config *cfg, bool fresh,
+           struct sample *s, struct result *r)
 {
-    struct counter c = {0, 0};
+    struct counter c = {0, 0, fresh ? qp_allocator_default() : (qp_allocator){c_realloc, NULL}};
     qp_allocator alloc = {counting_alloc, &c};
     qp_read_opts opts = {&alloc, 0, NULL, NULL};
     qp_graph *g = NULL;
@@ -423,7 +439,7 @@ bench_fresh(const struct buf *text, qp_backend be, const qp_config *cfg, struct 
     }
     if (pid == 0) {
         close(fd[0]);
-        int rc = bench_once(text, be, cfg, &m.s, &m.r);
+        int rc = bench_once(text, be, cfg, true, &m.s, &m.r);
         const char *p = (const char *)&m;
         for (size_t left = sizeof m; !rc && left;) {
             ssize_t k = write(fd[1], p, left);
@@ -551,7 +567,7 @@ cmd_bench(int argc, char **argv)
             rc = bench_fresh(&text, be, cfg, &s[i], &r);
         else
 #endif
-            rc = bench_once(&text, be, cfg, &s[i], &r);
+            rc = bench_once(&text, be, cfg, false, &s[i], &r);
         if (r.peak > peak)
             peak = r.peak;
     }
