@@ -185,6 +185,10 @@ qp__graph_clone(const qp_graph *g, const struct qp__room *room, bool share_strin
         t->n = s->n;
         t->capsyms = capsyms;
     }
+    if (!rc && (rc = dup_array(h, (void **)&t->x, s->x, s->capx, s->capx, sizeof *s->x)) == QP_OK) {
+        t->capx = s->capx;
+        t->nx = s->nx;
+    }
     /* a copy that will need a bigger hash table gets it built from the records,
      * not a copy of the slots that would be rebuilt at once */
     if (room->syms * 4 > (uint64_t)s->nslots * 3) {

@@ -89,13 +89,20 @@ struct qp__param {
     uint32_t name, attrs;
 };
 
-/* An interned string. Bytes live in chunks that never move. */
+/* An interned string. Bytes live in chunks that never move. What few syms have
+ * (a name base's count, a parameter) is kept beside them (struct qp__symx), so
+ * a record is 24 bytes. */
 struct qp__sym {
     uint32_t chunk, off, len, hash;
     uint32_t node;   /* node named so (live or erased), 0 if none */
     uint32_t module; /* module with this path, 0 if none */
-    uint32_t count;  /* torch.fx namespace _base_count for this base name */
-    uint32_t param;  /* 1 + index in g->params of the parameter so named, 0 if none */
+};
+
+/* A sym's rarer facts; an entry of st.x, open addressing by sym (sym 0: empty). */
+struct qp__symx {
+    uint32_t sym;
+    uint32_t count; /* torch.fx namespace _base_count for this base name */
+    uint32_t param; /* 1 + index in g->params of the parameter so named, 0 if none */
 };
 
 struct qp__chunk {
@@ -113,6 +120,8 @@ struct qp__symtab {
     uint32_t n, capsyms; /* syms[0] is the empty string */
     uint32_t *slots;     /* open addressing over sym ids, 0 = empty */
     uint32_t nslots;     /* power of two */
+    struct qp__symx *x;  /* capx slots (0 or a power of two), nx used */
+    uint32_t nx, capx;
 };
 
 struct qp_graph {
@@ -240,6 +249,15 @@ qp_status qp__sym_reserve(qp_graph *g, uint32_t n);
  * from `lender` (which holds the original's), with their memory accounting; the
  * lender then frees none of them. */
 void qp__sym_take_borrowed(qp_graph *owner, qp_graph *lender);
+/* A sym's name-base count and parameter index (0 when it has none). */
+uint32_t qp__sym_count(const qp_graph *g, uint32_t sym);
+uint32_t qp__sym_param(const qp_graph *g, uint32_t sym);
+/* Room for n more syms to get a count or parameter: setting them then cannot fail. */
+qp_status qp__sym_extra_reserve(qp_graph *g, uint32_t n);
+/* Sets them. Setting 0 where none was set, or changing a sym that has an entry,
+ * allocates nothing; else NOMEM (nothing changed) when room was not reserved. */
+qp_status qp__sym_set_count(qp_graph *g, uint32_t sym, uint32_t count);
+qp_status qp__sym_set_param(qp_graph *g, uint32_t sym, uint32_t param);
 /* Sizes the hash table for about `total` syms at once (an estimate: the table is
  * rebuilt once instead of at every doubling on the way); records are not reserved. */
 qp_status qp__sym_presize(qp_graph *g, uint64_t total);
