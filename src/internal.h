@@ -340,11 +340,11 @@ struct qp__room {
     uint64_t syms, nodes, vals, mods;
 };
 /* qp_graph_clone whose copy has room (NULL: none) for what it is expected to hold:
- * its arrays get that capacity where it can be had, and its hash table is sized for
- * room->syms (built from the records rather than copied when it must be bigger
- * than g's). With share_strings the copy reads g's string bytes in place instead of copying
- * them (they are append-only): g must then outlive the copy, unchanged, unless
- * qp__sym_take_borrowed hands them over. */
+ * its arrays get that capacity (up to 4 MiB beyond their records), and its hash
+ * table is sized for room->syms (built from the records rather than copied when it
+ * must be bigger than g's). With share_strings the copy reads g's string bytes in
+ * place instead of copying them (they are append-only): g must then outlive the
+ * copy, unchanged, unless qp__sym_take_borrowed hands them over. */
 qp_status qp__graph_clone(const qp_graph *g, const struct qp__room *room, bool share_strings,
                           qp_graph **out);
 /* Exchanges the contents of two graphs (allocator, log and error text stay). */
