@@ -120,9 +120,12 @@ cli_small_allocator(void)
 #if ARENA
     static cli_arena a;
     static qp_allocator alloc;
-    if (alloc.fn)
-        return &alloc;
-    if (!thp_on_request())
+    static bool tried;
+    if (tried)
+        return alloc.fn ? &alloc : NULL;
+    tried = true;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || (size_t)page > ARENA_SIZE / 2 || !thp_on_request())
         return NULL;
     /* a 2 MiB aligned run: map twice that, trim the slack on both sides */
     char *p =
@@ -136,9 +139,9 @@ cli_small_allocator(void)
     p += head;
     /* touched once: with a huge page the whole run is then resident, else one page
      * (the kernel had none to give: no arena) */
-    unsigned char in[ARENA_SIZE / 4096];
+    unsigned char in[ARENA_SIZE / 4096]; /* a byte a page, of at least 4 KiB */
     if (madvise(p, ARENA_SIZE, MADV_HUGEPAGE) || (p[0] = 0, mincore(p, ARENA_SIZE, in)) ||
-        !(in[sizeof in - 1] & 1)) {
+        !(in[ARENA_SIZE / (size_t)page - 1] & 1)) {
         munmap(p, ARENA_SIZE);
         return NULL;
     }
