@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #define CLI_MAP 1
+#ifndef MAP_POPULATE
+#define MAP_POPULATE 0 /* Linux's: elsewhere the pages fault in as read */
+#endif
 #else
 #define CLI_MAP 0
 #endif
