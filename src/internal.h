@@ -240,6 +240,10 @@ qp_status qp__sym_reserve(qp_graph *g, uint32_t n);
  * from `lender` (which holds the original's), with their memory accounting; the
  * lender then frees none of them. */
 void qp__sym_take_borrowed(qp_graph *owner, qp_graph *lender);
+/* Forgets every sym from n on and every string byte stored since the chunk
+ * table's state was (nchunks, cur, chunks[cur].used): frees the chunks past
+ * nchunks and rebuilds the hash slots in place. Allocates nothing. */
+void qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32_t used);
 /* Sizes the hash table for about `total` syms at once (an estimate: the table is
  * rebuilt once instead of at every doubling on the way); records are not reserved. */
 qp_status qp__sym_presize(qp_graph *g, uint64_t total);
@@ -325,6 +329,35 @@ qp_status qp__graph_clone(const qp_graph *g, uint64_t syms_expected, bool share_
                           qp_graph **out);
 /* Exchanges the contents of two graphs (allocator, log and error text stay). */
 void qp__graph_swap(qp_graph *a, qp_graph *b);
+
+/* ==== undo.c ==== */
+
+/* What qp__undo_begin saved of a graph so that work done on it in place can be
+ * taken back (prepare runs its passes on the caller's graph). */
+struct qp__undo {
+    struct qp_graph hdr;                   /* counts, chunk state, report, gattrs, ... */
+    struct qp__node *nodes;                /* hdr.nnodes records */
+    struct qp__module *mods;               /* hdr.nmods records */
+    struct qp__param *params;              /* hdr.nparams */
+    uint32_t *comments;                    /* hdr.ncomments */
+    void **ptrs;                           /* hdr.nptrs */
+    void **node_user, **mod_user;          /* hdr.nnode_user, hdr.nmod_user */
+    struct qp__origins *orig;              /* hdr.caporig */
+    struct qp__undo_sym *syms;             /* hdr.st.n: the fields a sym's later life changes */
+    struct qp__undo_use *uses;             /* the NODE value records (use-list links) */
+    uint32_t nuses, used;                  /* nuses entries; used: hdr.st.chunks[cur].used */
+};
+/* Saves what later work on g may change (records appended after this are undone
+ * by truncation; of the records that exist, only nodes, modules, syms' bindings,
+ * params, comments, origins, user pointers and the use-list fields of NODE values
+ * are ever rewritten: value records are otherwise append-only). NOMEM: nothing
+ * saved, g unchanged. */
+qp_status qp__undo_begin(qp_graph *g, struct qp__undo *u);
+/* Puts g back exactly as it was at qp__undo_begin (capacities may stay grown;
+ * errmsg and errnode are left for the caller) and frees the log. Allocates nothing. */
+void qp__undo_rollback(qp_graph *g, struct qp__undo *u);
+/* Frees the log, keeping g as it is. */
+void qp__undo_end(qp_graph *g, struct qp__undo *u);
 
 /* ==== module.c ==== */
 

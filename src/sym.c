@@ -302,6 +302,27 @@ qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *o
 }
 
 void
+qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32_t used)
+{
+    struct qp__symtab *st = &g->st;
+    for (uint32_t i = nchunks; i < st->nchunks; i++)
+        qp__free(g, st->chunks[i].p, st->chunks[i].size);
+    st->nchunks = nchunks;
+    st->cur = cur;
+    st->chunks[cur].used = used;
+    st->n = n;
+    /* the slots as they would be had the syms past n never come: rebuilt in place
+     * (the table may have grown meanwhile; lookups do not depend on its size) */
+    memset(st->slots, 0, (size_t)st->nslots * sizeof *st->slots);
+    for (uint32_t id = 1; id < n; id++) {
+        uint32_t h = st->syms[id].hash, i = h & (st->nslots - 1);
+        while (st->slots[i])
+            i = (i + 1) & (st->nslots - 1);
+        st->slots[i] = slot_make(h, id, st->nslots);
+    }
+}
+
+void
 qp__sym_take_borrowed(qp_graph *owner, qp_graph *lender)
 {
     size_t bytes = 0;
