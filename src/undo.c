@@ -68,8 +68,7 @@ qp__undo_begin(qp_graph *g, struct qp__undo *u)
               save(g, (void **)&u->params, g->params, g->nparams, sizeof *g->params) &&
               save(g, (void **)&u->comments, g->comments, g->ncomments, sizeof *g->comments) &&
               save(g, (void **)&u->ptrs, g->ptrs, g->nptrs, sizeof *g->ptrs) &&
-              save(g, (void **)&u->node_user, g->node_user, g->nnode_user,
-                   sizeof *g->node_user) &&
+              save(g, (void **)&u->node_user, g->node_user, g->nnode_user, sizeof *g->node_user) &&
               save(g, (void **)&u->mod_user, g->mod_user, g->nmod_user, sizeof *g->mod_user) &&
               save(g, (void **)&u->orig, g->orig, g->caporig, sizeof *g->orig) &&
               (u->syms = qp__alloc(g, (size_t)g->st.n * sizeof *u->syms)) != NULL &&
