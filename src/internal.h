@@ -335,17 +335,17 @@ void qp__graph_swap(qp_graph *a, qp_graph *b);
 /* What qp__undo_begin saved of a graph so that work done on it in place can be
  * taken back (prepare runs its passes on the caller's graph). */
 struct qp__undo {
-    struct qp_graph hdr;                   /* counts, chunk state, report, gattrs, ... */
-    struct qp__node *nodes;                /* hdr.nnodes records */
-    struct qp__module *mods;               /* hdr.nmods records */
-    struct qp__param *params;              /* hdr.nparams */
-    uint32_t *comments;                    /* hdr.ncomments */
-    void **ptrs;                           /* hdr.nptrs */
-    void **node_user, **mod_user;          /* hdr.nnode_user, hdr.nmod_user */
-    struct qp__origins *orig;              /* hdr.caporig */
-    struct qp__undo_sym *syms;             /* hdr.st.n: the fields a sym's later life changes */
-    struct qp__undo_use *uses;             /* the NODE value records (use-list links) */
-    uint32_t nuses, used;                  /* nuses entries; used: hdr.st.chunks[cur].used */
+    struct qp_graph hdr;          /* counts, chunk state, report, gattrs, ... */
+    struct qp__node *nodes;       /* hdr.nnodes records */
+    struct qp__module *mods;      /* hdr.nmods records */
+    struct qp__param *params;     /* hdr.nparams */
+    uint32_t *comments;           /* hdr.ncomments */
+    void **ptrs;                  /* hdr.nptrs */
+    void **node_user, **mod_user; /* hdr.nnode_user, hdr.nmod_user */
+    struct qp__origins *orig;     /* hdr.caporig */
+    struct qp__undo_sym *syms;    /* hdr.st.n: the fields a sym's later life changes */
+    struct qp__undo_use *uses;    /* the NODE value records (use-list links) */
+    uint32_t nuses, used;         /* nuses entries; used: hdr.st.chunks[cur].used */
 };
 /* Saves what later work on g may change (records appended after this are undone
  * by truncation; of the records that exist, only nodes, modules, syms' bindings,
