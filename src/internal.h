@@ -242,8 +242,11 @@ qp_status qp__sym_reserve(qp_graph *g, uint32_t n);
 void qp__sym_take_borrowed(qp_graph *owner, qp_graph *lender);
 /* Forgets every sym from n on and every string byte stored since the chunk
  * table's state was (nchunks, cur, chunks[cur].used): frees the chunks past
- * nchunks and rebuilds the hash slots in place. Allocates nothing. */
-void qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32_t used);
+ * nchunks, shrinks the hash table back to nslots slots if it is bigger (when the
+ * allocator can: else it stays as it is) and rebuilds it in place. A failed shrink
+ * leaves a message in g->errmsg. */
+void qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32_t used,
+                      uint32_t nslots);
 /* Sizes the hash table for about `total` syms at once (an estimate: the table is
  * rebuilt once instead of at every doubling on the way); records are not reserved. */
 qp_status qp__sym_presize(qp_graph *g, uint64_t total);
@@ -353,8 +356,9 @@ struct qp__undo {
  * are ever rewritten: value records are otherwise append-only). NOMEM: nothing
  * saved, g unchanged. */
 qp_status qp__undo_begin(qp_graph *g, struct qp__undo *u);
-/* Puts g back exactly as it was at qp__undo_begin (capacities may stay grown;
- * errmsg and errnode are left for the caller) and frees the log. Allocates nothing. */
+/* Puts g back exactly as it was at qp__undo_begin and frees the log. Arrays that
+ * grew are shrunk back to their old capacities where the allocator can (else they
+ * stay bigger: capacity is not state); errmsg and errnode are left as they are. */
 void qp__undo_rollback(qp_graph *g, struct qp__undo *u);
 /* Frees the log, keeping g as it is. */
 void qp__undo_end(qp_graph *g, struct qp__undo *u);

@@ -302,9 +302,18 @@ qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *o
 }
 
 void
-qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32_t used)
+qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32_t used,
+                 uint32_t nslots)
 {
     struct qp__symtab *st = &g->st;
+    if (nslots && st->nslots > nslots) {
+        uint32_t *p = qp__realloc(g, st->slots, (size_t)st->nslots * sizeof *p,
+                                  (size_t)nslots * sizeof *p);
+        if (p) {
+            st->slots = p;
+            st->nslots = nslots;
+        }
+    }
     for (uint32_t i = nchunks; i < st->nchunks; i++)
         qp__free(g, st->chunks[i].p, st->chunks[i].size);
     st->nchunks = nchunks;
@@ -312,7 +321,8 @@ qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32
     st->chunks[cur].used = used;
     st->n = n;
     /* the slots as they would be had the syms past n never come: rebuilt in place
-     * (the table may have grown meanwhile; lookups do not depend on its size) */
+     * (in a bigger table if it could not shrink back: lookups do not depend on its
+     * size) */
     memset(st->slots, 0, (size_t)st->nslots * sizeof *st->slots);
     for (uint32_t id = 1; id < n; id++) {
         uint32_t h = st->syms[id].hash, i = h & (st->nslots - 1);

@@ -107,10 +107,33 @@ qp__undo_end(qp_graph *g, struct qp__undo *u)
         u->f = NULL;                                                                               \
     } while (0)
 
+/* Gives an array the capacity it had (none: freed) when the allocator can. */
+static void
+shrink(qp_graph *g, void **arr, uint32_t *cap, uint32_t want, size_t esz)
+{
+    if (*cap <= want)
+        return;
+    if (!want) {
+        qp__free(g, *arr, (size_t)*cap * esz);
+        *arr = NULL;
+        *cap = 0;
+        return;
+    }
+    void *p = qp__realloc(g, *arr, (size_t)*cap * esz, (size_t)want * esz);
+    if (p) {
+        *arr = p;
+        *cap = want;
+    }
+}
+
 void
 qp__undo_rollback(qp_graph *g, struct qp__undo *u)
 {
     const qp_graph *h = &u->hdr;
+    /* the failure's message stays, whatever a failed shrink below says */
+    uint32_t errnode = g->errnode;
+    char errmsg[sizeof g->errmsg];
+    memcpy(errmsg, g->errmsg, sizeof errmsg);
     /* existing records back, appended ones dropped (arrays only grow, so the
      * current ones hold at least the saved counts) */
     if (h->nnodes)
@@ -139,7 +162,7 @@ qp__undo_rollback(qp_graph *g, struct qp__undo *u)
         y->count = s->count;
         y->param = s->param;
     }
-    qp__sym_truncate(g, h->st.n, h->st.nchunks, h->st.cur, u->used);
+    qp__sym_truncate(g, h->st.n, h->st.nchunks, h->st.cur, u->used, h->st.nslots);
     SIDE_BACK(node_user, nnode_user);
     SIDE_BACK(mod_user, nmod_user);
     SIDE_BACK(orig, caporig);
@@ -156,5 +179,17 @@ qp__undo_rollback(qp_graph *g, struct qp__undo *u)
     g->report = h->report;
     g->explain = h->explain;
     g->explain_free = h->explain_free;
+#define SHRINK(arr, cap) shrink(g, (void **)&g->arr, &g->cap, h->cap, sizeof *g->arr)
+    SHRINK(nodes, capnodes);
+    SHRINK(vals, capvals);
+    SHRINK(mods, capmods);
+    SHRINK(params, capparams);
+    SHRINK(comments, capcomments);
+    SHRINK(ptrs, capptrs);
+    SHRINK(st.syms, st.capsyms);
+    SHRINK(st.chunks, st.capchunks);
+#undef SHRINK
     free_log(g, u);
+    g->errnode = errnode;
+    memcpy(g->errmsg, errmsg, sizeof errmsg);
 }
