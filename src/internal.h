@@ -235,11 +235,6 @@ uint32_t qp__sym_len(const qp_graph *g, uint32_t sym);
 /* Reserves room so that `n` more interns cannot fail for want of slots or records
  * (bytes may still be needed). */
 qp_status qp__sym_reserve(qp_graph *g, uint32_t n);
-/* After a swap of a working copy made with shared strings into the original's
- * handle: `owner` (which holds the copy's table now) takes the chunks it borrowed
- * from `lender` (which holds the original's), with their memory accounting; the
- * lender then frees none of them. */
-void qp__sym_take_borrowed(qp_graph *owner, qp_graph *lender);
 /* Forgets every sym from n on and every string byte stored since the chunk
  * table's state was (nchunks, cur, chunks[cur].used): frees the chunks past
  * nchunks, shrinks the hash table back to nslots slots if it is bigger (when the
@@ -326,8 +321,7 @@ void qp__graph_trim(qp_graph *g);
 /* qp_graph_clone whose copy has a hash table sized for syms_expected syms in all
  * (built from the records rather than copied when it must be bigger than g's).
  * With share_strings the copy reads g's string bytes in place instead of copying
- * them (they are append-only): g must then outlive the copy, unchanged, unless
- * qp__sym_take_borrowed hands them over. */
+ * them (they are append-only): g must then outlive the copy, unchanged. */
 qp_status qp__graph_clone(const qp_graph *g, uint64_t syms_expected, bool share_strings,
                           qp_graph **out);
 /* Exchanges the contents of two graphs (allocator, log and error text stay). */

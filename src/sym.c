@@ -331,17 +331,3 @@ qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32
         st->slots[i] = slot_make(h, id, st->nslots);
     }
 }
-
-void
-qp__sym_take_borrowed(qp_graph *owner, qp_graph *lender)
-{
-    size_t bytes = 0;
-    for (uint32_t i = 0; i < owner->st.nborrowed; i++)
-        bytes += owner->st.chunks[i].size;
-    owner->st.nborrowed = 0;
-    owner->mem += bytes;
-    if (owner->mem > owner->mem_peak)
-        owner->mem_peak = owner->mem;
-    lender->st.nborrowed = lender->st.nchunks;
-    lender->mem -= bytes;
-}
