@@ -124,6 +124,12 @@ std_alloc(void *ud, void *p, size_t osize, size_t nsize)
 }
 
 qp_allocator
+qp_allocator_default(void)
+{
+    return (qp_allocator){std_alloc, NULL};
+}
+
+qp_allocator
 qp__allocator_or_std(const qp_allocator *a)
 {
     return a && a->fn ? *a : (qp_allocator){std_alloc, NULL};

@@ -165,6 +165,10 @@ qp__graph_clone(const qp_graph *g, uint64_t syms_expected, bool share_strings, q
         t->n = s->n;
         t->capsyms = s->n;
     }
+    if (!rc && (rc = dup_array(h, (void **)&t->x, s->x, s->capx, s->capx, sizeof *s->x)) == QP_OK) {
+        t->capx = s->capx;
+        t->nx = s->nx;
+    }
     /* a copy that will need a bigger hash table gets it built from the records,
      * not a copy of the slots that would be rebuilt at once */
     if (syms_expected * 4 > (uint64_t)s->nslots * 3) {

@@ -89,13 +89,20 @@ struct qp__param {
     uint32_t name, attrs;
 };
 
-/* An interned string. Bytes live in chunks that never move. */
+/* An interned string. Bytes live in chunks that never move. What few syms have
+ * (a name base's count, a parameter) is kept beside them (struct qp__symx), so
+ * a record is 24 bytes. */
 struct qp__sym {
     uint32_t chunk, off, len, hash;
     uint32_t node;   /* node named so (live or erased), 0 if none */
     uint32_t module; /* module with this path, 0 if none */
-    uint32_t count;  /* torch.fx namespace _base_count for this base name */
-    uint32_t param;  /* 1 + index in g->params of the parameter so named, 0 if none */
+};
+
+/* A sym's rarer facts; an entry of st.x, open addressing by sym (sym 0: empty). */
+struct qp__symx {
+    uint32_t sym;
+    uint32_t count; /* torch.fx namespace _base_count for this base name */
+    uint32_t param; /* 1 + index in g->params of the parameter so named, 0 if none */
 };
 
 struct qp__chunk {
@@ -113,6 +120,8 @@ struct qp__symtab {
     uint32_t n, capsyms; /* syms[0] is the empty string */
     uint32_t *slots;     /* open addressing over sym ids, 0 = empty */
     uint32_t nslots;     /* power of two */
+    struct qp__symx *x;  /* capx slots (0 or a power of two), nx used */
+    uint32_t nx, capx;
 };
 
 struct qp_graph {
@@ -242,6 +251,15 @@ qp_status qp__sym_reserve(qp_graph *g, uint32_t n);
  * leaves a message in g->errmsg. */
 void qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32_t used,
                       uint32_t nslots);
+/* A sym's name-base count and parameter index (0 when it has none). */
+uint32_t qp__sym_count(const qp_graph *g, uint32_t sym);
+uint32_t qp__sym_param(const qp_graph *g, uint32_t sym);
+/* Room for n more syms to get a count or parameter: setting them then cannot fail. */
+qp_status qp__sym_extra_reserve(qp_graph *g, uint32_t n);
+/* Sets them. Setting 0 where none was set, or changing a sym that has an entry,
+ * allocates nothing; else NOMEM (nothing changed) when room was not reserved. */
+qp_status qp__sym_set_count(qp_graph *g, uint32_t sym, uint32_t count);
+qp_status qp__sym_set_param(qp_graph *g, uint32_t sym, uint32_t param);
 /* Sizes the hash table for about `total` syms at once (an estimate: the table is
  * rebuilt once instead of at every doubling on the way); records are not reserved. */
 qp_status qp__sym_presize(qp_graph *g, uint64_t total);
@@ -340,7 +358,8 @@ struct qp__undo {
     void **ptrs;                  /* hdr.nptrs */
     void **node_user, **mod_user; /* hdr.nnode_user, hdr.nmod_user */
     struct qp__origins *orig;     /* hdr.caporig */
-    struct qp__undo_sym *syms;    /* hdr.st.n: the fields a sym's later life changes */
+    struct qp__symx *symx;        /* hdr.st.capx: names' counts, params (slots as they were) */
+    struct qp__undo_sym *syms;    /* hdr.st.n: the node and module a sym names */
     struct qp__undo_use *uses;    /* the NODE value records (use-list links) */
     uint32_t nuses, used;         /* nuses entries; used: hdr.st.chunks[cur].used */
 };

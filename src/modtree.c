@@ -351,7 +351,7 @@ qp__mod_gc(qp_graph *g)
     for (uint32_t i = 0; i < g->nparams; i++) {
         uint32_t name = g->params[i].name;
         /* the sym's index into the table follows the compaction */
-        g->st.syms[name].param = called[name] & 2 ? k + 1 : 0;
+        qp__sym_set_param(g, name, called[name] & 2 ? k + 1 : 0); /* has an entry: no alloc */
         if (called[name] & 2)
             g->params[k++] = g->params[i];
     }

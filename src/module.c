@@ -446,13 +446,14 @@ qp_graph_add_param(qp_graph *g, const char *name, qp_val attrs)
     uint32_t s;
     if ((rc = qp__sym_intern(g, name, strlen(name), &s)))
         return rc;
-    if (g->st.syms[s].param)
+    if (qp__sym_param(g, s))
         return qp__err(g, QP_ERR_DUP_NAME, "parameter '%.200s' already exists", name);
-    if ((rc = QP__GROW(g, g->params, g->nparams, g->capparams, 1)))
+    if ((rc = QP__GROW(g, g->params, g->nparams, g->capparams, 1)) ||
+        (rc = qp__sym_extra_reserve(g, 1)))
         return rc;
     g->params[g->nparams].name = s;
     g->params[g->nparams].attrs = attrs.id ? attrs.id : qp__val_empty(g, QP_VAL_DICT);
-    g->st.syms[s].param = ++g->nparams;
+    qp__sym_set_param(g, s, ++g->nparams); /* room reserved: cannot fail */
     return QP_OK;
 }
 

@@ -158,15 +158,16 @@ qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *out)
         /* f'{base}_{num}' drops leading zeros */
         n = base_len + (size_t)sprintf(buf + base_len, "_%llu", (unsigned long long)num);
     }
+    /* room for the base's count too: nothing may fail once the name is chosen */
     qp_status rc = qp__sym_reserve(g, 2);
-    if (rc)
+    if (rc || (rc = qp__sym_extra_reserve(g, 1)))
         return rc;
     uint32_t base;
     rc = qp__sym_intern(g, buf, base_len, &base);
     if (rc)
         return rc;
     /* count: every base_1..base_count is known taken (names are never freed) */
-    uint32_t known = g->st.syms[base].count;
+    uint32_t known = qp__sym_count(g, base);
     /* a candidate without a number is the base itself: no second lookup */
     bool is_base = n == base_len;
     bool taken = is_base ? g->st.syms[base].node || is_reserved(buf, n) : name_taken(g, buf, n);
@@ -185,6 +186,6 @@ qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *out)
     /* The name is taken only once the caller links a node to it, and nothing
      * may fail after this: insert() reserves the node record first. */
     if (num == (uint64_t)known + 1 && num <= UINT32_MAX)
-        g->st.syms[base].count = (uint32_t)num;
+        qp__sym_set_count(g, base, (uint32_t)num); /* room reserved: cannot fail */
     return QP_OK;
 }

@@ -188,6 +188,7 @@ qp__sym_free(qp_graph *g)
     qp__free(g, st->chunks, (size_t)st->capchunks * sizeof *st->chunks);
     qp__free(g, st->syms, (size_t)st->capsyms * sizeof *st->syms);
     qp__free(g, st->slots, (size_t)st->nslots * sizeof *st->slots);
+    qp__free(g, st->x, (size_t)st->capx * sizeof *st->x);
     memset(st, 0, sizeof *st);
 }
 
@@ -330,4 +331,107 @@ qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32
             i = (i + 1) & (st->nslots - 1);
         st->slots[i] = slot_make(h, id, st->nslots);
     }
+}
+
+/* ==== the rarer facts: a name base's count, a parameter ==== */
+
+/* The slot of sym in st.x, or the empty slot where it would go (capx > 0). */
+static struct qp__symx *
+x_slot(const struct qp__symtab *st, uint32_t sym)
+{
+    uint32_t h = sym * 0x9e3779b9u;
+    for (uint32_t i = (h ^ h >> 16) & (st->capx - 1);; i = (i + 1) & (st->capx - 1))
+        if (!st->x[i].sym || st->x[i].sym == sym)
+            return &st->x[i];
+}
+
+static const struct qp__symx *
+x_find(const qp_graph *g, uint32_t sym)
+{
+    if (!g->st.capx)
+        return NULL;
+    const struct qp__symx *e = x_slot(&g->st, sym);
+    return e->sym ? e : NULL;
+}
+
+uint32_t
+qp__sym_count(const qp_graph *g, uint32_t sym)
+{
+    const struct qp__symx *e = x_find(g, sym);
+    return e ? e->count : 0;
+}
+
+uint32_t
+qp__sym_param(const qp_graph *g, uint32_t sym)
+{
+    const struct qp__symx *e = x_find(g, sym);
+    return e ? e->param : 0;
+}
+
+qp_status
+qp__sym_extra_reserve(qp_graph *g, uint32_t n)
+{
+    struct qp__symtab *st = &g->st;
+    uint64_t want = (uint64_t)st->nx + n;
+    if (want * 4 <= (uint64_t)st->capx * 3)
+        return QP_OK;
+    uint64_t ncap = st->capx ? st->capx : 16;
+    while (want * 4 > ncap * 3)
+        ncap *= 2;
+    if (ncap > (UINT32_MAX >> 4))
+        return qp__err(g, QP_ERR_LIMIT, "too many parameters and name bases");
+    struct qp__symx *t = qp__alloc(g, (size_t)ncap * sizeof *t);
+    if (!t)
+        return QP_ERR_NOMEM;
+    memset(t, 0, (size_t)ncap * sizeof *t);
+    struct qp__symtab old = *st;
+    st->x = t;
+    st->capx = (uint32_t)ncap;
+    for (uint32_t i = 0; i < old.capx; i++)
+        if (old.x[i].sym)
+            *x_slot(st, old.x[i].sym) = old.x[i];
+    qp__free(g, old.x, (size_t)old.capx * sizeof *old.x);
+    return QP_OK;
+}
+
+/* The entry of sym, made if need be (NULL: no room; nothing changed). */
+static struct qp__symx *
+x_entry(qp_graph *g, uint32_t sym)
+{
+    struct qp__symtab *st = &g->st;
+    if (st->capx) {
+        struct qp__symx *e = x_slot(st, sym);
+        if (e->sym)
+            return e;
+    }
+    if (qp__sym_extra_reserve(g, 1))
+        return NULL;
+    struct qp__symx *e = x_slot(st, sym);
+    e->sym = sym;
+    st->nx++;
+    return e;
+}
+
+qp_status
+qp__sym_set_count(qp_graph *g, uint32_t sym, uint32_t count)
+{
+    if (!count && !x_find(g, sym))
+        return QP_OK;
+    struct qp__symx *e = x_entry(g, sym);
+    if (!e)
+        return QP_ERR_NOMEM;
+    e->count = count;
+    return QP_OK;
+}
+
+qp_status
+qp__sym_set_param(qp_graph *g, uint32_t sym, uint32_t param)
+{
+    if (!param && !x_find(g, sym))
+        return QP_OK;
+    struct qp__symx *e = x_entry(g, sym);
+    if (!e)
+        return QP_ERR_NOMEM;
+    e->param = param;
+    return QP_OK;
 }

@@ -392,16 +392,18 @@ attr_line(struct reader *r)
     uint32_t name, attrs;
     if (rc || (rc = qp__tr_intern(r, r->s + p0, pl, &name)))
         return rc;
-    if (g->st.syms[name].param) /* one probe, not a scan: 10^5 attr lines stay linear */
+    if (qp__sym_param(g, name)) /* one probe, not a scan: 10^5 attr lines stay linear */
         return qp__tr_fail(r, QP_ERR_DUP_NAME, p0 + 1, "attr %.*s defined twice", (int)pl,
                            r->s + p0);
     if ((rc = attrs_value(r, "parameter attributes", &attrs)))
         return rc;
     if ((rc = QP__GROW(g, g->params, g->nparams, g->capparams, 1)))
         return qp__tr_fail_g(r, rc);
+    if ((rc = qp__sym_extra_reserve(g, 1)))
+        return qp__tr_fail_g(r, rc);
     g->params[g->nparams].name = name;
     g->params[g->nparams].attrs = attrs;
-    g->st.syms[name].param = ++g->nparams;
+    qp__sym_set_param(g, name, ++g->nparams); /* room reserved: cannot fail */
     return QP_OK;
 }
 

@@ -131,7 +131,7 @@ record(qp_tracer *t, qp_op op, const char *target, qp_val args, qp_val kwargs, q
                      qp__err(t->g, QP_ERR_NOT_FOUND, "call of undeclared module '%.200s'", target));
     if (target && op == QP_OP_GET_ATTR) {
         uint32_t s = qp__sym_find(t->g, target, strlen(target));
-        if (!s || !t->g->st.syms[s].param) /* the sym knows its parameter: one probe */
+        if (!s || !qp__sym_param(t->g, s)) /* the sym knows its parameter: one probe */
             return stick(t, qp__err(t->g, QP_ERR_NOT_FOUND,
                                     "get_attr of undeclared parameter "
                                     "'%.200s'",

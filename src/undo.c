@@ -7,7 +7,8 @@
  * string bytes) are undone by truncating to the counts saved at the start.
  * Records that existed are saved where they can change: nodes and modules whole
  * (prepare relinks nearly every one: use lists, the module table's order), a
- * sym's bindings (node, module, name counter, param; its bytes never change),
+ * sym's bindings (node, module; its bytes never change) and the side table of
+ * name counters and params,
  * and of the value records only the NODE ones' use-list fields, since values
  * are otherwise append-only (graph.c's use lists are the one place that writes
  * an existing value record). The small side arrays are copied whole.
@@ -17,7 +18,7 @@
 #include <string.h>
 
 struct qp__undo_sym {
-    uint32_t node, module, count, param;
+    uint32_t node, module;
 };
 
 struct qp__undo_use {
@@ -49,6 +50,7 @@ free_log(qp_graph *g, struct qp__undo *u)
     qp__free(g, u->node_user, (size_t)h->nnode_user * sizeof *u->node_user);
     qp__free(g, u->mod_user, (size_t)h->nmod_user * sizeof *u->mod_user);
     qp__free(g, u->orig, (size_t)h->caporig * sizeof *u->orig);
+    qp__free(g, u->symx, (size_t)h->st.capx * sizeof *u->symx);
     qp__free(g, u->syms, (size_t)h->st.n * sizeof *u->syms);
     qp__free(g, u->uses, (size_t)u->nuses * sizeof *u->uses);
     memset(u, 0, sizeof *u);
@@ -71,6 +73,7 @@ qp__undo_begin(qp_graph *g, struct qp__undo *u)
               save(g, (void **)&u->node_user, g->node_user, g->nnode_user, sizeof *g->node_user) &&
               save(g, (void **)&u->mod_user, g->mod_user, g->nmod_user, sizeof *g->mod_user) &&
               save(g, (void **)&u->orig, g->orig, g->caporig, sizeof *g->orig) &&
+              save(g, (void **)&u->symx, g->st.x, g->st.capx, sizeof *g->st.x) &&
               (u->syms = qp__alloc(g, (size_t)g->st.n * sizeof *u->syms)) != NULL &&
               (!nuses || (u->uses = qp__alloc(g, (size_t)nuses * sizeof *u->uses)) != NULL);
     if (!ok) {
@@ -81,7 +84,7 @@ qp__undo_begin(qp_graph *g, struct qp__undo *u)
     u->nuses = nuses;
     for (uint32_t i = 0; i < g->st.n; i++) {
         const struct qp__sym *y = &g->st.syms[i];
-        u->syms[i] = (struct qp__undo_sym){y->node, y->module, y->count, y->param};
+        u->syms[i] = (struct qp__undo_sym){y->node, y->module};
     }
     for (uint32_t v = 0, k = 0; v < g->nvals; v++) {
         const struct qp__val *r = &g->vals[v];
@@ -159,13 +162,16 @@ qp__undo_rollback(qp_graph *g, struct qp__undo *u)
         const struct qp__undo_sym *s = &u->syms[i];
         y->node = s->node;
         y->module = s->module;
-        y->count = s->count;
-        y->param = s->param;
     }
     qp__sym_truncate(g, h->st.n, h->st.nchunks, h->st.cur, u->used, h->st.nslots);
     SIDE_BACK(node_user, nnode_user);
     SIDE_BACK(mod_user, nmod_user);
     SIDE_BACK(orig, caporig);
+    qp__free(g, g->st.x, (size_t)g->st.capx * sizeof *g->st.x);
+    g->st.x = u->symx;
+    g->st.capx = h->st.capx;
+    g->st.nx = h->st.nx;
+    u->symx = NULL;
     g->norig = h->norig;
     g->nnodes = h->nnodes;
     g->nlive = h->nlive;

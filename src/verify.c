@@ -100,7 +100,7 @@ is_node_name(const char *s, size_t len)
 static bool
 param_exists(const qp_graph *g, uint32_t target)
 {
-    uint32_t p = g->st.syms[target].param;
+    uint32_t p = qp__sym_param(g, target);
     return p && p <= g->nparams && g->params[p - 1].name == target;
 }
 

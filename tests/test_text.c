@@ -1317,6 +1317,52 @@ files_are_read_from_their_position_and_pipes_too(void **state)
     test_free(text);
 }
 
+/* Many parameters, each read by a get_attr node, and many names on one base:
+ * every parameter is found by its name (the verifier checks each get_attr), a
+ * second definition is refused, and each name keeps its number. */
+static void
+many_parameters_and_name_bases(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    size_t cap = (size_t)N * 128 + 256, len = 0;
+    char *text = test_malloc(cap);
+    len += (size_t)snprintf(text + len, cap - len, "qgraph 1\n");
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(text + len, cap - len, "attr w%d {shape: (%d,)}\n", i, i + 1);
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%%w%d = get_attr w%d () {}\n", i, i);
+    len += (size_t)snprintf(text + len, cap - len, "%%output = output output (%%w%d,) {}\n",
+                            N - 1);
+    qp_graph *g = NULL;
+    qp_error err;
+    assert_int_equal(qp_graph_read_text(text, len, NULL, &g, &err), QP_OK);
+    assert_int_equal(qp_graph_num_nodes(g), (uint32_t)N + 1);
+    char *back = qpt_graph_text(g);
+    assert_string_equal(back, text);
+    test_free(back);
+    assert_int_equal(qp_graph_add_param(g, "w17", QP_NULL_VAL), QP_ERR_DUP_NAME);
+    assert_int_equal(qp_graph_add_param(g, "w_new", QP_NULL_VAL), QP_OK);
+    /* names on one base: torch.fx numbering, base_1, base_2, ... */
+    qp_node prev = qp_graph_find_node(g, "w0");
+    for (int i = 0; i < 50; i++) {
+        qp_val a;
+        assert_int_equal(qp_val_new_node(g, prev, &a), QP_OK);
+        qp_val args;
+        assert_int_equal(qp_val_new_tuple(g, 1, &a, &args), QP_OK);
+        qp_node_spec spec = {QP_OP_CALL_FUNCTION, "torch.relu", NULL, args, QP_NULL_VAL};
+        assert_int_equal(qp_graph_insert_before(g, qp_graph_last(g), &spec, &prev), QP_OK);
+        char want[32];
+        if (i)
+            snprintf(want, sizeof want, "relu_%d", i);
+        else
+            snprintf(want, sizeof want, "relu");
+        assert_string_equal(qp_node_name(g, prev), want);
+    }
+    qp_graph_destroy(g);
+    test_free(text);
+}
+
 struct sink {
     size_t calls, fail_at, bytes;
 };
@@ -1429,6 +1475,7 @@ main(int argc, char **argv)
         cmocka_unit_test(no_verify_keeps_structural_problems_only),
         cmocka_unit_test(read_arguments_are_checked),
         cmocka_unit_test(files_are_read_from_their_position_and_pipes_too),
+        cmocka_unit_test(many_parameters_and_name_bases),
         cmocka_unit_test(writing_stops_at_the_first_failed_write),
         cmocka_unit_test(reading_fails_cleanly_without_memory),
     };

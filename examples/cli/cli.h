@@ -24,6 +24,9 @@ int cli_close_out(FILE *f, const char *path);
 /* Reads a .qcfg file; prints FILE:LINE:COL: message and returns NULL on error. */
 qp_config *cli_read_config(const char *path);
 
+/* The name this program was started as (main's argv[0]). */
+const char *cli_argv0(void);
+
 int cmd_fmt(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
@@ -31,6 +34,12 @@ int cmd_check(int argc, char **argv);
 int cmd_dot(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+/* qprep bench --process ... (cmd_benchproc.c): whole processes of this executable; exit 2
+ * where processes cannot be started. */
+int cmd_bench_process(int argc, char **argv);
+/* qprep bench --floor IN.qg BYTES OUT: reads IN.qg whole, writes BYTES bytes (its text again
+ * and again) to OUT; the I/O floor --process measures. */
+int cmd_bench_floor(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_benchquant(int argc, char **argv);
 

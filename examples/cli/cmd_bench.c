@@ -1,7 +1,9 @@
 /*
  * cmd_bench.c - qprep bench and qprep gen: time reading, preparing and
- * writing a graph (a file, or a generated residual stack of any size), and
- * write a generated stack as text.
+ * writing a graph (a file, or a generated residual stack of any size, in
+ * resstack.c's layout or sepstack.c's), and write a generated stack as text.
+ * bench --process (whole processes) and the floor it times are
+ * cmd_benchproc.c's.
  *
  * The benchmark holds the input text in memory, then per repeat reads it into
  * a fresh graph, prepares that graph and writes the result to a sink that only
@@ -28,6 +30,7 @@
 
 #include "cli.h"
 #include "resstack.h"
+#include "sepstack.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -139,21 +142,37 @@ count_write(void *ud, const char *data, size_t len)
     return 0;
 }
 
-/* The counting allocator: what the library holds now, and the most it held at once. */
+/* The counting allocator: what the library holds now, and the most it held at once,
+ * over `under`: in a fresh process the library's own default (big blocks in huge
+ * pages, as any program gets it), in the warm in-process mode the C library's
+ * realloc (whose freed memory mallopt keeps mapped from repeat to repeat). */
 struct counter {
     size_t cur, peak;
+    qp_allocator under;
 };
+
+static void *
+c_realloc(void *ud, void *p, size_t osize, size_t nsize)
+{
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(p);
+        return NULL;
+    }
+    return realloc(p, nsize);
+}
 
 static void *
 counting_alloc(void *ud, void *p, size_t osize, size_t nsize)
 {
     struct counter *c = ud;
     if (nsize == 0) {
-        free(p);
+        c->under.fn(c->under.ud, p, osize, 0);
         c->cur -= osize;
         return NULL;
     }
-    void *q = realloc(p, nsize);
+    void *q = c->under.fn(c->under.ud, p, osize, nsize);
     if (!q)
         return NULL;
     c->cur = c->cur - osize + nsize;
@@ -162,18 +181,33 @@ counting_alloc(void *ud, void *p, size_t osize, size_t nsize)
     return q;
 }
 
-/* Records a residual stack of `blocks` blocks and writes its text into out. */
+/* What qprep gen and qprep bench --gen-* generate. */
+struct gen {
+    bool separate;     /* --layout separate: sepstack.c's, else resstack.c's ("basic") */
+    uint64_t blocks;   /* --blocks, or from --nodes */
+    uint64_t nodes;    /* --nodes (0: not given) */
+    uint64_t channels; /* --channels (basic) */
+    uint64_t seed;     /* --seed (separate) */
+};
+
+/* Records the stack gn describes (blocks set) and writes its text through fn. */
 static qp_status
-gen_text(uint32_t blocks, int64_t channels, qp_write_fn fn, void *ud)
+gen_text(const struct gen *gn, qp_write_fn fn, void *ud)
 {
     qp_tracer *t = NULL;
     qp_status st = qp_tracer_create(NULL, &t);
     if (st)
         return st;
-    st = qp_example_trace_resstack(t, blocks, channels);
     char line[96];
-    snprintf(line, sizeof line, "model resstack: %lu BasicBlocks of %lld channels",
-             (unsigned long)blocks, (long long)channels);
+    if (gn->separate) {
+        st = qp_example_trace_sepstack(t, (uint32_t)gn->blocks, gn->seed);
+        snprintf(line, sizeof line, "model sepstack: %lu blocks, separate ReLUs, seed %llu",
+                 (unsigned long)gn->blocks, (unsigned long long)gn->seed);
+    } else {
+        st = qp_example_trace_resstack(t, (uint32_t)gn->blocks, (int64_t)gn->channels);
+        snprintf(line, sizeof line, "model resstack: %lu BasicBlocks of %lld channels",
+                 (unsigned long)gn->blocks, (long long)gn->channels);
+    }
     if (!st)
         st = qp_graph_add_comment(qp_tracer_graph(t), line);
     if (!st)
@@ -206,39 +240,87 @@ count_arg(const char *s)
     return (uint64_t)(d + 0.5);
 }
 
+/* Parses a seed: any integer from 0 to 2^64 - 1; returns nonzero if it is not one. */
+static int
+seed_arg(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || !*s || *s == '-')
+        return 1;
+    *out = v;
+    return 0;
+}
+
+/* Takes argv[*i] (and its value) if it is a generator option; returns 1 if taken, 0 if not
+ * one, -1 for a bad value. `prefix` is "--" for qprep gen, "--gen-" for qprep bench. */
+static int
+gen_option(struct gen *g, const char *prefix, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(prefix);
+    if (*i + 1 >= argc)
+        return 0;
+    const char *v = argv[*i + 1];
+    if (!strncmp(a, prefix, n) && !strcmp(a + n, "blocks"))
+        g->blocks = count_arg(v);
+    else if (!strncmp(a, prefix, n) && !strcmp(a + n, "nodes"))
+        g->nodes = count_arg(v);
+    else if (!strcmp(a, "--layout") && (!strcmp(v, "basic") || !strcmp(v, "separate")))
+        g->separate = !strcmp(v, "separate");
+    else if (!strcmp(a, "--seed")) {
+        if (seed_arg(v, &g->seed))
+            return -1;
+    } else
+        return 0;
+    ++*i;
+    return 1;
+}
+
+/* Picks the number of blocks from --nodes unless --blocks gave it; returns whether g is a
+ * stack the generator makes. */
+static bool
+gen_ready(struct gen *g)
+{
+    if (g->nodes && !g->blocks)
+        g->blocks = g->separate ? qp_example_sepstack_blocks(g->nodes)
+                                : qp_example_resstack_blocks(g->nodes);
+    return g->blocks && g->blocks <= (g->separate ? UINT32_MAX / 9 : UINT32_MAX / 8) && g->channels;
+}
+
 /* ==== qprep gen ==== */
 
 int
 cmd_gen(int argc, char **argv)
 {
-    static const char usage[] = "qprep gen (--blocks N | --nodes N) [--channels C] [-o OUT.qg]";
-    uint64_t blocks = 0, nodes = 0, channels = 64;
+    static const char usage[] = "qprep gen (--blocks N | --nodes N) [--layout basic|separate]\n"
+                                "                 [--channels C] [--seed S] [-o OUT.qg]";
+    struct gen g = {false, 0, 0, 64, 7};
+    bool channels = false;
     const char *out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--blocks") && i + 1 < argc)
-            blocks = count_arg(argv[++i]);
-        else if (!strcmp(a, "--nodes") && i + 1 < argc)
-            nodes = count_arg(argv[++i]);
-        else if (!strcmp(a, "--channels") && i + 1 < argc)
-            channels = count_arg(argv[++i]);
-        else if (!strcmp(a, "-o") && i + 1 < argc)
+        int took = gen_option(&g, "--", argc, argv, &i);
+        if (took > 0)
+            continue;
+        if (!took && !strcmp(a, "--channels") && i + 1 < argc)
+            g.channels = count_arg(argv[++i]), channels = true;
+        else if (!took && !strcmp(a, "-o") && i + 1 < argc)
             out = argv[++i];
         else {
             fprintf(stderr, "usage: %s\n", usage);
             return EXIT_USAGE;
         }
     }
-    if (nodes && !blocks)
-        blocks = qp_example_resstack_blocks(nodes);
-    if (!blocks || blocks > UINT32_MAX / 8 || !channels) {
+    if (!gen_ready(&g) || (g.separate && channels)) { /* separate draws its channels */
         fprintf(stderr, "usage: %s\n", usage);
         return EXIT_USAGE;
     }
     FILE *f = cli_open_out(out);
     if (!f)
         return EXIT_BAD;
-    qp_status st = gen_text((uint32_t)blocks, (int64_t)channels, cli_file_write, f);
+    qp_status st = gen_text(&g, cli_file_write, f);
     int rc = cli_close_out(f, out ? out : "-");
     if (st) {
         fprintf(stderr, "qprep gen: %s\n", qp_status_str(st));
@@ -286,10 +368,10 @@ struct result {
 
 /* One repeat: read, prepare, write; fills s and r. */
 static int
-bench_once(const struct buf *text, qp_backend be, const qp_config *cfg, struct sample *s,
-           struct result *r)
+bench_once(const struct buf *text, qp_backend be, const qp_config *cfg, bool fresh,
+           struct sample *s, struct result *r)
 {
-    struct counter c = {0, 0};
+    struct counter c = {0, 0, fresh ? qp_allocator_default() : (qp_allocator){c_realloc, NULL}};
     qp_allocator alloc = {counting_alloc, &c};
     qp_read_opts opts = {&alloc, 0, NULL, NULL};
     qp_graph *g = NULL;
@@ -357,7 +439,7 @@ bench_fresh(const struct buf *text, qp_backend be, const qp_config *cfg, struct 
     }
     if (pid == 0) {
         close(fd[0]);
-        int rc = bench_once(text, be, cfg, &m.s, &m.r);
+        int rc = bench_once(text, be, cfg, true, &m.s, &m.r);
         const char *p = (const char *)&m;
         for (size_t left = sizeof m; !rc && left;) {
             ssize_t k = write(fd[1], p, left);
@@ -403,9 +485,18 @@ cmd_bench(int argc, char **argv)
 {
     static const char usage[] =
         "qprep bench [--backend NAME] [--config FILE.qcfg] [--repeat N] [--fresh-process]\n"
-        "                   [--json] (IN.qg | --gen-nodes N | --gen-blocks N)";
+        "                   [--json] (IN.qg | (--gen-nodes N | --gen-blocks N)\n"
+        "                   [--layout basic|separate] [--seed S])\n"
+        "       qprep bench --process [--backend NAME] [--config FILE.qcfg] [--repeat N]\n"
+        "                   [--json] IN.qg";
+    if (argc > 1 && !strcmp(argv[1], "--floor"))
+        return cmd_bench_floor(argc, argv);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--process"))
+            return cmd_bench_process(argc, argv);
     const char *in = NULL, *backend = "Tensorrt", *config = NULL;
-    uint64_t repeat = 5, gen_nodes = 0, gen_blocks = 0;
+    uint64_t repeat = 5;
+    struct gen gn = {false, 0, 0, 64, 7};
     bool json = false, fresh = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -415,10 +506,8 @@ cmd_bench(int argc, char **argv)
             config = argv[++i];
         else if (!strcmp(a, "--repeat") && i + 1 < argc)
             repeat = count_arg(argv[++i]);
-        else if (!strcmp(a, "--gen-nodes") && i + 1 < argc)
-            gen_nodes = count_arg(argv[++i]);
-        else if (!strcmp(a, "--gen-blocks") && i + 1 < argc)
-            gen_blocks = count_arg(argv[++i]);
+        else if (gen_option(&gn, "--gen-", argc, argv, &i) > 0)
+            continue;
         else if (!strcmp(a, "--json"))
             json = true;
         else if (!strcmp(a, "--fresh-process") && BENCH_FORK)
@@ -430,9 +519,8 @@ cmd_bench(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (gen_nodes && !gen_blocks)
-        gen_blocks = qp_example_resstack_blocks(gen_nodes);
-    if (!repeat || repeat > 100000 || (!in) == (!gen_blocks) || gen_blocks > UINT32_MAX / 8) {
+    bool gen = gn.blocks || gn.nodes;
+    if (!repeat || repeat > 100000 || (!in) == !gen || (gen && !gen_ready(&gn))) {
         fprintf(stderr, "usage: %s\n", usage);
         return EXIT_USAGE;
     }
@@ -458,8 +546,12 @@ cmd_bench(int argc, char **argv)
     if (in) {
         rc = slurp(in, &text);
     } else {
-        snprintf(what, sizeof what, "resstack(%lu blocks)", (unsigned long)gen_blocks);
-        if (gen_text((uint32_t)gen_blocks, 64, buf_write, &text))
+        if (gn.separate)
+            snprintf(what, sizeof what, "sepstack(%lu blocks, seed %llu)", (unsigned long)gn.blocks,
+                     (unsigned long long)gn.seed);
+        else
+            snprintf(what, sizeof what, "resstack(%lu blocks)", (unsigned long)gn.blocks);
+        if (gen_text(&gn, buf_write, &text))
             rc = EXIT_BAD;
     }
     struct sample *s = rc ? NULL : malloc(repeat * sizeof *s);
@@ -475,7 +567,7 @@ cmd_bench(int argc, char **argv)
             rc = bench_fresh(&text, be, cfg, &s[i], &r);
         else
 #endif
-            rc = bench_once(&text, be, cfg, &s[i], &r);
+            rc = bench_once(&text, be, cfg, false, &s[i], &r);
         if (r.peak > peak)
             peak = r.peak;
     }

@@ -22,8 +22,11 @@ static const struct {
      "                            why each fake-quantizer is where it is"},
     {"bench", cmd_bench,
      "bench [--backend NAME] [--config FILE.qcfg] [--repeat N] [--fresh-process] [--json]\n"
-     "            (IN.qg | --gen-nodes N | --gen-blocks N)\n"
-     "                            median time of read, prepare and write; peak memory"},
+     "            (IN.qg | (--gen-nodes N | --gen-blocks N) [--layout L] [--seed S])\n"
+     "                            median time of read, prepare and write; peak memory\n"
+     "  qprep bench --process [--backend NAME] [--config FILE.qcfg] [--repeat N] [--json] IN.qg\n"
+     "                            whole processes: prepare file to file, the I/O floor, an\n"
+     "                            empty process; medians, spreads, peak RSS"},
     {"replay", cmd_replay,
      "replay CASE.qn [-o OUT.qn] | replay --check [--by-kind] CASE.qn...\n"
      "                            run the quantizer runtime through numerics cases (.qn)"},
@@ -32,8 +35,9 @@ static const struct {
      "            --shape D0,D1,... [--ch-axis N] [--repeat N] [--json]\n"
      "                            median time of one quantizer's observer, forward, backward"},
     {"gen", cmd_gen,
-     "gen (--blocks N | --nodes N) [--channels C] [-o OUT.qg]\n"
-     "                            write a residual stack of N BasicBlocks (benchmark graph)"},
+     "gen (--blocks N | --nodes N) [--layout basic|separate] [--channels C] [--seed S]\n"
+     "            [-o OUT.qg]     write a residual stack (benchmark graph): N BasicBlocks,\n"
+     "                            or blocks with separate ReLUs and 4 to 512 channels"},
 };
 
 static int
@@ -46,9 +50,19 @@ usage(FILE *f)
     return f == stdout ? EXIT_OK : EXIT_USAGE;
 }
 
+static const char *argv0 = "qprep"; /* set once, by main */
+
+const char *
+cli_argv0(void)
+{
+    return argv0;
+}
+
 int
 main(int argc, char **argv)
 {
+    if (argc > 0 && argv[0] && *argv[0])
+        argv0 = argv[0];
     if (argc < 2)
         return usage(stderr);
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))

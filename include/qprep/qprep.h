@@ -106,6 +106,10 @@ typedef struct qp_allocator {
     void *ud;
 } qp_allocator;
 
+/* The allocator a NULL qp_allocator* stands for (described above), for a caller
+ * that wraps it (to count, say) and still wants its huge pages. */
+QP_API qp_allocator qp_allocator_default(void);
+
 typedef enum qp_log_level { QP_LOG_DEBUG, QP_LOG_INFO, QP_LOG_WARN } qp_log_level;
 /* Log callback: `where` is the pass or component ("fuse", "reader"), `msg` one line. */
 typedef void (*qp_log_fn)(void *ud, qp_log_level level, const char *where, const char *msg);
