@@ -114,19 +114,6 @@ dup_array(qp_graph *g, void **dst, const void *src, size_t n, size_t cap, size_t
     return QP_OK;
 }
 
-/* The capacity for an array of n records of esz bytes expected to reach want: at
- * most 4 MiB of room beyond n. Room is what spares a small array its copies into
- * new pages as it grows by halves; a large one is grown by remapping, not copying
- * (alloc.c), and needs none. */
-static uint32_t
-room_for(uint32_t n, uint64_t want, size_t esz)
-{
-    uint64_t most = (uint64_t)n + (4u << 20) / esz;
-    if (want > most)
-        want = most;
-    return want > n ? (uint32_t)(want < UINT32_MAX - 1 ? want : UINT32_MAX - 1) : n;
-}
-
 qp_status
 qp_graph_clone(const qp_graph *g, qp_graph **out)
 {
@@ -135,15 +122,6 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
     *out = NULL;
     if (!g)
         return QP_ERR_NULL_ARG;
-    return qp__graph_clone(g, NULL, false, out);
-}
-
-qp_status
-qp__graph_clone(const qp_graph *g, const struct qp__room *room, bool share_strings, qp_graph **out)
-{
-    static const struct qp__room none;
-    if (!room)
-        room = &none;
     qp_graph *h = qp__raw_alloc(&g->alloc, NULL, 0, sizeof *h);
     if (!h)
         return QP_ERR_NOMEM;
@@ -157,11 +135,7 @@ qp__graph_clone(const qp_graph *g, const struct qp__room *room, bool share_strin
     struct qp__symtab *t = &h->st;
     qp_status rc =
         dup_array(h, (void **)&t->chunks, s->chunks, s->nchunks, s->capchunks, sizeof *s->chunks);
-    if (!rc && share_strings) {
-        t->capchunks = s->capchunks;
-        t->nchunks = t->nborrowed = s->nchunks;
-        t->cur = s->cur; /* borrowed: the copy's first new string starts a chunk */
-    } else if (!rc) {
+    if (!rc) {
         t->capchunks = s->capchunks;
         /* chunk bytes: the chunk table now points at g's; replace each as it is copied */
         for (uint32_t i = 0; i < s->nchunks && !rc; i++) {
@@ -176,42 +150,30 @@ qp__graph_clone(const qp_graph *g, const struct qp__room *room, bool share_strin
         }
         t->cur = s->cur;
     }
-    /* The copy's arrays get the room asked for and no more: the original's spare
-     * capacity may be large (grown by halves). Room asked for costs only the pages
-     * used, where growing by halves would copy each array into new pages again. */
-    uint32_t capsyms = room_for(s->n, room->syms, sizeof *s->syms);
+    /* the copy gets no spare capacity: the original's may be large (grown by halves) */
     if (!rc &&
-        (rc = dup_array(h, (void **)&t->syms, s->syms, s->n, capsyms, sizeof *s->syms)) == QP_OK) {
+        (rc = dup_array(h, (void **)&t->syms, s->syms, s->n, s->n, sizeof *s->syms)) == QP_OK) {
         t->n = s->n;
-        t->capsyms = capsyms;
+        t->capsyms = s->n;
     }
     if (!rc && (rc = dup_array(h, (void **)&t->x, s->x, s->capx, s->capx, sizeof *s->x)) == QP_OK) {
         t->capx = s->capx;
         t->nx = s->nx;
     }
-    /* a copy that will need a bigger hash table gets it built from the records,
-     * not a copy of the slots that would be rebuilt at once */
-    if (room->syms * 4 > (uint64_t)s->nslots * 3) {
-        if (!rc)
-            rc = qp__sym_presize(h, room->syms);
-    } else if (!rc && (rc = dup_array(h, (void **)&t->slots, s->slots, s->nslots, s->nslots,
-                                      sizeof *s->slots)) == QP_OK) {
+    if (!rc && (rc = dup_array(h, (void **)&t->slots, s->slots, s->nslots, s->nslots,
+                               sizeof *s->slots)) == QP_OK)
         t->nslots = s->nslots;
+#define DUP(f, n, cap)                                                                             \
+    if (!rc && (rc = dup_array(h, (void **)&h->f, g->f, g->n, g->n, sizeof *g->f)) == QP_OK) {     \
+        h->n = g->n;                                                                               \
+        h->cap = g->n;                                                                             \
     }
-#define DUP(f, n, cap, want)                                                                       \
-    if (!rc) {                                                                                     \
-        uint32_t c = room_for(g->n, want, sizeof *g->f);                                           \
-        if ((rc = dup_array(h, (void **)&h->f, g->f, g->n, c, sizeof *g->f)) == QP_OK) {           \
-            h->n = g->n;                                                                           \
-            h->cap = c;                                                                            \
-        }                                                                                          \
-    }
-    DUP(nodes, nnodes, capnodes, room->nodes)
-    DUP(vals, nvals, capvals, room->vals)
-    DUP(mods, nmods, capmods, room->mods)
-    DUP(params, nparams, capparams, 0)
-    DUP(comments, ncomments, capcomments, 0)
-    DUP(ptrs, nptrs, capptrs, 0)
+    DUP(nodes, nnodes, capnodes)
+    DUP(vals, nvals, capvals)
+    DUP(mods, nmods, capmods)
+    DUP(params, nparams, capparams)
+    DUP(comments, ncomments, capcomments)
+    DUP(ptrs, nptrs, capptrs)
 #undef DUP
     /* the side tables as they are (open addressing: slot positions matter) */
 #define DUPSIDE(f, n)                                                                              \
@@ -223,8 +185,7 @@ qp__graph_clone(const qp_graph *g, const struct qp__room *room, bool share_strin
 #undef DUPSIDE
     h->norig = g->norig;
     if (rc) {
-        /* the chunk table may still hold g's pointers past t->nchunks (and holds them
-         * below t->nborrowed): neither is freed */
+        /* the chunk table may still hold g's pointers past t->nchunks: not freed */
         free_all(h);
         qp_allocator a = h->alloc;
         qp__raw_alloc(&a, h, sizeof *h, 0);

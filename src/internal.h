@@ -113,9 +113,6 @@ struct qp__chunk {
 struct qp__symtab {
     struct qp__chunk *chunks; /* bytes; chunks[cur] is being filled, big strings get their own */
     uint32_t nchunks, capchunks, cur;
-    /* chunks[0..nborrowed) belong to another graph (prepare's working copy reads the
-     * original's strings in place): never written, freed or counted here */
-    uint32_t nborrowed;
     struct qp__sym *syms;
     uint32_t n, capsyms; /* syms[0] is the empty string */
     uint32_t *slots;     /* open addressing over sym ids, 0 = empty */
@@ -244,11 +241,13 @@ uint32_t qp__sym_len(const qp_graph *g, uint32_t sym);
 /* Reserves room so that `n` more interns cannot fail for want of slots or records
  * (bytes may still be needed). */
 qp_status qp__sym_reserve(qp_graph *g, uint32_t n);
-/* After a swap of a working copy made with shared strings into the original's
- * handle: `owner` (which holds the copy's table now) takes the chunks it borrowed
- * from `lender` (which holds the original's), with their memory accounting; the
- * lender then frees none of them. */
-void qp__sym_take_borrowed(qp_graph *owner, qp_graph *lender);
+/* Forgets every sym from n on and every string byte stored since the chunk
+ * table's state was (nchunks, cur, chunks[cur].used): frees the chunks past
+ * nchunks, shrinks the hash table back to nslots slots if it is bigger (when the
+ * allocator can: else it stays as it is) and rebuilds it in place. A failed shrink
+ * leaves a message in g->errmsg. */
+void qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32_t used,
+                      uint32_t nslots);
 /* A sym's name-base count and parameter index (0 when it has none). */
 uint32_t qp__sym_count(const qp_graph *g, uint32_t sym);
 uint32_t qp__sym_param(const qp_graph *g, uint32_t sym);
@@ -334,21 +333,40 @@ qp_status qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *o
 size_t qp__target_to_name(uint8_t op, const char *target, char *buf, size_t cap);
 /* Gives the arrays' spare capacity back (a reader's graph is final); best effort. */
 void qp__graph_trim(qp_graph *g);
-/* How many records of each kind a graph is expected to hold (0: no more than it
- * has): a hint, so arrays are sized once instead of grown by halves. */
-struct qp__room {
-    uint64_t syms, nodes, vals, mods;
-};
-/* qp_graph_clone whose copy has room (NULL: none) for what it is expected to hold:
- * its arrays get that capacity (up to 4 MiB beyond their records), and its hash
- * table is sized for room->syms (built from the records rather than copied when it
- * must be bigger than g's). With share_strings the copy reads g's string bytes in
- * place instead of copying them (they are append-only): g must then outlive the
- * copy, unchanged, unless qp__sym_take_borrowed hands them over. */
-qp_status qp__graph_clone(const qp_graph *g, const struct qp__room *room, bool share_strings,
-                          qp_graph **out);
+
 /* Exchanges the contents of two graphs (allocator, log and error text stay). */
 void qp__graph_swap(qp_graph *a, qp_graph *b);
+
+/* ==== undo.c ==== */
+
+/* What qp__undo_begin saved of a graph so that work done on it in place can be
+ * taken back (prepare runs its passes on the caller's graph). */
+struct qp__undo {
+    struct qp_graph hdr;          /* counts, chunk state, report, gattrs, ... */
+    struct qp__node *nodes;       /* hdr.nnodes records */
+    struct qp__module *mods;      /* hdr.nmods records */
+    struct qp__param *params;     /* hdr.nparams */
+    uint32_t *comments;           /* hdr.ncomments */
+    void **ptrs;                  /* hdr.nptrs */
+    void **node_user, **mod_user; /* hdr.nnode_user, hdr.nmod_user */
+    struct qp__origins *orig;     /* hdr.caporig */
+    struct qp__symx *symx;        /* hdr.st.capx: names' counts, params (slots as they were) */
+    struct qp__undo_sym *syms;    /* hdr.st.n: the node and module a sym names */
+    struct qp__undo_use *uses;    /* the NODE value records (use-list links) */
+    uint32_t nuses, used;         /* nuses entries; used: hdr.st.chunks[cur].used */
+};
+/* Saves what later work on g may change (records appended after this are undone
+ * by truncation; of the records that exist, only nodes, modules, syms' bindings,
+ * params, comments, origins, user pointers and the use-list fields of NODE values
+ * are ever rewritten: value records are otherwise append-only). NOMEM: nothing
+ * saved, g unchanged. */
+qp_status qp__undo_begin(qp_graph *g, struct qp__undo *u);
+/* Puts g back exactly as it was at qp__undo_begin and frees the log. Arrays that
+ * grew are shrunk back to their old capacities where the allocator can (else they
+ * stay bigger: capacity is not state); errmsg and errnode are left as they are. */
+void qp__undo_rollback(qp_graph *g, struct qp__undo *u);
+/* Frees the log, keeping g as it is. */
+void qp__undo_end(qp_graph *g, struct qp__undo *u);
 
 /* ==== module.c ==== */
 

@@ -224,7 +224,7 @@ struct qp__explain {
 };
 
 struct qp__prep {
-    qp_graph *g;  /* the working copy */
+    qp_graph *g;  /* the graph being prepared (in place, undo.c logs it) */
     qp_graph *orig;
     const struct qp__backend *be;
     const qp_config *cfg; /* never NULL during a run (an empty one for defaults) */

@@ -1,7 +1,7 @@
 /*
- * prepare.c - qp_prepare_qat: checks the input, copies the graph, runs the
- * passes in order on the copy (QBE's main.c: straight-line calls), and swaps
- * the copy in only when every pass succeeded. The per-run context the passes
+ * prepare.c - qp_prepare_qat: checks the input, runs the passes in order on
+ * the graph itself (QBE's main.c: straight-line calls) with an undo log
+ * (undo.c) that puts it back as it was when any of them fails. The per-run context the passes
  * share (op lists, facts per symbol, explanations) is context.c's.
  */
 #include "prep.h"
@@ -64,7 +64,7 @@ already_prepared(const qp_graph *g, uint32_t *which)
 }
 
 /* preserve_attr: the values of the named attributes, read before the passes (the
- * working copy shares value ids with the original) and set again after them.
+ * passes append values and never change these) and set again after them.
  * Missing attributes, or modules gone after prepare, are errors, as in MQBench. */
 static qp_status
 preserve(struct qp__prep *P, uint32_t *vals, bool restore)
@@ -234,50 +234,42 @@ qp_prepare_qat(qp_graph *g, qp_backend be, const qp_config *cfg)
     }
     if ((rc = qp__verify(g, NULL, NULL)))
         goto out;
-    qp_graph *w;
-    /* what the passes add, with room to spare (the most the conformance models
-     * reach is 0.8 nodes a node, 1.7 modules, 2.1 names and 12 values a node or
-     * module; room unused costs no page): names (paths of fused, QAT and
-     * fake-quantizer modules, quantizer nodes), quantizer nodes, modules (copies,
-     * fused, QAT, quantizers and observers) and their values. The copy gets it at
-     * once, not by halves. */
-    uint64_t live = (uint64_t)g->nlive + g->nlivemods;
-    struct qp__room room = {g->st.n + 2 * live, (uint64_t)g->nnodes + g->nlive, g->nvals + 8 * live,
-                            g->nmods + 2 * live};
-    /* the copy reads the original's strings in place: they are append-only, the
-     * original is not touched while the passes run, and on success the copy takes
-     * them over */
-    if ((rc = qp__graph_clone(g, &room, true, &w))) {
-        qp__err(g, rc, "out of memory copying the graph");
+    /* the names the passes make (paths of fused, QAT and fake-quantizer modules,
+     * quantizer nodes): the symbol table is sized for them at once, not by
+     * doublings (a rehash: no sym changes) */
+    uint64_t syms = (uint64_t)g->st.n + 2u * ((uint64_t)g->nlive + g->nlivemods);
+    if ((rc = qp__sym_presize(g, syms)))
         goto out;
-    }
+    /* the passes run on g itself; what they change is logged first, and taken
+     * back if any of them fails */
+    struct qp__undo u;
+    if ((rc = qp__undo_begin(g, &u)))
+        goto out;
     struct qp__prep P;
     memset(&P, 0, sizeof P);
-    P.g = w;
+    P.g = g;
     P.orig = g;
     P.be = row;
     P.cfg = cfg;
     P.fix = cfg->fix;
     P.academic_mode = cfg->academic_mode && row->reads_academic_mode;
     P.fuse = row->fuse && !P.academic_mode;
-    w->report.nodes_before = g->nlive;
-    w->report.modules_before = g->nlivemods;
+    g->report.nodes_before = g->nlive;
+    g->report.modules_before = g->nlivemods;
     rc = run(&P);
     if (!rc)
         rc = qp__explain_keep(&P);
     prep_free(&P);
     if (rc) {
-        /* the message names nodes by name, which the original shares */
-        memcpy(g->errmsg, w->errmsg, sizeof g->errmsg);
-        g->errnode = w->errnode < g->nnodes ? w->errnode : 0;
-        qp_graph_destroy(w);
+        /* the message was written while the names it gives still existed */
+        qp__undo_rollback(g, &u);
+        if (g->errnode >= g->nnodes)
+            g->errnode = 0;
         goto out;
     }
-    w->report.nodes_after = w->nlive;
-    w->report.modules_after = w->nlivemods;
-    qp__graph_swap(g, w);
-    qp__sym_take_borrowed(g, w);
-    qp_graph_destroy(w);
+    qp__undo_end(g, &u);
+    g->report.nodes_after = g->nlive;
+    g->report.modules_after = g->nlivemods;
     qp__clear_err(g);
 out:
     qp_config_destroy(empty);

@@ -183,7 +183,7 @@ void
 qp__sym_free(qp_graph *g)
 {
     struct qp__symtab *st = &g->st;
-    for (uint32_t i = st->nborrowed; i < st->nchunks; i++)
+    for (uint32_t i = 0; i < st->nchunks; i++)
         qp__free(g, st->chunks[i].p, st->chunks[i].size);
     qp__free(g, st->chunks, (size_t)st->capchunks * sizeof *st->chunks);
     qp__free(g, st->syms, (size_t)st->capsyms * sizeof *st->syms);
@@ -226,7 +226,7 @@ qp__sym_find(const qp_graph *g, const char *s, size_t len)
 static size_t
 chunk_size(const struct qp__symtab *st)
 {
-    uint32_t k = (st->nchunks - st->nborrowed) / 8;
+    uint32_t k = st->nchunks / 8;
     return (size_t)CHUNK << (k < 10 ? k : 10);
 }
 
@@ -236,7 +236,7 @@ room(qp_graph *g, size_t n, uint32_t *chunk, uint32_t *off)
 {
     struct qp__symtab *st = &g->st;
     struct qp__chunk *c = &st->chunks[st->cur];
-    if (st->cur >= st->nborrowed && c->size - c->used >= n) {
+    if (c->size - c->used >= n) {
         *chunk = st->cur;
         *off = c->used;
         c->used += (uint32_t)n;
@@ -303,17 +303,34 @@ qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *o
 }
 
 void
-qp__sym_take_borrowed(qp_graph *owner, qp_graph *lender)
+qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32_t used,
+                 uint32_t nslots)
 {
-    size_t bytes = 0;
-    for (uint32_t i = 0; i < owner->st.nborrowed; i++)
-        bytes += owner->st.chunks[i].size;
-    owner->st.nborrowed = 0;
-    owner->mem += bytes;
-    if (owner->mem > owner->mem_peak)
-        owner->mem_peak = owner->mem;
-    lender->st.nborrowed = lender->st.nchunks;
-    lender->mem -= bytes;
+    struct qp__symtab *st = &g->st;
+    if (nslots && st->nslots > nslots) {
+        uint32_t *p = qp__realloc(g, st->slots, (size_t)st->nslots * sizeof *p,
+                                  (size_t)nslots * sizeof *p);
+        if (p) {
+            st->slots = p;
+            st->nslots = nslots;
+        }
+    }
+    for (uint32_t i = nchunks; i < st->nchunks; i++)
+        qp__free(g, st->chunks[i].p, st->chunks[i].size);
+    st->nchunks = nchunks;
+    st->cur = cur;
+    st->chunks[cur].used = used;
+    st->n = n;
+    /* the slots as they would be had the syms past n never come: rebuilt in place
+     * (in a bigger table if it could not shrink back: lookups do not depend on its
+     * size) */
+    memset(st->slots, 0, (size_t)st->nslots * sizeof *st->slots);
+    for (uint32_t id = 1; id < n; id++) {
+        uint32_t h = st->syms[id].hash, i = h & (st->nslots - 1);
+        while (st->slots[i])
+            i = (i + 1) & (st->nslots - 1);
+        st->slots[i] = slot_make(h, id, st->nslots);
+    }
 }
 
 /* ==== the rarer facts: a name base's count, a parameter ==== */

@@ -775,9 +775,30 @@ prepare_op(qp_graph *g, const void *arg)
     return qp_prepare_qat(g, p->be, p->cfg);
 }
 
+/* Reads a graph from text in memory with st's allocator. */
+static qp_graph *
+parse_with(const char *rel, const char *text, size_t len, qpt_alloc *st)
+{
+    qpt_alloc_reset(st);
+    qp_allocator a = qpt_allocator(st);
+    qp_read_opts o = {&a, 0, NULL, NULL};
+    qp_graph *g = NULL;
+    qp_error err;
+    if (qp_graph_read_text(text, len, &o, &g, &err)) {
+        print_error("%s:%u:%u: %s\n", rel, (unsigned)err.line, (unsigned)err.col, err.msg);
+        fail();
+    }
+    return g;
+}
+
 /* Sweeps prepare of MODEL for a backend and checks the result against the fixture
  * (NULL: no fixture, e.g. fixed mode). tight: every array of the input full, so the
- * copy's first append of each kind allocates too. Returns the allocation points. */
+ * first append of each kind allocates too. Prepare works on the graph in place and
+ * may keep arrays it grew before failing (capacity is not state), so each run starts
+ * from a freshly read graph, as the mutators' sweep does, and run k fails the k-th
+ * allocation of that fresh start. Every failed run must give NOMEM with a message,
+ * leave the text byte for byte as it was and verifying as before, and free all it
+ * took (checked by destroying the graph). Returns the allocation points. */
 static size_t
 sweep_prepare(const char *model, const char *backend, const char *cfg_rel, const char *fixture,
               bool fix, bool verify_each, bool tight)
@@ -800,11 +821,63 @@ sweep_prepare(const char *model, const char *backend, const char *cfg_rel, const
         assert_int_equal(qp_config_set_verify_each(c, verify_each), QP_OK);
     }
     p.cfg = c;
+    size_t len;
+    char *text = qpt_read_file(rel, &len);
     qpt_alloc st;
-    qp_graph *g = read_with(rel, &st, 0);
-    if (tight)
-        tighten(g);
-    size_t n = sweep_graph(what, g, &st, prepare_op, &p, QP_OK, SW_STRICT | SW_MSG);
+    qp_graph *g = parse_with(rel, text, len, &st);
+    char *before = qpt_graph_text(g);
+    qp_status verified = qp_graph_verify(g, NULL, NULL);
+    char vmsg[sizeof g->errmsg];
+    memcpy(vmsg, g->errmsg, sizeof vmsg);
+    qp_graph_destroy(g);
+    size_t n = 0;
+    for (size_t k = 1; !n; k++) {
+        for (int after = 0; after < 2; after++) {
+            g = parse_with(rel, text, len, &st);
+            if (tight)
+                tighten(g);
+            size_t base = st.calls;
+            st.failed = 0;
+            st.fail_at = base + k;
+            st.fail_after = after;
+            qp_status rc = prepare_op(g, &p);
+            size_t failed = st.failed;
+            st.fail_at = 0;
+            st.fail_after = 0;
+            if (!failed) {
+                if (rc != QP_OK) {
+                    print_error("%s: gave %s (%s) without a fault\n", what, qp_status_str(rc),
+                                qp_graph_errmsg(g));
+                    fail();
+                }
+                n = k - 1;
+                break;
+            }
+            if (rc != QP_ERR_NOMEM || !qp_graph_errmsg(g)[0]) {
+                print_error("%s: allocation %zu failing%s gave %s: '%s'\n", what, k,
+                            after ? " (and every later one)" : "", qp_status_str(rc),
+                            qp_graph_errmsg(g));
+                fail();
+            }
+            char *now = qpt_graph_text(g);
+            if (strcmp(now, before)) {
+                print_error("%s: allocation %zu failing%s changed the graph\n", what, k,
+                            after ? " (and every later one)" : "");
+                fail();
+            }
+            test_free(now);
+            assert_int_equal(qp_graph_verify(g, NULL, NULL), verified);
+            assert_string_equal(g->errmsg, vmsg);
+            qp_graph_destroy(g);
+            if (st.live) {
+                print_error("%s: allocation %zu failing%s leaked %zu bytes\n", what, k,
+                            after ? " (and every later one)" : "", st.live);
+                fail();
+            }
+        }
+    }
+    test_free(before);
+    test_free(text);
     assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
     if (fixture) {
         char *want = qpt_read_file(fixture, NULL);
@@ -818,7 +891,7 @@ sweep_prepare(const char *model, const char *backend, const char *cfg_rel, const
         qp_graph_destroy(e);
         test_free(want);
     }
-    /* a second prepare is refused and changes nothing, even under faults */
+    /* a second prepare is refused and changes nothing, not even capacities, under faults */
     sweep_graph(what, g, &st, prepare_op, &p, QP_ERR_ALREADY_PREPARED, SW_STRICT | SW_MSG);
     qp_graph_destroy(g);
     assert_int_equal(st.live, 0);

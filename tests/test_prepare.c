@@ -320,6 +320,94 @@ prepared_graph_owns_its_strings(void **state)
     qpt_done(g, &st); /* every byte given back, once */
 }
 
+/* Inserts two nodes whose names go through torch.fx's namespace: one named from its
+ * target, one from a name prepare also makes. Returns their names, test_malloc'd. */
+static char *
+insert_two(qp_graph *g)
+{
+    qp_node last = qp_graph_last(g), a, b;
+    qp_node_spec s = {QP_OP_CALL_FUNCTION, "torch.flatten", NULL, QP_NULL_VAL, QP_NULL_VAL};
+    assert_int_equal(qp_graph_insert_before(g, last, &s, &a), QP_OK);
+    s.name = "x_post_act_fake_quantizer";
+    assert_int_equal(qp_graph_insert_before(g, last, &s, &b), QP_OK);
+    const char *na = qp_node_name(g, a), *nb = qp_node_name(g, b);
+    char *out = test_malloc(strlen(na) + strlen(nb) + 2);
+    strcpy(out, na);
+    strcat(out, " ");
+    strcat(out, nb);
+    return out;
+}
+
+/* A failure in the last step, after every pass has changed the graph (preserve_attr
+ * naming a module that fusion removed), puts the graph back exactly: its text, what
+ * it verifies to, its report, and what later work depends on (the name counters, the
+ * symbol table): prepare and inserts afterwards give what they give on a graph that
+ * never failed. */
+static void
+late_failure_restores_graph_exactly(void **state)
+{
+    (void)state;
+    char *text = qpt_read_file("fixtures/resnet18.in.qg", NULL);
+    qp_graph *g = qpt_parse(text, NULL), *h = qpt_parse(text, NULL);
+    /* an input that takes the name prepare wants for x's quantizer: prepare bumps the
+     * name counter of a sym that existed before it */
+    qp_node_spec in = {QP_OP_PLACEHOLDER, "y", "x_post_act_fake_quantizer", QP_NULL_VAL,
+                       QP_NULL_VAL};
+    qp_node y;
+    assert_int_equal(qp_graph_insert_after(g, qp_graph_first(g), &in, &y), QP_OK);
+    assert_int_equal(qp_graph_insert_after(h, qp_graph_first(h), &in, &y), QP_OK);
+    char *before = qpt_graph_text(g);
+    qp_config *c = NULL;
+    assert_int_equal(qp_config_create(NULL, &c), QP_OK);
+    assert_int_equal(qp_config_preserve_attr(c, "bn1", "eps"), QP_OK);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, c), QP_ERR_INVALID_CONFIG);
+        qpt_contains(qp_graph_errmsg(g), "no module 'bn1' after prepare");
+        char *now = qpt_graph_text(g);
+        assert_string_equal(now, before);
+        test_free(now);
+        assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
+        assert_memory_equal(qp_graph_report(g), qp_graph_report(h), sizeof(qp_report));
+        assert_int_equal(qp_graph_num_explain(g), 0);
+        assert_int_equal(qp_graph_num_modules(g), qp_graph_num_modules(h));
+        assert_int_equal(qp_graph_num_nodes(g), qp_graph_num_nodes(h));
+        assert_true(qp_graph_find_module(g, "conv1_post_act_fake_quantizer").id == 0);
+        assert_true(qp_graph_find_node(g, "x_post_act_fake_quantizer_1").id == 0);
+    }
+    /* an insert before prepare names as on the graph that never failed */
+    qp_node_spec s = {QP_OP_CALL_FUNCTION, "torch.add", NULL, QP_NULL_VAL, QP_NULL_VAL};
+    qp_node ga, ha;
+    assert_int_equal(qp_graph_insert_before(g, qp_graph_last(g), &s, &ga), QP_OK);
+    assert_int_equal(qp_graph_insert_before(h, qp_graph_last(h), &s, &ha), QP_OK);
+    assert_string_equal(qp_node_name(g, ga), qp_node_name(h, ha));
+    assert_int_equal(qp_graph_erase_node(g, ga), QP_OK);
+    assert_int_equal(qp_graph_erase_node(h, ha), QP_OK);
+    /* prepare then succeeds on both alike */
+    assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
+    assert_int_equal(qp_prepare_qat(h, QP_BACKEND_TENSORRT, NULL), QP_OK);
+    char *gt = qpt_graph_text(g), *ht = qpt_graph_text(h);
+    qpt_contains(gt, "%x_post_act_fake_quantizer_1 = call_module");
+    assert_string_equal(gt, ht);
+    assert_memory_equal(qp_graph_report(g), qp_graph_report(h), sizeof(qp_report));
+    assert_int_equal(qp_graph_num_explain(g), qp_graph_num_explain(h));
+    test_free(gt);
+    test_free(ht);
+    char *gn = insert_two(g), *hn = insert_two(h);
+    assert_string_equal(gn, hn);
+    test_free(gn);
+    test_free(hn);
+    gt = qpt_graph_text(g);
+    ht = qpt_graph_text(h);
+    assert_string_equal(gt, ht);
+    test_free(gt);
+    test_free(ht);
+    qp_config_destroy(c);
+    test_free(before);
+    test_free(text);
+    qp_graph_destroy(g);
+    qp_graph_destroy(h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -327,6 +415,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(report_counts_are_exact),
         cmocka_unit_test(failure_leaves_graph_unchanged),
+        cmocka_unit_test(late_failure_restores_graph_exactly),
         cmocka_unit_test(prepared_graph_is_refused),
         cmocka_unit_test(bad_arguments_are_refused),
         cmocka_unit_test(explanations_name_producer_and_cause),

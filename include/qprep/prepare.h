@@ -241,10 +241,11 @@ QP_API qp_status qp_graph_explain_at(const qp_graph *g, uint32_t i, qp_explain_i
  * swapped for QAT modules with weight fake-quantizers, activation
  * fake-quantizer nodes inserted). cfg NULL means the backend's defaults; the
  * Academic backends require a cfg with both qschemes and all four kinds.
- * Works on a copy and swaps it in only on success: on failure g is unchanged
- * and qp_graph_errmsg(g) names the node, module or key at fault. Either way,
- * strings got from g before the call stay valid (the copy reads g's strings
- * in place and, on success, g keeps them). Fails with
+ * Works on g in place and, on failure, puts it back as it was (its text, names,
+ * report and explanations; memory the passes took is given back where the
+ * allocator can shrink) and qp_graph_errmsg(g) names the node, module or key at
+ * fault. Either way, strings got from g before the call stay valid (strings
+ * never move). Fails with
  * QP_ERR_ALREADY_PREPARED on a graph that already holds fake-quantizers.
  * The report (qp_graph_report) and explanations are kept on g.
  */
