@@ -412,26 +412,27 @@ x_entry(qp_graph *g, uint32_t sym)
     return e;
 }
 
-qp_status
-qp__sym_set_count(qp_graph *g, uint32_t sym, uint32_t count)
+/* Sets the count (count true) or the parameter of sym to v. */
+static qp_status
+x_set(qp_graph *g, uint32_t sym, bool count, uint32_t v)
 {
-    if (!count && !x_find(g, sym))
+    if (!v && !x_find(g, sym))
         return QP_OK;
     struct qp__symx *e = x_entry(g, sym);
     if (!e)
         return QP_ERR_NOMEM;
-    e->count = count;
+    *(count ? &e->count : &e->param) = v;
     return QP_OK;
+}
+
+qp_status
+qp__sym_set_count(qp_graph *g, uint32_t sym, uint32_t count)
+{
+    return x_set(g, sym, true, count);
 }
 
 qp_status
 qp__sym_set_param(qp_graph *g, uint32_t sym, uint32_t param)
 {
-    if (!param && !x_find(g, sym))
-        return QP_OK;
-    struct qp__symx *e = x_entry(g, sym);
-    if (!e)
-        return QP_ERR_NOMEM;
-    e->param = param;
-    return QP_OK;
+    return x_set(g, sym, false, param);
 }
