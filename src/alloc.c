@@ -16,7 +16,7 @@
 #endif
 #endif
 
-#if QP__HUGE
+#if defined(QP__HUGE)
 /*
  * Big blocks in huge pages. A graph of a million nodes holds about a gigabyte
  * in a few dozen arrays, each touched once as it fills; where the first touch
@@ -91,7 +91,7 @@ static void *
 std_alloc(void *ud, void *p, size_t osize, size_t nsize)
 {
     (void)ud;
-#if QP__HUGE
+#if defined(QP__HUGE)
     bool obig = p && osize >= BIG, nbig = nsize >= BIG;
     if (obig || nbig) {
         if (obig && nbig)

@@ -98,7 +98,8 @@ QP_API const char *qp_status_str(qp_status st);
  * malloc/realloc/free, except that on Linux blocks of 4 MiB or more are mapped
  * on their own, 2 MiB aligned, and advised for transparent huge pages
  * (MADV_HUGEPAGE; the kernel may decline), so that a big graph's arrays are
- * not faulted in 4 KiB at a time.
+ * not faulted in 4 KiB at a time (a build with -DQP_NO_HUGE_PAGES keeps to
+ * malloc alone).
  */
 typedef void *(*qp_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 typedef struct qp_allocator {
