@@ -740,19 +740,26 @@ read_graph(qp_read_fn fn, void *ud, const char *text, size_t len, bool direct,
     return QP_OK;
 }
 
+/* A read refused before it starts: *out NULL, err (if any) says why; returns st. */
+static qp_status
+refuse(qp_graph **out, qp_error *err, qp_status st, const char *msg)
+{
+    if (out)
+        *out = NULL;
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->status = st;
+        qp__fmt(err->msg, sizeof err->msg, "%s", msg);
+    }
+    return st;
+}
+
 qp_status
 qp_graph_read_text(const char *text, size_t len, const qp_read_opts *opts, qp_graph **out,
                    qp_error *err)
 {
     if (!text && len) {
-        if (out)
-            *out = NULL;
-        if (err) {
-            memset(err, 0, sizeof *err);
-            err->status = QP_ERR_NULL_ARG;
-            qp__fmt(err->msg, sizeof err->msg, "text is NULL");
-        }
-        return QP_ERR_NULL_ARG;
+        return refuse(out, err, QP_ERR_NULL_ARG, "text is NULL");
     }
     return read_graph(NULL, NULL, text, len, true, opts, out, err); /* read in place */
 }
@@ -777,14 +784,7 @@ qp_status
 qp_graph_read_file(FILE *f, const qp_read_opts *opts, qp_graph **out, qp_error *err)
 {
     if (!f) {
-        if (out)
-            *out = NULL;
-        if (err) {
-            memset(err, 0, sizeof *err);
-            err->status = QP_ERR_NULL_ARG;
-            qp__fmt(err->msg, sizeof err->msg, "file is NULL");
-        }
-        return QP_ERR_NULL_ARG;
+        return refuse(out, err, QP_ERR_NULL_ARG, "file is NULL");
     }
     /* a file's remaining size, where it can be seeked, sizes the graph at once (as for
      * a text in memory) instead of by doublings and rehashes on the way */
@@ -793,14 +793,7 @@ qp_graph_read_file(FILE *f, const qp_read_opts *opts, qp_graph **out, qp_error *
     if (at >= 0 && fseek(f, 0, SEEK_END) == 0) {
         long end = ftell(f);
         if (fseek(f, at, SEEK_SET) != 0) {
-            if (out)
-                *out = NULL;
-            if (err) {
-                memset(err, 0, sizeof *err);
-                err->status = QP_ERR_IO;
-                qp__fmt(err->msg, sizeof err->msg, "cannot seek back in the file");
-            }
-            return QP_ERR_IO;
+            return refuse(out, err, QP_ERR_IO, "cannot seek back in the file");
         }
         if (end > at)
             hint = (size_t)(end - at);
