@@ -22,6 +22,7 @@ struct fpat {
     uint8_t elem[3];   /* element ids, last op first */
     const char *fused; /* container type (NULL: error) */
     const char *error;
+    int8_t kids; /* the swap takes its containers (fusekids.c): 1 yes, 0 no, -1 not asked */
 };
 
 struct fctx {
@@ -147,24 +148,50 @@ check_bn(struct qp__prep *P, uint32_t root_m, uint32_t bn_m, uint32_t node)
     return QP_OK;
 }
 
+/* Can the container skip its children (fusekids.c)? The swap will take it, and the
+ * copies would be plain: every matched op a module with no submodules, the others
+ * than the root called only here (gc drops them, so nothing changes their records
+ * before the swap reads them). */
+static bool
+kids_skippable(struct fctx *F, struct fpat *p, const uint32_t *mods, uint8_t n)
+{
+    struct qp__prep *P = F->P;
+    const qp_graph *g = P->g;
+    if (p->kids < 0)
+        p->kids = qp__fkids_deferrable(P, p->fused);
+    if (!p->kids)
+        return false;
+    for (uint8_t i = 0; i < n; i++) {
+        if (!mods[i] || qp__mod_subtree_end(g, mods[i]) != mods[i])
+            return false;
+        uint32_t path = g->mods[mods[i]].path;
+        if (i > 0 && (path >= F->nsyms || F->calls[path] != 1))
+            return false;
+    }
+    return true;
+}
+
 /* Turns the root's module into the fused container with children .0 .1 .2. */
 static qp_status
-fuse_modules(struct fctx *F, const uint32_t *chain, uint8_t n, const char *fused)
+fuse_modules(struct fctx *F, const uint32_t *chain, struct fpat *pat)
 {
     struct qp__prep *P = F->P;
     qp_graph *g = P->g;
+    uint8_t n = pat->n;
+    const char *fused = pat->fused;
     uint32_t root = chain[n - 1];
     uint32_t rm = qp__mod_find(g, g->nodes[root].target);
     static const char sfx[3][3] = {".0", ".1", ".2"};
-    uint32_t hs[3];
-    bool hk[3] = {false, false, false};
-    for (uint8_t i = 0; rm && i < n; i++) /* the paths made below: overlap their misses */
-        hk[i] = qp__sym_prefetch_join(g, g->mods[rm].path, sfx[i], 2, &hs[i]);
     uint32_t mods[3] = {0, 0, 0}; /* forward order */
     for (uint8_t i = 0; i < n; i++) {
         uint32_t x = chain[n - 1 - i];
         mods[i] = g->nodes[x].op == QP_OP_CALL_MODULE ? qp__mod_find(g, g->nodes[x].target) : 0;
     }
+    bool skip = rm && kids_skippable(F, pat, mods, n);
+    uint32_t hs[3];
+    bool hk[3] = {false, false, false};
+    for (uint8_t i = 0; rm && !skip && i < n; i++) /* the paths made below: overlap their misses */
+        hk[i] = qp__sym_prefetch_join(g, g->mods[rm].path, sfx[i], 2, &hs[i]);
     for (uint8_t i = 1; i < n; i++)
         if (mods[i] && !strncmp(qp__sym_str(g, g->mods[mods[i]].type), "nn.BatchNorm", 12)) {
             qp_status rc = check_bn(P, rm, mods[i], chain[0]);
@@ -189,6 +216,25 @@ fuse_modules(struct fctx *F, const uint32_t *chain, uint8_t n, const char *fused
     uint32_t ft = qp__prep_sym(P, fused);
     if (!ft)
         return QP_ERR_NOMEM;
+    if (skip) {
+        /* as below without the copies: the swap reads the root's attributes and the
+         * BatchNorm (the first of .1 .2 that is one) from the record */
+        uint32_t bn = 0;
+        void *origins[3];
+        for (uint8_t i = 0; i < n; i++) {
+            origins[i] = qp__mod_user(g, mods[i]);
+            if (i && !bn && !strncmp(qp__sym_str(g, g->mods[mods[i]].type), "nn.BatchNorm", 12))
+                bn = mods[i];
+        }
+        qp_status rc = qp__fkids_add(P, rm, g->mods[rm].attrs, bn, n);
+        if (rc)
+            return rc;
+        P->st->modules_added += n; /* the report counts them as if made */
+        g->mods[rm].type = ft;
+        g->mods[rm].attrs = qp__val_empty(g, QP_VAL_DICT);
+        qp__mod_set_origins(g, rm, 0, 0);
+        return qp__mod_add_origins(g, rm, origins, n);
+    }
     /* the root's subtree moves under .0; the others' under .1 and .2 */
     uint32_t path = g->mods[rm].path;
     uint32_t after = qp__mod_subtree_end(g, rm);
@@ -271,6 +317,7 @@ setup(struct fctx *F)
                 p->elem[k] = elem_id(F, QP__E_MOD, qp__sym_str(c->store, r->types[len - 1 - k]));
             p->fused = qp__sym_str(c->store, r->fused);
             p->error = NULL;
+            p->kids = -1;
         }
         for (uint32_t i = 0; i < nbuiltin; i++) {
             const struct qp__pattern *q = &qp__fusion_patterns[i];
@@ -282,6 +329,7 @@ setup(struct fctx *F)
                 p->elem[k] = elem_id(F, q->e[k].kind, q->e[k].name);
             p->fused = q->fused;
             p->error = q->error;
+            p->kids = -1;
         }
     }
     for (uint32_t i = g->nodes[0].next; i; i = g->nodes[i].next) {
@@ -365,7 +413,7 @@ qp__pass_fuse(struct qp__prep *P)
                           qp__sym_str(g, g->nodes[n].name), p->error);
             break;
         }
-        if ((rc = fuse_modules(&F, m->chain, p->n, p->fused)))
+        if ((rc = fuse_modules(&F, m->chain, &F.pats[m->pat])))
             break;
         uint32_t root = m->chain[p->n - 1];
         /* move the root right before the last node, then let it stand in for it */
@@ -391,6 +439,7 @@ qp__pass_fuse(struct qp__prep *P)
     teardown(&F);
     if (rc)
         return rc;
+    qp__fkids_seal(P);
     /* The table is still in tree order (dup left it so): every module made here has
      * the root's path as a prefix and went into the root's subtree run, right after
      * it, and what was removed leaves the order as it was. So no reordering here

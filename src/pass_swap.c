@@ -18,14 +18,11 @@
 
 #include <string.h>
 
-/* *out: the QAT type a float type swaps to, 0 if none. Interning it may run out of
- * memory, which must not pass for "no mapping" (a module silently left float). */
-static qp_status
-qat_type(struct qp__prep *P, uint32_t type, uint32_t *out, const char **error)
+const char *
+qp__qat_name(struct qp__prep *P, const char *t, const char **error)
 {
     const qp_config *c = P->cfg;
-    const char *t = qp__sym_str(P->g, type), *to = NULL;
-    *out = 0;
+    const char *to = NULL;
     *error = NULL;
     for (uint32_t i = 0; i < c->nqatmaps && !to; i++)
         if (!strcmp(qp__sym_str(c->store, c->qatmaps[i].from), t))
@@ -35,6 +32,16 @@ qat_type(struct qp__prep *P, uint32_t type, uint32_t *out, const char **error)
             to = q->to;
             *error = q->error;
         }
+    return to;
+}
+
+/* *out: the QAT type a float type swaps to, 0 if none. Interning it may run out of
+ * memory, which must not pass for "no mapping" (a module silently left float). */
+static qp_status
+qat_type(struct qp__prep *P, uint32_t type, uint32_t *out, const char **error)
+{
+    const char *to = qp__qat_name(P, qp__sym_str(P->g, type), error);
+    *out = 0;
     if (*error && P->fix) { /* fixed mode: what torch cannot swap stays float */
         *error = NULL;
         return QP_OK;
@@ -235,6 +242,15 @@ child(const qp_graph *g, uint32_t m, const char *sfx)
     return 0;
 }
 
+/* Attribute `key` of the source attributes, or NULL (qp__prep_attr by dict). */
+static const struct qp__val *
+src_attr(struct qp__prep *P, uint32_t attrs, const char *key)
+{
+    uint32_t k = qp__prep_key(P, key);
+    uint32_t v = k ? qp__val_get(P->g, attrs, k) : 0;
+    return v ? &P->g->vals[v] : NULL;
+}
+
 static const char bn_sfx[] = ".bn", wfq_sfx[] = ".weight_fake_quant.activation_post_process";
 
 /* The paths a swap of m makes (m.bn, m.weight_fake_quant and its observer), hashed
@@ -273,8 +289,14 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called, st
                        "per_channel_affine_float_qparams, which no backend uses",
                        qp__sym_str(g, g->mods[m].path));
     bool fused = qp__is_fused(P, g->mods[m].type);
+    const struct qp__fkid *fk = fused ? qp__fkids_find(P, m) : NULL;
     uint32_t src = m, bn = 0;
-    if (fused) {
+    if (fk) { /* made without children: what they would hold */
+        src = 0;
+        bn = fk->bn;
+        P->st->modules_removed += fk->nkids; /* the report counts them as if made */
+        P->nfk_swapped++;
+    } else if (fused) {
         uint32_t c0 = child(g, m, ".0");
         if (!c0)
             return qp__err(g, QP_ERR_INVALID_GRAPH, "fused module %s has no child .0",
@@ -287,13 +309,14 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called, st
                 bn = ci;
         }
     }
+    uint32_t sattrs = fk ? fk->attrs : g->mods[src].attrs;
     bool freeze = qp__freeze_bn_type(qts);
-    uint32_t attrs = qat_attrs_memo(P, am, g->mods[src].attrs, freeze);
+    uint32_t attrs = qat_attrs_memo(P, am, sattrs, freeze);
     if (!attrs)
         return QP_ERR_NOMEM;
     bool axis1 = qp__ch_axis1_type(qts);
     /* fixed mode: a grouped ConvTranspose has no single output-channel axis */
-    const struct qp__val *groups = qp__prep_attr(P, src, "groups");
+    const struct qp__val *groups = src_attr(P, sattrs, "groups");
     if (P->fix && axis1 && groups && groups->kind == QP_VAL_INT && groups->u.i > 1 &&
         qp__spec_int(P, spec, "ch_axis", -1) != -1) {
         qp_status rc = per_tensor(P, spec, &spec);
@@ -302,7 +325,7 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called, st
     }
     /* a per-channel axis must exist in the weight (rank from the traced weight_shape) */
     int64_t ch = qp__spec_int(P, spec, "ch_axis", -1);
-    const struct qp__val *ws = qp__prep_attr(P, src, "weight_shape");
+    const struct qp__val *ws = src_attr(P, sattrs, "weight_shape");
     if (ch != -1 && !axis1 && ws && ws->kind == QP_VAL_TUPLE &&
         (ch < -(int64_t)ws->b || ch >= (int64_t)ws->b))
         return qp__err(g, QP_ERR_INVALID_QCONFIG,
@@ -312,8 +335,8 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called, st
     /* LSQ resizes its per-channel scale by out_channels / out_features */
     int fqk = P->specs[spec].fq;
     if (!P->fix && fqk >= 0 && !strcmp(qp__fq_kind(fqk)->name, "LearnableFakeQuantize") &&
-        qp__spec_int(P, spec, "ch_axis", -1) != -1 && !qp__prep_attr(P, src, "out_channels") &&
-        !qp__prep_attr(P, src, "out_features"))
+        qp__spec_int(P, spec, "ch_axis", -1) != -1 && !src_attr(P, sattrs, "out_channels") &&
+        !src_attr(P, sattrs, "out_features"))
         return qp__err(g, QP_ERR_INVALID_QCONFIG,
                        "%s (%s): per-channel LearnableFakeQuantize "
                        "needs out_channels or out_features (MQBench: \"Can not find "
@@ -336,7 +359,7 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called, st
     /* MQBench's LinearBn1d builds its BatchNorm1d(out_features) and copies the float
      * BN's tensors into it: num_features is the Linear's out_features */
     bool own_bn = bn && qp__bn_out_features_type(qts);
-    const struct qp__val *of = own_bn ? qp__prep_attr(P, src, "out_features") : NULL;
+    const struct qp__val *of = own_bn ? src_attr(P, sattrs, "out_features") : NULL;
     const struct qp__val *nf = own_bn ? qp__prep_attr(P, bn, "num_features") : NULL;
     if (of && nf && of->kind == QP_VAL_INT && nf->kind == QP_VAL_INT && of->u.i != nf->u.i) {
         uint32_t key = qp__prep_sym(P, "num_features"), v = qp__val_int(g, of->u.i);
@@ -487,6 +510,11 @@ qp__pass_swap(struct qp__prep *P)
     qp__free(g, in_fused, nmods_before);
     qp__free(g, am.e, (size_t)am.cap * sizeof *am.e);
     qp__free(g, called.at, called.n);
+    /* the fuse pass made no children only for containers it knew this pass takes */
+    if (!rc && P->nfk_swapped != P->nfk)
+        rc = qp__err(g, QP_ERR_INTERNAL, "%u fused modules made without children were not "
+                     "swapped", (unsigned)(P->nfk - P->nfk_swapped));
+    qp__fkids_free(P);
     if (rc)
         return (qp_status)rc;
     return qp__mod_gc(g);

@@ -223,6 +223,13 @@ struct qp__explain {
     uint32_t n, cap;
 };
 
+/* A fused container whose children were not made (fusekids.c): what the swap reads
+ * from them. attrs: the root module's attributes (its .0); bn: the matched BatchNorm
+ * module (removed, its record intact), 0 if none; nkids: the children not made. */
+struct qp__fkid {
+    uint32_t m, attrs, bn, nkids;
+};
+
 struct qp__prep {
     qp_graph *g;  /* the graph being prepared (in place, undo.c logs it) */
     qp_graph *orig;
@@ -247,6 +254,9 @@ struct qp__prep {
     uint32_t wspec, aspec;      /* defaults */
     uint32_t *mod_w, *mod_a;    /* per module slot: weight spec / act spec of its inputs */
     uint32_t nmod_spec;
+    /* fused containers made without children (fusekids.c), sorted by module */
+    struct qp__fkid *fk;
+    uint32_t nfk, capfk, nfk_swapped;
     uint8_t *eight;             /* per node: its output FQ is 8-bit (Academic io inputs) */
     uint32_t neight;
     qp_pass_stats *st;
@@ -379,6 +389,21 @@ bool qp__sym_prefetch_join(const qp_graph *g, uint32_t a, const char *b, size_t 
                            uint32_t *h);
 
 /* Passes: one file each, one function each, run in this order by prepare.c. */
+/* Will the swap replace a container of this type, with nothing before it reading the
+ * container's children? (No overrides, no excluded names, a QAT mapping without error.) */
+bool qp__fkids_deferrable(struct qp__prep *P, const char *fused);
+/* Records container m made without children. QP_ERR_NOMEM when out of memory. */
+qp_status qp__fkids_add(struct qp__prep *P, uint32_t m, uint32_t attrs, uint32_t bn,
+                        uint32_t nkids);
+/* Sorts the records by module (after the fuse pass), for qp__fkids_find. */
+void qp__fkids_seal(struct qp__prep *P);
+/* The record of container m, or NULL. */
+const struct qp__fkid *qp__fkids_find(const struct qp__prep *P, uint32_t m);
+void qp__fkids_free(struct qp__prep *P);
+/* The QAT type a float type maps to (configuration first, then the backend), NULL if
+ * none; *error: why torch cannot swap it, or NULL. Interns nothing. */
+const char *qp__qat_name(struct qp__prep *P, const char *type, const char **error);
+
 qp_status qp__pass_ffswap(struct qp__prep *P);
 qp_status qp__pass_dup(struct qp__prep *P);
 qp_status qp__pass_fuse(struct qp__prep *P);

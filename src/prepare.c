@@ -30,6 +30,7 @@ prep_free(struct qp__prep *P)
     qp__free(g, P->mod_a, (size_t)P->nmod_spec * sizeof *P->mod_a);
     qp__free(g, P->ex.items, (size_t)P->ex.cap * sizeof *P->ex.items);
     qp__free(g, P->eight, P->neight);
+    qp__fkids_free(P);
     memset(P, 0, sizeof *P);
 }
 
