@@ -163,8 +163,21 @@ struct qp_graph {
     void (*explain_free)(qp_graph *g); /* NULL: nothing to free */
 
     uint32_t errnode;
+    uint32_t errline; /* the line of a node a clearing took away (qp__graph_clear) */
     char errmsg[512];
 };
+
+/* ==== graph.c: clearing a graph without failing ==== */
+
+/* Makes an empty graph's arrays in *spare with g's allocator (NOMEM: none made,
+ * nothing to free), so that qp__graph_clear cannot fail later. */
+qp_status qp__graph_spare(const qp_graph *g, qp_graph *spare);
+/* Frees a spare that was not used. */
+void qp__graph_spare_free(qp_graph *spare);
+/* Empties g into the spare's arrays (the spare is consumed): g is then as
+ * qp_graph_create made it, with its allocator, log hook, peak and error message
+ * kept, and the text line of the node that error named (errline). */
+void qp__graph_clear(qp_graph *g, qp_graph *spare);
 
 /* ==== alloc.c ==== */
 
