@@ -90,10 +90,11 @@ struct qp__param {
 };
 
 /* An interned string. Bytes live in chunks that never move. What few syms have
- * (a name base's count, a parameter) is kept beside them (struct qp__symx), so
- * a record is 24 bytes. */
+ * (a name base's count, a parameter) is kept beside them (struct qp__symx), and
+ * the hash is not kept (the table's slots hold its high bits; a rebuild hashes
+ * the bytes again), so a record is 20 bytes. */
 struct qp__sym {
-    uint32_t chunk, off, len, hash;
+    uint32_t chunk, off, len;
     uint32_t node;   /* node named so (live or erased), 0 if none */
     uint32_t module; /* module with this path, 0 if none */
 };
