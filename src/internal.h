@@ -71,12 +71,12 @@ struct qp__val {
 
 /* A module-table entry; slot 0 is the sentinel of the circular table-order list.
  * What few modules have (a caller's user pointer, the origins of a fused module)
- * is kept beside the table (g->mod_user, g->orig), so a record is 24 bytes. */
+ * is kept beside the table (g->mod_user, g->orig), and whether the slot is live
+ * is told by its path's binding (qp__mod_live), so a record is 20 bytes. */
 struct qp__module {
     uint32_t prev, next;
     uint32_t path, type; /* syms */
     uint32_t attrs;      /* DICT value */
-    uint8_t live;
 };
 
 /* The origins of a module (user pointers of the modules it absorbed): a run in
@@ -385,6 +385,14 @@ void qp__undo_end(qp_graph *g, struct qp__undo *u);
 /* ==== module.c ==== */
 
 #define QP__MOD(g, id) (&(g)->mods[id])
+/* Module slot m (> 0) is live while its path's sym names it: qp__mod_add binds the
+ * path, qp__mod_remove unbinds it, and a later module on the same path binds it
+ * anew (a flag byte would make every record 24 bytes, not 20). */
+static inline bool
+qp__mod_live(const qp_graph *g, uint32_t m)
+{
+    return m && g->st.syms[g->mods[m].path].module == m;
+}
 /* The live module with this path sym, 0 if none. */
 uint32_t qp__mod_find(const qp_graph *g, uint32_t path);
 /* Adds a module after table entry `after` (0: at the end); path must be free. */

@@ -173,7 +173,7 @@ qp__mod_parent(const qp_graph *g, uint32_t m, struct qp__anc *c)
     }
     c->valid = true;
     c->self_mod = m;
-    c->self_live = g->mods[m].live;
+    c->self_live = qp__mod_live(g, m);
     c->path = ps;
     c->n = n;
     while (n > 0 && !c->mod[n - 1])
