@@ -120,6 +120,7 @@ struct qp__symtab {
     uint32_t nslots;     /* power of two */
     struct qp__symx *x;  /* capx slots (0 or a power of two), nx used */
     uint32_t nx, capx;
+    uint32_t min_k; /* chunks are at least CHUNK << min_k bytes (qp__sym_expect_bytes) */
 };
 
 struct qp_graph {
@@ -274,6 +275,10 @@ qp_status qp__sym_set_param(qp_graph *g, uint32_t sym, uint32_t param);
 /* Sizes the hash table for about `total` syms at once (an estimate: the table is
  * rebuilt once instead of at every doubling on the way); records are not reserved. */
 qp_status qp__sym_presize(qp_graph *g, uint64_t total);
+/* A hint that about `bytes` of string bytes are coming (a big text being read):
+ * new chunks are then made big enough from the start for the default allocator
+ * to map them in huge pages. Never fails; changes no sym. */
+void qp__sym_expect_bytes(qp_graph *g, uint64_t bytes);
 
 /* ==== value.c ==== */
 

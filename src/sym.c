@@ -274,7 +274,23 @@ static size_t
 chunk_size(const struct qp__symtab *st)
 {
     uint32_t k = st->nchunks / 8;
+    if (k < st->min_k)
+        k = st->min_k;
     return (size_t)CHUNK << (k < 10 ? k : 10);
+}
+
+/* The doubling above reaches 2 MiB (the default allocator's huge-page class)
+ * only after 40 chunks, 16 MB of strings faulted in 4 KiB at a time: most of a
+ * big text's names. Told the bytes to come, chunks start at a quarter of them,
+ * up to 4 MiB (CHUNK << 6). */
+void
+qp__sym_expect_bytes(qp_graph *g, uint64_t bytes)
+{
+    uint32_t k = 0;
+    while (k < 6 && ((uint64_t)CHUNK << (k + 1)) <= bytes / 4)
+        k++;
+    if (k > g->st.min_k)
+        g->st.min_k = k;
 }
 
 /* Finds room for n bytes; a string bigger than a quarter chunk gets a chunk of its own. */
@@ -354,8 +370,8 @@ qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32
 {
     struct qp__symtab *st = &g->st;
     if (nslots && st->nslots > nslots) {
-        uint32_t *p = qp__realloc(g, st->slots, (size_t)st->nslots * sizeof *p,
-                                  (size_t)nslots * sizeof *p);
+        uint32_t *p =
+            qp__realloc(g, st->slots, (size_t)st->nslots * sizeof *p, (size_t)nslots * sizeof *p);
         if (p) {
             st->slots = p;
             st->nslots = nslots;

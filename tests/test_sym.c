@@ -86,8 +86,7 @@ big_strings_are_stored_whole(void **state)
     qp_graph *g = qpt_mkgraph(&st);
     /* around the sizes where a string gets a chunk of its own (a quarter chunk), a
      * whole chunk, and far beyond */
-    static const size_t sizes[] = {1,         16383,     16384,     16385,    65535,
-                                   65536,     65537,     1u << 20,  3000000};
+    static const size_t sizes[] = {1, 16383, 16384, 16385, 65535, 65536, 65537, 1u << 20, 3000000};
     uint32_t ids[sizeof sizes / sizeof sizes[0]];
     const char *ptrs[sizeof sizes / sizeof sizes[0]];
     char *buf = test_malloc(3000001);
@@ -376,6 +375,55 @@ truncate_forgets_later_syms_and_keeps_earlier_ones(void **state)
     qpt_done(g, &st);
 }
 
+/* Told that tens of MB of names are coming (a big text), the table makes its next
+ * chunks 4 MiB (huge pages) at once instead of doubling up to them; told of
+ * a few KB it changes nothing. Ids and bytes are the same either way. */
+static void
+expected_bytes_size_the_chunks(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *small = qpt_mkgraph(&st), *big = NULL;
+    assert_int_equal(qp_graph_create(NULL, &big), QP_OK);
+    qp__sym_expect_bytes(small, 4096);
+    qp__sym_expect_bytes(big, (uint64_t)40 << 20);
+    qp__sym_expect_bytes(big, 4096); /* a smaller hint later does not shrink them */
+    char name[32];
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(name, sizeof name, "layer%d.conv", i);
+        uint32_t a = intern(small, name, (size_t)n), b = intern(big, name, (size_t)n);
+        assert_int_equal(a, b);
+        assert_string_equal(qp__sym_str(big, b), name);
+    }
+    assert_int_equal(small->st.chunks[small->st.cur].size, 64u << 10);
+    assert_true(big->st.nchunks == 2);
+    assert_int_equal(big->st.chunks[1].size, 4u << 20);
+    qp_graph_destroy(big);
+    qpt_done(small, &st);
+    /* a big text (60 MB) is read so */
+    enum { N = 600000 };
+    size_t cap = (size_t)N * 128 + 256, len = 0;
+    char *text = test_malloc(cap);
+    len += (size_t)snprintf(text + len, cap - len, "qgraph 1\n%%x = placeholder x () {}\n");
+    for (int i = 0; i < N; i++) {
+        char in[48] = "x";
+        if (i)
+            snprintf(in, sizeof in, "a_rather_long_node_name_%d", i - 1);
+        len += (size_t)snprintf(
+            text + len, cap - len,
+            "%%a_rather_long_node_name_%d = call_function torch.relu (%%%s,) {}\n", i, in);
+    }
+    len += (size_t)snprintf(text + len, cap - len,
+                            "%%output = output output (%%a_rather_long_node_name_%d,) {}\n", N - 1);
+    qp_graph *g = NULL;
+    qp_error err;
+    assert_int_equal(qp_graph_read_text(text, len, NULL, &g, &err), QP_OK);
+    assert_true(g->st.nchunks > 1);
+    assert_true(g->st.chunks[1].size >= 2u << 20); /* the default allocator's huge class */
+    qp_graph_destroy(g);
+    test_free(text);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -392,6 +440,7 @@ main(int argc, char **argv)
         cmocka_unit_test(every_byte_of_a_string_changes_its_hash),
         cmocka_unit_test(strings_with_the_same_hash_are_told_apart),
         cmocka_unit_test(truncate_forgets_later_syms_and_keeps_earlier_ones),
+        cmocka_unit_test(expected_bytes_size_the_chunks),
     };
     return cmocka_run_group_tests_name("sym", tests, NULL, NULL);
 }

@@ -95,7 +95,7 @@ QP_API const char *qp_status_str(qp_status st);
  * Returning NULL for n > 0 means out of memory; the library then fails with
  * QP_ERR_NOMEM and leaves the graph unchanged. o is always the block's size
  * as last allocated. A NULL qp_allocator* means the C library's
- * malloc/realloc/free, except that on Linux blocks of 4 MiB or more are mapped
+ * malloc/realloc/free, except that on Linux blocks of 2 MiB or more are mapped
  * on their own, 2 MiB aligned, and advised for transparent huge pages
  * (MADV_HUGEPAGE; the kernel may decline), so that a big graph's arrays are
  * not faulted in 4 KiB at a time (a build with -DQP_NO_HUGE_PAGES keeps to
