@@ -28,9 +28,12 @@
  * can only help. Growing such a block moves its pages (mremap), never its
  * bytes. Smaller blocks stay with malloc. The block's size class follows from
  * the sizes the caller passes back (qp_alloc_fn's contract: osize is exact).
+ * BIG is one huge page: a block of 2 to 4 MiB (a pass's per-node array at a
+ * million nodes) costs two faults instead of up to a thousand, for at most the
+ * rest of its last huge page (touched only if the block reaches into it).
  */
 #define HUGE_PAGE ((size_t)2 << 20)
-#define BIG ((size_t)4 << 20)
+#define BIG HUGE_PAGE
 
 static size_t
 huge_round(size_t n)

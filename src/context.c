@@ -128,15 +128,15 @@ build_lists(struct qp__prep *P)
         (rc = list_add_all(P, QP__L_OUTPUT, be->outputs)))
         return rc;
     if ((rc = list_add_all(P, QP__L_OV_QUAL, ov->funcs)) ||
-        (rc = list_add_all(P, QP__L_OV_QUAL, P->academic_mode ? ov->academic_modules
-                                                              : ov->modules)) ||
+        (rc = list_add_all(P, QP__L_OV_QUAL,
+                           P->academic_mode ? ov->academic_modules : ov->modules)) ||
         (add && (rc = list_add_config(P, QP__L_OV_QUAL, QP_ADDITIONAL_MODULE_TYPE, true))) ||
         (rc = list_add_all(P, QP__L_OV_PASSED, ov->passed)) ||
         (!P->academic_mode && (rc = list_add_all(P, QP__L_OV_PASSED, ov->passed_nonacademic))) ||
         (rc = list_add_all(P, QP__L_OV_PREV, ov->prop_prev)) ||
         (rc = list_add_all(P, QP__L_OV_CUR, ov->prop_cur)) ||
-        (rc = list_add_all(P, QP__L_OV_UNS, P->academic_mode ? ov->academic_unsigned
-                                                             : ov->unsigned_ops)) ||
+        (rc = list_add_all(P, QP__L_OV_UNS,
+                           P->academic_mode ? ov->academic_unsigned : ov->unsigned_ops)) ||
         (rc = list_add_all(P, QP__L_OV_MAYBE, ov->funcs)) ||
         (rc = list_add_all(P, QP__L_OV_MAYBE, ov->maybe_unsigned)))
         return rc;
@@ -241,7 +241,7 @@ qp__cls(struct qp__prep *P, uint32_t sym)
 {
     static const struct qp__symclass none = {0, 0, 1, 0};
     if (sym >= P->ncls || !sym) /* "" names nothing a list holds */
-        return &none; /* a sym made after the last refresh: no pass asks about those */
+        return &none;           /* a sym made after the last refresh: no pass asks about those */
     struct qp__symclass *c = cls_entry(P, sym, true);
     if (!c) { /* no memory to keep it: answer now, fail the pass after (run()) */
         P->cls_oom = true;
@@ -333,15 +333,7 @@ qp__explain_add(struct qp__prep *P, qp_reason why, uint32_t node, uint32_t fq, u
     qp_status rc = QP__GROW(P->g, x->items, x->n, x->cap, 1);
     if (rc)
         return rc;
-    qp_explain_item *it = &x->items[x->n++];
-    memset(it, 0, sizeof *it);
-    it->reason = why;
-    it->node.id = node;
-    it->fq.id = fq;
-    it->cause.id = cause;
-    /* names are syms of the graph, stable for its life */
-    it->node_name = node ? qp__sym_str(P->g, P->g->nodes[node].name) : NULL;
-    it->cause_name = cause ? qp__sym_str(P->g, P->g->nodes[cause].name) : NULL;
+    x->items[x->n++] = (struct qp__why){(uint32_t)why, node, fq, cause};
     return QP_OK;
 }
 
@@ -413,7 +405,15 @@ qp_graph_explain_at(const qp_graph *g, uint32_t i, qp_explain_item *out)
     const struct qp__explain *x = g->explain;
     if (!x || i >= x->n)
         return QP_ERR_INVALID_ARG;
-    *out = x->items[i];
+    const struct qp__why *w = &x->items[i];
+    memset(out, 0, sizeof *out);
+    out->reason = (qp_reason)w->reason;
+    out->node.id = w->node;
+    out->fq.id = w->fq;
+    out->cause.id = w->cause;
+    /* names are syms of the graph, stable for its life */
+    out->node_name = w->node ? qp__sym_str(g, g->nodes[w->node].name) : NULL;
+    out->cause_name = w->cause ? qp__sym_str(g, g->nodes[w->cause].name) : NULL;
     return QP_OK;
 }
 

@@ -86,6 +86,42 @@ qp_graph_create(const qp_allocator *alloc, qp_graph **out)
     return QP_OK;
 }
 
+qp_status
+qp__graph_spare(const qp_graph *g, qp_graph *spare)
+{
+    memset(spare, 0, sizeof *spare);
+    spare->alloc = g->alloc;
+    qp_status rc = init(spare);
+    if (rc)
+        free_all(spare);
+    return rc;
+}
+
+void
+qp__graph_spare_free(qp_graph *spare)
+{
+    free_all(spare);
+}
+
+void
+qp__graph_clear(qp_graph *g, qp_graph *spare)
+{
+    uint32_t line = g->errnode && g->errnode < g->nnodes ? g->nodes[g->errnode].line : 0;
+    if (g->explain_free)
+        g->explain_free(g);
+    free_all(g);
+    qp_graph keep = *g;
+    *g = *spare;
+    g->log = keep.log;
+    g->log_ud = keep.log_ud;
+    g->mem += keep.mem;
+    g->mem_peak = keep.mem_peak > g->mem ? keep.mem_peak : g->mem;
+    memcpy(g->errmsg, keep.errmsg, sizeof g->errmsg);
+    g->errnode = 0;
+    g->errline = line;
+    memset(spare, 0, sizeof *spare);
+}
+
 void
 qp_graph_destroy(qp_graph *g)
 {
@@ -234,11 +270,13 @@ qp__graph_swap(qp_graph *a, qp_graph *b)
     b->log_ud = a->log_ud;
     memcpy(b->errmsg, a->errmsg, sizeof b->errmsg);
     b->errnode = a->errnode;
+    b->errline = a->errline;
     a->alloc = t.alloc;
     a->log = t.log;
     a->log_ud = t.log_ud;
     memcpy(a->errmsg, t.errmsg, sizeof a->errmsg);
     a->errnode = t.errnode;
+    a->errline = t.errline;
     /* memory accounting follows the arrays, as the struct copy already did; the
      * peak is the most either graph held */
     if (b->mem_peak > a->mem_peak)

@@ -71,12 +71,12 @@ struct qp__val {
 
 /* A module-table entry; slot 0 is the sentinel of the circular table-order list.
  * What few modules have (a caller's user pointer, the origins of a fused module)
- * is kept beside the table (g->mod_user, g->orig), so a record is 24 bytes. */
+ * is kept beside the table (g->mod_user, g->orig), and whether the slot is live
+ * is told by its path's binding (qp__mod_live), so a record is 20 bytes. */
 struct qp__module {
     uint32_t prev, next;
     uint32_t path, type; /* syms */
     uint32_t attrs;      /* DICT value */
-    uint8_t live;
 };
 
 /* The origins of a module (user pointers of the modules it absorbed): a run in
@@ -90,10 +90,11 @@ struct qp__param {
 };
 
 /* An interned string. Bytes live in chunks that never move. What few syms have
- * (a name base's count, a parameter) is kept beside them (struct qp__symx), so
- * a record is 24 bytes. */
+ * (a name base's count, a parameter) is kept beside them (struct qp__symx), and
+ * the hash is not kept (the table's slots hold its high bits; a rebuild hashes
+ * the bytes again), so a record is 20 bytes. */
 struct qp__sym {
-    uint32_t chunk, off, len, hash;
+    uint32_t chunk, off, len;
     uint32_t node;   /* node named so (live or erased), 0 if none */
     uint32_t module; /* module with this path, 0 if none */
 };
@@ -119,6 +120,7 @@ struct qp__symtab {
     uint32_t nslots;     /* power of two */
     struct qp__symx *x;  /* capx slots (0 or a power of two), nx used */
     uint32_t nx, capx;
+    uint32_t min_k; /* chunks are at least CHUNK << min_k bytes (qp__sym_expect_bytes) */
 };
 
 struct qp_graph {
@@ -163,8 +165,21 @@ struct qp_graph {
     void (*explain_free)(qp_graph *g); /* NULL: nothing to free */
 
     uint32_t errnode;
+    uint32_t errline; /* the line of a node a clearing took away (qp__graph_clear) */
     char errmsg[512];
 };
+
+/* ==== graph.c: clearing a graph without failing ==== */
+
+/* Makes an empty graph's arrays in *spare with g's allocator (NOMEM: none made,
+ * nothing to free), so that qp__graph_clear cannot fail later. */
+qp_status qp__graph_spare(const qp_graph *g, qp_graph *spare);
+/* Frees a spare that was not used. */
+void qp__graph_spare_free(qp_graph *spare);
+/* Empties g into the spare's arrays (the spare is consumed): g is then as
+ * qp_graph_create made it, with its allocator, log hook, peak and error message
+ * kept, and the text line of the node that error named (errline). */
+void qp__graph_clear(qp_graph *g, qp_graph *spare);
 
 /* ==== alloc.c ==== */
 
@@ -260,6 +275,10 @@ qp_status qp__sym_set_param(qp_graph *g, uint32_t sym, uint32_t param);
 /* Sizes the hash table for about `total` syms at once (an estimate: the table is
  * rebuilt once instead of at every doubling on the way); records are not reserved. */
 qp_status qp__sym_presize(qp_graph *g, uint64_t total);
+/* A hint that about `bytes` of string bytes are coming (a big text being read):
+ * new chunks are then made big enough from the start for the default allocator
+ * to map them in huge pages. Never fails; changes no sym. */
+void qp__sym_expect_bytes(qp_graph *g, uint64_t bytes);
 
 /* ==== value.c ==== */
 
@@ -371,6 +390,14 @@ void qp__undo_end(qp_graph *g, struct qp__undo *u);
 /* ==== module.c ==== */
 
 #define QP__MOD(g, id) (&(g)->mods[id])
+/* Module slot m (> 0) is live while its path's sym names it: qp__mod_add binds the
+ * path, qp__mod_remove unbinds it, and a later module on the same path binds it
+ * anew (a flag byte would make every record 24 bytes, not 20). */
+static inline bool
+qp__mod_live(const qp_graph *g, uint32_t m)
+{
+    return m && g->st.syms[g->mods[m].path].module == m;
+}
 /* The live module with this path sym, 0 if none. */
 uint32_t qp__mod_find(const qp_graph *g, uint32_t path);
 /* Adds a module after table entry `after` (0: at the end); path must be free. */

@@ -106,11 +106,13 @@ qp__anc_init(qp_graph *g, struct qp__anc *c)
         return qp__err(g, QP_ERR_NOMEM, "out of memory walking the module tree");
     memset(c->filt, 0, (size_t)(bits / 8));
     c->fmask = (uint32_t)(bits - 1);
-    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next)
+    for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
+        uint32_t ps = g->mods[m].path, h = qp__hash(qp__sym_str(g, ps), qp__sym_len(g, ps));
         for (int k = 0; k < 2; k++) {
-            uint32_t b = filt_at(c, g->st.syms[g->mods[m].path].hash, k);
+            uint32_t b = filt_at(c, h, k);
             c->filt[b >> 3] |= (uint8_t)(1u << (b & 7));
         }
+    }
     return QP_OK;
 }
 
@@ -171,7 +173,7 @@ qp__mod_parent(const qp_graph *g, uint32_t m, struct qp__anc *c)
     }
     c->valid = true;
     c->self_mod = m;
-    c->self_live = g->mods[m].live;
+    c->self_live = qp__mod_live(g, m);
     c->path = ps;
     c->n = n;
     while (n > 0 && !c->mod[n - 1])

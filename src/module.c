@@ -16,8 +16,7 @@ qp__mod_find(const qp_graph *g, uint32_t path)
 {
     if (!path)
         return 0;
-    uint32_t m = g->st.syms[path].module;
-    return m && g->mods[m].live ? m : 0;
+    return g->st.syms[path].module; /* bound only to a live module */
 }
 
 uint32_t
@@ -40,7 +39,6 @@ qp__mod_add(qp_graph *g, uint32_t path, uint32_t type, uint32_t attrs, uint32_t 
     m->path = path;
     m->type = type;
     m->attrs = attrs ? attrs : qp__val_empty(g, QP_VAL_DICT);
-    m->live = 1;
     if (!after)
         after = g->mods[0].prev;
     m->prev = after;
@@ -59,7 +57,7 @@ qp__mod_remove(qp_graph *g, uint32_t id)
     struct qp__module *m = &g->mods[id];
     g->mods[m->prev].next = m->next;
     g->mods[m->next].prev = m->prev;
-    m->live = 0;
+    /* unbound: the slot is dead from now on (qp__mod_live) */
     if (g->st.syms[m->path].module == id)
         g->st.syms[m->path].module = 0;
     g->nlivemods--;
@@ -204,7 +202,7 @@ qp__mod_subtree_end(const qp_graph *g, uint32_t m)
 static bool
 mod_live(const qp_graph *g, qp_module m)
 {
-    return g && m.id > 0 && m.id < g->nmods && g->mods[m.id].live;
+    return g && m.id > 0 && m.id < g->nmods && qp__mod_live(g, m.id);
 }
 
 uint32_t

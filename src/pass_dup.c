@@ -52,7 +52,7 @@ parent_run_end(qp_graph *g, uint32_t m, struct run_end *ends, uint32_t nends)
     uint32_t h = qp__hash(p, pl);
     struct run_end *e = &ends[h % nends];
     uint32_t x = m;
-    if (e->mod && e->hash == h && e->len == pl && g->mods[e->mod].live) {
+    if (e->mod && e->hash == h && e->len == pl && qp__mod_live(g, e->mod)) {
         const char *q = qp__sym_str(g, g->mods[e->mod].path);
         if (qp__sym_len(g, g->mods[e->mod].path) > pl && !memcmp(q, p, pl))
             x = e->mod;

@@ -218,8 +218,16 @@ struct qp__oplist {
     uint32_t n, cap;
 };
 
+/* One decision, 16 bytes (a million-node prepare makes half a million): the
+ * names qp_graph_explain_at gives are read from the nodes when asked (a node
+ * keeps its name for the graph's life, erased or not). */
+struct qp__why {
+    uint32_t reason; /* qp_reason */
+    uint32_t node, fq, cause;
+};
+
 struct qp__explain {
-    qp_explain_item *items;
+    struct qp__why *items;
     uint32_t n, cap;
 };
 

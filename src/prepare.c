@@ -1,8 +1,9 @@
 /*
  * prepare.c - qp_prepare_qat: checks the input, runs the passes in order on
  * the graph itself (QBE's main.c: straight-line calls) with an undo log
- * (undo.c) that puts it back as it was when any of them fails. The per-run context the passes
- * share (op lists, facts per symbol, explanations) is context.c's.
+ * (undo.c) that puts it back as it was when any of them fails, or, for a caller
+ * that discards the graph on failure (qp_prepare_qat_or_clear), without one. The per-run context
+ * the passes share (op lists, facts per symbol, explanations) is context.c's.
  */
 #include "prep.h"
 
@@ -39,16 +40,18 @@ static qp_status
 check_config(qp_graph *g, const struct qp__backend *be, const qp_config *c)
 {
     if (be->requires_config) {
-        static const char *const need[] = {"w_qscheme", "a_qscheme", "w_observer", "a_observer",
-                                           "w_fakequantize", "a_fakequantize"};
-        bool have[6] = {c->qscheme[0] != 0, c->qscheme[1] != 0, c->obs[0] != 0, c->obs[1] != 0,
-                        c->fq[0] != 0, c->fq[1] != 0};
+        static const char *const need[] = {"w_qscheme",  "a_qscheme",      "w_observer",
+                                           "a_observer", "w_fakequantize", "a_fakequantize"};
+        bool have[6] = {c->qscheme[0] != 0, c->qscheme[1] != 0, c->obs[0] != 0,
+                        c->obs[1] != 0,     c->fq[0] != 0,      c->fq[1] != 0};
         for (int i = 0; i < 6; i++)
             if (!have[i])
-                return qp__err(g, QP_ERR_INVALID_CONFIG, "backend %s has no defaults: the "
+                return qp__err(g, QP_ERR_INVALID_CONFIG,
+                               "backend %s has no defaults: the "
                                "configuration must give extra_qconfig_dict.%s (and all of "
                                "w_qscheme, a_qscheme, w_observer, a_observer, w_fakequantize, "
-                               "a_fakequantize)", be->name, need[i]);
+                               "a_fakequantize)",
+                               be->name, need[i]);
     }
     return QP_OK;
 }
@@ -83,15 +86,16 @@ preserve(struct qp__prep *P, uint32_t *vals, bool restore)
         if (!restore) {
             qp_val v = m ? qp_module_attr(g, (qp_module){m}, attr) : qp_graph_attr(g, attr);
             if (!v.id)
-                return qp__err(g, QP_ERR_INVALID_CONFIG, "preserve_attr: %s%s%s has no "
-                               "attribute '%s'", m ? "module '" : "the graph", path, m ? "'" : "",
-                               attr);
+                return qp__err(g, QP_ERR_INVALID_CONFIG,
+                               "preserve_attr: %s%s%s has no "
+                               "attribute '%s'",
+                               m ? "module '" : "the graph", path, m ? "'" : "", attr);
             vals[i] = v.id;
             continue;
         }
         qp_val v = {vals[i]};
-        qp_status rc = m ? qp_module_set_attr(g, (qp_module){m}, attr, v)
-                         : qp_graph_set_attr(g, attr, v);
+        qp_status rc =
+            m ? qp_module_set_attr(g, (qp_module){m}, attr, v) : qp_graph_set_attr(g, attr, v);
         if (rc)
             return rc;
     }
@@ -134,9 +138,10 @@ run(struct qp__prep *P)
                          passes[i].name, msg);
             break;
         }
-        qp__logf(g, QP_LOG_INFO, passes[i].name, "%u matched, %u nodes added, %u erased, %u "
-                 "modules swapped, %u fake-quantizers", (unsigned)st->matched,
-                 (unsigned)st->nodes_added, (unsigned)st->nodes_erased,
+        qp__logf(g, QP_LOG_INFO, passes[i].name,
+                 "%u matched, %u nodes added, %u erased, %u "
+                 "modules swapped, %u fake-quantizers",
+                 (unsigned)st->matched, (unsigned)st->nodes_added, (unsigned)st->nodes_erased,
                  (unsigned)st->modules_swapped, (unsigned)st->fq_inserted);
     }
     /* MQBench builds its GraphModule from a dict when nothing fuses: its modules are
@@ -151,15 +156,14 @@ run(struct qp__prep *P)
 }
 
 qp_status
-qp__prepare_quantizer(qp_graph *g, qp_backend be, const qp_config *cfg, qp_side side,
-                      bool axis1, int quant_type, uint32_t *fq_mod, uint32_t *kwargs)
+qp__prepare_quantizer(qp_graph *g, qp_backend be, const qp_config *cfg, qp_side side, bool axis1,
+                      int quant_type, uint32_t *fq_mod, uint32_t *kwargs)
 {
     const struct qp__backend *row = qp__backend_get(be);
     if (!row)
         return qp__err(g, QP_ERR_UNSUPPORTED_BACKEND, "backend %d is not a qp_backend", (int)be);
     if (side != QP_WEIGHT && side != QP_ACT)
-        return qp__err(g, QP_ERR_INVALID_ARG, "side %d is neither QP_WEIGHT nor QP_ACT",
-                       (int)side);
+        return qp__err(g, QP_ERR_INVALID_ARG, "side %d is neither QP_WEIGHT nor QP_ACT", (int)side);
     qp_config *empty = NULL;
     qp_status rc;
     if (!cfg) {
@@ -204,33 +208,48 @@ out:
     return rc;
 }
 
-qp_status
-qp_prepare_qat(qp_graph *g, qp_backend be, const qp_config *cfg)
+/* Prepares g in place. keep: the caller gets g back unchanged on failure (an undo
+ * log of what the passes change, about 100 bytes a node of a read graph); else g
+ * is cleared on failure, through a spare made first so that clearing cannot fail. */
+static qp_status
+prepare(qp_graph *g, qp_backend be, const qp_config *cfg, bool keep)
 {
     if (!g)
         return QP_ERR_NULL_ARG;
     qp__clear_err(g);
+    qp_graph spare;
+    if (!keep && qp__graph_spare(g, &spare))
+        return qp__err(g, QP_ERR_NOMEM, "out of memory");
     const struct qp__backend *row = qp__backend_get(be);
-    if (!row)
-        return qp__err(g, QP_ERR_UNSUPPORTED_BACKEND, "backend %d is not a qp_backend", (int)be);
     qp_config *empty = NULL;
     qp_status rc;
+    if (!row) {
+        rc = qp__err(g, QP_ERR_UNSUPPORTED_BACKEND, "backend %d is not a qp_backend", (int)be);
+        goto out;
+    }
     if (!cfg) {
-        if (row->requires_config)
-            return qp__err(g, QP_ERR_INVALID_CONFIG, "backend %s has no defaults: give a "
-                           "configuration with extra_qconfig_dict w_qscheme, a_qscheme, "
-                           "w_observer, a_observer, w_fakequantize and a_fakequantize",
-                           row->name);
-        if ((rc = qp_config_create(&g->alloc, &empty)))
-            return qp__err(g, rc, "out of memory");
+        if (row->requires_config) {
+            rc = qp__err(g, QP_ERR_INVALID_CONFIG,
+                         "backend %s has no defaults: give a "
+                         "configuration with extra_qconfig_dict w_qscheme, a_qscheme, "
+                         "w_observer, a_observer, w_fakequantize and a_fakequantize",
+                         row->name);
+            goto out;
+        }
+        if ((rc = qp_config_create(&g->alloc, &empty))) {
+            rc = qp__err(g, rc, "out of memory");
+            goto out;
+        }
         cfg = empty;
     }
     if ((rc = check_config(g, row, cfg)))
         goto out;
     uint32_t fqm;
     if (already_prepared(g, &fqm)) {
-        rc = qp__err(g, QP_ERR_ALREADY_PREPARED, "the graph is already prepared: module %s is "
-                     "a fake-quantizer", qp__sym_str(g, g->mods[fqm].path));
+        rc = qp__err(g, QP_ERR_ALREADY_PREPARED,
+                     "the graph is already prepared: module %s is "
+                     "a fake-quantizer",
+                     qp__sym_str(g, g->mods[fqm].path));
         goto out;
     }
     if ((rc = qp__verify(g, NULL, NULL)))
@@ -244,7 +263,7 @@ qp_prepare_qat(qp_graph *g, qp_backend be, const qp_config *cfg)
     /* the passes run on g itself; what they change is logged first, and taken
      * back if any of them fails */
     struct qp__undo u;
-    if ((rc = qp__undo_begin(g, &u)))
+    if (keep && (rc = qp__undo_begin(g, &u)))
         goto out;
     struct qp__prep P;
     memset(&P, 0, sizeof P);
@@ -262,17 +281,38 @@ qp_prepare_qat(qp_graph *g, qp_backend be, const qp_config *cfg)
         rc = qp__explain_keep(&P);
     prep_free(&P);
     if (rc) {
-        /* the message was written while the names it gives still existed */
-        qp__undo_rollback(g, &u);
-        if (g->errnode >= g->nnodes)
-            g->errnode = 0;
+        if (keep) {
+            /* the message was written while the names it gives still existed */
+            qp__undo_rollback(g, &u);
+            if (g->errnode >= g->nnodes)
+                g->errnode = 0;
+        }
         goto out;
     }
-    qp__undo_end(g, &u);
+    if (keep)
+        qp__undo_end(g, &u);
     g->report.nodes_after = g->nlive;
     g->report.modules_after = g->nlivemods;
     qp__clear_err(g);
 out:
     qp_config_destroy(empty);
+    if (!keep) {
+        if (rc)
+            qp__graph_clear(g, &spare);
+        else
+            qp__graph_spare_free(&spare);
+    }
     return rc;
+}
+
+qp_status
+qp_prepare_qat(qp_graph *g, qp_backend be, const qp_config *cfg)
+{
+    return prepare(g, be, cfg, true);
+}
+
+qp_status
+qp_prepare_qat_or_clear(qp_graph *g, qp_backend be, const qp_config *cfg)
+{
+    return prepare(g, be, cfg, false);
 }

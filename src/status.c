@@ -22,8 +22,8 @@ const char *
 qp_status_str(qp_status st)
 {
     switch (st) {
-#define QP__STATUS_CASE(name, msg)                                                         \
-    case QP_##name:                                                                        \
+#define QP__STATUS_CASE(name, msg)                                                                 \
+    case QP_##name:                                                                                \
         return msg;
         QP_STATUS_MAP(QP__STATUS_CASE)
 #undef QP__STATUS_CASE
@@ -61,6 +61,7 @@ qp__err(qp_graph *g, qp_status st, const char *fmt, ...)
     verr(g, fmt, ap);
     va_end(ap);
     g->errnode = 0;
+    g->errline = 0;
     return st;
 }
 
@@ -74,6 +75,7 @@ qp__errn(qp_graph *g, qp_status st, uint32_t node, const char *fmt, ...)
     verr(g, fmt, ap);
     va_end(ap);
     g->errnode = node;
+    g->errline = 0;
     return st;
 }
 
@@ -82,6 +84,7 @@ qp__clear_err(qp_graph *g)
 {
     g->errmsg[0] = 0;
     g->errnode = 0;
+    g->errline = 0;
 }
 
 void
@@ -110,4 +113,14 @@ qp_graph_errnode(const qp_graph *g)
 {
     qp_node n = {g ? g->errnode : 0};
     return n;
+}
+
+uint32_t
+qp_graph_errline(const qp_graph *g)
+{
+    if (!g)
+        return 0;
+    if (g->errnode && g->errnode < g->nnodes)
+        return g->nodes[g->errnode].line;
+    return g->errline;
 }

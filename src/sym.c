@@ -10,6 +10,27 @@
 
 #define CHUNK (64u * 1024u)
 
+/* The len (1..7) bytes at s as memcpy into a zeroed uint64_t gives them, without
+ * memcpy of a variable length (a call, in the hash of every name). */
+static uint64_t
+tail(const char *s, size_t len)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (len >= 4) {
+        uint32_t a, b; /* overlapping: the bytes they share are the same */
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        return a | (uint64_t)b << (8 * (len - 4));
+    }
+    const unsigned char *u = (const unsigned char *)s;
+    return u[0] | (uint64_t)u[len / 2] << (8 * (len / 2)) | (uint64_t)u[len - 1] << (8 * (len - 1));
+#else
+    uint64_t w = 0;
+    memcpy(&w, s, len);
+    return w;
+#endif
+}
+
 /* Eight bytes at a time, then murmur3's finaliser: every bit of the result
  * depends on every byte, so both the index (low bits) and the slot tag (high
  * bits) are well spread. Byte-order dependent, which is fine: hashes are never
@@ -23,11 +44,8 @@ hash(const char *s, size_t len)
         h = (h ^ w) * 0x100000001b3u;
         h ^= h >> 29;
     }
-    if (len) {
-        w = 0;
-        memcpy(&w, s, len);
-        h = (h ^ w) * 0x100000001b3u;
-    }
+    if (len)
+        h = (h ^ tail(s, len)) * 0x100000001b3u;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdu;
     h ^= h >> 33;
@@ -74,7 +92,8 @@ qp__sym_len(const qp_graph *g, uint32_t sym)
  * (qp__sym_reserve keeps it so), ids fit k bits, and bits k..31 of the hash
  * keep their place. A probe then rejects nearly every other sym by its slot
  * alone, without reading its record (a cache miss on a big table), which is
- * what lets the table fill to 3/4 and stay half the size.
+ * what lets the table fill to 3/4 and stay half the size. A sym whose tag
+ * matches is then told by its length and bytes: records keep no hash.
  */
 static uint32_t
 slot_make(uint32_t h, uint32_t id, uint32_t nslots)
@@ -94,6 +113,47 @@ slot_id(uint32_t slot, uint32_t nslots)
     return slot & (nslots - 1);
 }
 
+/* The hash of sym id's bytes: records do not keep it (4 bytes a sym), so the
+ * rare rebuilds of the table (a doubling, a rollback) hash the bytes again. */
+static uint32_t
+sym_hash(const struct qp__symtab *st, uint32_t id)
+{
+    const struct qp__sym *y = &st->syms[id];
+    return hash(st->chunks[y->chunk].p + y->off, y->len);
+}
+
+/* Slots syms 1..st->n-1 into the zeroed table slots[nslots], in id order (which
+ * makes the table the same as had they been interned one by one). Records and
+ * bytes are read in order, slots written at random: on a table past the caches
+ * each write is a cache and TLB miss, so a block of syms is hashed and its slots
+ * requested while the block before is slotted, and the misses overlap instead of
+ * queueing (hashing a block in a row also overlaps the hashes). */
+static void
+fill(const struct qp__symtab *st, uint32_t *slots, uint32_t nslots)
+{
+    enum { B = 16 };
+    uint32_t buf[2][B], *ahead = buf[0], *prev = buf[1], mask = nslots - 1, n = st->n;
+    for (uint32_t lo = 1; lo < n + B; lo += B) {
+        /* the hashes of syms lo..lo+B-1, their slots requested */
+        for (uint32_t j = 0; j < B && lo + j < n; j++) {
+            ahead[j] = sym_hash(st, lo + j);
+#if defined(__GNUC__)
+            __builtin_prefetch(&slots[ahead[j] & mask], 1);
+#endif
+        }
+        /* the block before, hashed and requested in the last round */
+        for (uint32_t j = 0; lo > B && j < B && lo - B + j < n; j++) {
+            uint32_t i = prev[j] & mask;
+            while (slots[i])
+                i = (i + 1) & mask;
+            slots[i] = slot_make(prev[j], lo - B + j, nslots);
+        }
+        uint32_t *t = ahead;
+        ahead = prev;
+        prev = t;
+    }
+}
+
 static qp_status
 rehash(qp_graph *g, uint32_t nslots)
 {
@@ -102,20 +162,7 @@ rehash(qp_graph *g, uint32_t nslots)
     if (!slots)
         return qp__err(g, QP_ERR_NOMEM, "out of memory growing the symbol table");
     memset(slots, 0, (size_t)nslots * sizeof *slots);
-    /* Records are read in order, slots written at random: on a table past the
-     * caches each write is a cache and TLB miss, so the slot a few records ahead
-     * is requested early and the misses overlap instead of queueing. */
-    enum { AHEAD = 16 };
-    for (uint32_t id = 1; id < st->n; id++) {
-#if defined(__GNUC__)
-        if (id + AHEAD < st->n)
-            __builtin_prefetch(&slots[st->syms[id + AHEAD].hash & (nslots - 1)], 1);
-#endif
-        uint32_t h = st->syms[id].hash, i = h & (nslots - 1);
-        while (slots[i])
-            i = (i + 1) & (nslots - 1);
-        slots[i] = slot_make(h, id, nslots);
-    }
+    fill(st, slots, nslots);
     qp__free(g, st->slots, (size_t)st->nslots * sizeof *st->slots);
     st->slots = slots;
     st->nslots = nslots;
@@ -205,7 +252,7 @@ find(const qp_graph *g, const char *s, size_t len, uint32_t h)
             continue;
         uint32_t id = slot_id(slot, st->nslots);
         const struct qp__sym *y = &st->syms[id];
-        if (y->hash == h && y->len == len && memcmp(st->chunks[y->chunk].p + y->off, s, len) == 0)
+        if (y->len == len && memcmp(st->chunks[y->chunk].p + y->off, s, len) == 0)
             return id;
     }
 }
@@ -227,7 +274,23 @@ static size_t
 chunk_size(const struct qp__symtab *st)
 {
     uint32_t k = st->nchunks / 8;
+    if (k < st->min_k)
+        k = st->min_k;
     return (size_t)CHUNK << (k < 10 ? k : 10);
+}
+
+/* The doubling above reaches 2 MiB (the default allocator's huge-page class)
+ * only after 40 chunks, 16 MB of strings faulted in 4 KiB at a time: most of a
+ * big text's names. Told the bytes to come, chunks start at a quarter of them,
+ * up to 4 MiB (CHUNK << 6). */
+void
+qp__sym_expect_bytes(qp_graph *g, uint64_t bytes)
+{
+    uint32_t k = 0;
+    while (k < 6 && ((uint64_t)CHUNK << (k + 1)) <= bytes / 4)
+        k++;
+    if (k > g->st.min_k)
+        g->st.min_k = k;
 }
 
 /* Finds room for n bytes; a string bigger than a quarter chunk gets a chunk of its own. */
@@ -293,11 +356,10 @@ qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *o
     y->chunk = chunk;
     y->off = off;
     y->len = (uint32_t)len;
-    y->hash = h;
-    uint32_t i = y->hash & (st->nslots - 1);
+    uint32_t i = h & (st->nslots - 1);
     while (st->slots[i])
         i = (i + 1) & (st->nslots - 1);
-    st->slots[i] = slot_make(y->hash, id, st->nslots);
+    st->slots[i] = slot_make(h, id, st->nslots);
     *out = id;
     return QP_OK;
 }
@@ -308,8 +370,8 @@ qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32
 {
     struct qp__symtab *st = &g->st;
     if (nslots && st->nslots > nslots) {
-        uint32_t *p = qp__realloc(g, st->slots, (size_t)st->nslots * sizeof *p,
-                                  (size_t)nslots * sizeof *p);
+        uint32_t *p =
+            qp__realloc(g, st->slots, (size_t)st->nslots * sizeof *p, (size_t)nslots * sizeof *p);
         if (p) {
             st->slots = p;
             st->nslots = nslots;
@@ -325,12 +387,7 @@ qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32
      * (in a bigger table if it could not shrink back: lookups do not depend on its
      * size) */
     memset(st->slots, 0, (size_t)st->nslots * sizeof *st->slots);
-    for (uint32_t id = 1; id < n; id++) {
-        uint32_t h = st->syms[id].hash, i = h & (st->nslots - 1);
-        while (st->slots[i])
-            i = (i + 1) & (st->nslots - 1);
-        st->slots[i] = slot_make(h, id, st->nslots);
-    }
+    fill(st, st->slots, st->nslots);
 }
 
 /* ==== the rarer facts: a name base's count, a parameter ==== */

@@ -691,6 +691,7 @@ read_graph(qp_read_fn fn, void *ud, const char *text, size_t len, bool direct,
      * failing to is no error) */
     if (len >= 65536) {
         qp__sym_presize(r.g, len / 128);
+        qp__sym_expect_bytes(r.g, len / 6); /* names are about a sixth of a text */
         /* and the arrays, generously (what is not used is never touched, and is
          * given back at the end): growth would copy them on the way */
         uint32_t est = len / 128 > UINT32_MAX / 4 ? UINT32_MAX / 4 : (uint32_t)(len / 128);

@@ -34,10 +34,10 @@ every_resize_keeps_the_bytes(void **state)
     (void)state;
     qp_allocator a = qp_allocator_default(); /* what a NULL qp_allocator* means */
     const size_t MiB = (size_t)1 << 20;
-    /* sizes crossing the 4 MiB line both ways and moving within both classes */
-    const size_t sizes[] = {3 * MiB,        5 * MiB + 123,   13 * MiB + 7, 13 * MiB + 9,
-                            9 * MiB,        4 * MiB,         4 * MiB - 1,  1 * MiB,
-                            6 * MiB + 4095, 64 * MiB + 4097, 8 * MiB};
+    /* sizes crossing the 2 MiB line both ways and moving within both classes */
+    const size_t sizes[] = {1 * MiB,        3 * MiB + 123,   13 * MiB + 7,   13 * MiB + 9,
+                            9 * MiB,        2 * MiB,         2 * MiB - 1,    MiB / 2,
+                            6 * MiB + 4095, 64 * MiB + 4097, 2 * MiB + 4097, 8 * MiB};
     size_t cur = 0;
     unsigned char *p = NULL;
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
@@ -49,7 +49,7 @@ every_resize_keeps_the_bytes(void **state)
             fill(p, cur, n, 7);
         check(p, n, 7);
 #if defined(__linux__) && !defined(QP_NO_HUGE_PAGES) /* alloc.c maps big blocks itself */
-        if (n >= 4 * MiB)
+        if (n >= 2 * MiB)
             assert_int_equal((uintptr_t)p % (2 * MiB), 0);
 #endif
         cur = n;
@@ -61,7 +61,7 @@ static void
 a_big_graph_through_the_default_allocator(void **state)
 {
     (void)state;
-    /* a chain long enough for the graph's arrays and string chunks to pass 4 MiB,
+    /* a chain long enough for the graph's arrays and string chunks to pass 2 MiB,
      * be remapped while growing and trimmed after reading */
     enum { N = 150000 };
     size_t cap = (size_t)N * 64 + 256, len = 0;

@@ -4,7 +4,8 @@
  * says (read, read-and-verify, read a configuration, or prepare) and must give
  * its status with a message naming the place: the line and column, or the
  * node, key or module. Nothing may crash or leak, out-params are NULL on
- * failure, and a failed prepare leaves the graph's text as it was.
+ * failure, and a failed prepare leaves the graph's text as it was (and
+ * qp_prepare_qat_or_clear gives the same status, message and line, clearing it).
  *
  * Made here rather than committed: 1 MB names, paths, keys and strings, 10 MB
  * lines, 100000-deep nesting, 100000 dict keys with one repeated, a 1000-digit
@@ -184,6 +185,21 @@ run_prepare(const char *text, size_t len, const char *backend, const char *cfg_r
         assert_string_equal(qp_graph_errmsg(g), "");
     }
     test_free(before);
+    qp_graph_destroy(g);
+    assert_int_equal(al.live, 0);
+    /* without the undo log: the same status, message and line; on failure the graph
+     * is cleared, on success the same text */
+    g = read_graph(text, len, 0, &al, &err);
+    assert_non_null(g);
+    assert_int_equal(qp_prepare_qat_or_clear(g, be, c), r->st);
+    assert_string_equal(qp_graph_errmsg(g), r->msg);
+    assert_int_equal(qp_graph_errline(g), r->line);
+    char *after = qpt_graph_text(g);
+    if (r->st)
+        assert_int_equal(qp_graph_num_nodes(g), 0);
+    else
+        assert_string_equal(after, r->text);
+    test_free(after);
     qp_graph_destroy(g);
     assert_int_equal(al.live, 0);
     qp_config_destroy(c);

@@ -974,6 +974,125 @@ prepare_fails_cleanly_on_a_large_module_table(void **state)
                   n);
 }
 
+/* ==== prepare without the undo log ==== */
+
+static qp_status
+prepare_or_clear_op(qp_graph *g, const void *arg)
+{
+    const struct prep_arg *p = arg;
+    return qp_prepare_qat_or_clear(g, p->be, p->cfg);
+}
+
+/* Sweeps qp_prepare_qat_or_clear of fixtures/MODEL.in.qg: run k fails the k-th
+ * allocation (alone, then with every later one) of a freshly read graph. Every
+ * failed run must give NOMEM with a message and leave either the graph as it was
+ * (the first allocation is the empty graph to clear into) or a cleared one,
+ * verifying as it did or as a new graph does, and leak nothing; the run without a
+ * fault must give the fixture. Returns the allocation points. */
+static size_t
+sweep_prepare_or_clear(const char *model, const char *backend, const char *cfg_rel,
+                       const char *fixture)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "fixtures/%s.in.qg", model);
+    struct prep_arg p;
+    assert_int_equal(qp_backend_from_name(backend, &p.be), QP_OK);
+    qp_config *c = cfg_rel ? qpt_config_file(cfg_rel) : NULL;
+    p.cfg = c;
+    size_t len;
+    char *text = qpt_read_file(rel, &len);
+    qpt_alloc st;
+    qp_graph *g = parse_with(rel, text, len, &st), *e = NULL;
+    char *before = qpt_graph_text(g);
+    assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
+    qp_graph_destroy(g);
+    assert_int_equal(qp_graph_create(NULL, &e), QP_OK);
+    char *empty = qpt_graph_text(e);
+    qp_status empty_verified = qp_graph_verify(e, NULL, NULL);
+    qp_graph_destroy(e);
+    size_t n = 0, kept = 0, cleared = 0;
+    for (size_t k = 1; !n; k++) {
+        for (int after = 0; after < 2; after++) {
+            g = parse_with(rel, text, len, &st);
+            size_t base = st.calls;
+            st.failed = 0;
+            st.fail_at = base + k;
+            st.fail_after = after;
+            qp_status rc = prepare_or_clear_op(g, &p);
+            size_t failed = st.failed;
+            st.fail_at = 0;
+            st.fail_after = 0;
+            if (!failed) {
+                assert_int_equal(rc, QP_OK);
+                n = k - 1;
+                break;
+            }
+            if (rc != QP_ERR_NOMEM || !qp_graph_errmsg(g)[0]) {
+                print_error("prepare_or_clear %s for %s: allocation %zu failing%s gave %s: '%s'\n",
+                            model, backend, k, after ? " (and every later one)" : "",
+                            qp_status_str(rc), qp_graph_errmsg(g));
+                fail();
+            }
+            char *now = qpt_graph_text(g);
+            if (!strcmp(now, before)) {
+                kept++;
+                assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
+            } else if (!strcmp(now, empty)) {
+                cleared++;
+                assert_int_equal(qp_graph_num_nodes(g), 0);
+                assert_int_equal(qp_graph_num_modules(g), 0);
+                assert_int_equal(qp_graph_verify(g, NULL, NULL), empty_verified);
+            } else {
+                print_error("prepare_or_clear %s for %s: allocation %zu failing%s left a graph "
+                            "neither as it was nor cleared\n",
+                            model, backend, k, after ? " (and every later one)" : "");
+                fail();
+            }
+            test_free(now);
+            qp_graph_destroy(g);
+            if (st.live) {
+                print_error("prepare_or_clear %s for %s: allocation %zu failing%s leaked %zu "
+                            "bytes\n",
+                            model, backend, k, after ? " (and every later one)" : "", st.live);
+                fail();
+            }
+        }
+    }
+    /* only the spare's own allocations leave the graph as it was */
+    assert_true(cleared > kept && kept > 0);
+    char *want = qpt_read_file(fixture, NULL);
+    qp_graph *f = qpt_parse(want, NULL);
+    char diff[2048];
+    unsigned d = qpt_compare(f, g, diff, sizeof diff);
+    if (d) {
+        print_error("prepare_or_clear %s for %s: %u differences from %s\n%s", model, backend, d,
+                    fixture, diff);
+        fail();
+    }
+    qp_graph_destroy(f);
+    qp_graph_destroy(g);
+    assert_int_equal(st.live, 0);
+    test_free(want);
+    test_free(empty);
+    test_free(before);
+    test_free(text);
+    qp_config_destroy(c);
+    return n;
+}
+
+static void
+prepare_or_clear_fails_cleanly_at_every_allocation(void **state)
+{
+    (void)state;
+    size_t a = sweep_prepare_or_clear("resnet18", "Tensorrt", NULL,
+                                      "fixtures/resnet18.Tensorrt.out.qg");
+    size_t b = sweep_prepare_or_clear("tinyencoder", "Academic_NLP", "configs/academic.qcfg",
+                                      "fixtures/tinyencoder.Academic_NLP.out.qg");
+    size_t c = sweep_prepare_or_clear("mobilenet_v3_large", "OPENVINO", NULL,
+                                      "fixtures/mobilenet_v3_large.OPENVINO.out.qg");
+    print_message("prepare_or_clear: %zu + %zu + %zu allocation points\n", a, b, c);
+}
+
 /* ==== writing never allocates ==== */
 
 struct sink {
@@ -1033,6 +1152,7 @@ main(int argc, char **argv)
         cmocka_unit_test(prepare_fails_cleanly_for_every_fixture),
         cmocka_unit_test(prepare_fails_cleanly_in_fixed_mode_and_verifying_each_pass),
         cmocka_unit_test(prepare_fails_cleanly_on_a_large_module_table),
+        cmocka_unit_test(prepare_or_clear_fails_cleanly_at_every_allocation),
         cmocka_unit_test(writing_text_and_dot_never_allocates),
     };
     return cmocka_run_group_tests_name("oom", tests, NULL, NULL);

@@ -86,8 +86,7 @@ big_strings_are_stored_whole(void **state)
     qp_graph *g = qpt_mkgraph(&st);
     /* around the sizes where a string gets a chunk of its own (a quarter chunk), a
      * whole chunk, and far beyond */
-    static const size_t sizes[] = {1,         16383,     16384,     16385,    65535,
-                                   65536,     65537,     1u << 20,  3000000};
+    static const size_t sizes[] = {1, 16383, 16384, 16385, 65535, 65536, 65537, 1u << 20, 3000000};
     uint32_t ids[sizeof sizes / sizeof sizes[0]];
     const char *ptrs[sizeof sizes / sizeof sizes[0]];
     char *buf = test_malloc(3000001);
@@ -223,6 +222,208 @@ public_strings_stay_valid_until_destroy(void **state)
     qpt_done(g, &st);
 }
 
+static void
+every_byte_of_a_string_changes_its_hash(void **state)
+{
+    (void)state;
+    /* around the eight-byte words and the short tails, each byte of each
+     * position: a byte the hash skipped would make those strings collide */
+    char s[24], t[24];
+    for (size_t len = 1; len <= sizeof s; len++) {
+        for (size_t i = 0; i < len; i++)
+            s[i] = (char)('a' + (i * 5 + len) % 26);
+        uint32_t h = qp__hash(s, len);
+        for (size_t i = 0; i < len; i++) {
+            memcpy(t, s, len);
+            for (int flip = 1; flip < 256; flip <<= 1) {
+                t[i] = (char)(s[i] ^ flip);
+                assert_true(qp__hash(t, len) != h);
+            }
+        }
+        /* the same bytes with a NUL more (the length counts) */
+        memcpy(t, s, len);
+        if (len < sizeof t) {
+            t[len] = 0;
+            assert_true(qp__hash(t, len + 1) != h);
+        }
+    }
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Two strings of 8 bytes whose whole 32-bit qp__hash is the same (found among
+ * enough candidates that the birthday bound all but guarantees one). */
+static void
+same_hash_pair(char a[9], char b[9])
+{
+    enum { N = 600000 };
+    uint64_t *k = test_malloc(N * sizeof *k);
+    char s[16];
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(s, sizeof s, "h%07u", (unsigned)i);
+        k[i] = (uint64_t)qp__hash(s, 8) << 32 | i;
+    }
+    qsort(k, N, sizeof *k, cmp_u64);
+    uint32_t i = 1;
+    while (i < N && k[i] >> 32 != k[i - 1] >> 32)
+        i++;
+    assert_true(i < N);
+    snprintf(a, 9, "h%07u", (unsigned)(k[i - 1] & 0xffffffffu));
+    snprintf(b, 9, "h%07u", (unsigned)(k[i] & 0xffffffffu));
+    test_free(k);
+    assert_true(strcmp(a, b) != 0);
+    assert_int_equal(qp__hash(a, 8), qp__hash(b, 8));
+}
+
+static void
+strings_with_the_same_hash_are_told_apart(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *g = qpt_mkgraph(&st);
+    char a[9], b[9];
+    same_hash_pair(a, b);
+    /* same length and hash, so the same slot tag at every table size: only the
+     * bytes tell them apart */
+    uint32_t ia = intern(g, a, 8);
+    assert_int_equal(qp__sym_find(g, b, 8), 0);
+    uint32_t ib = intern(g, b, 8);
+    assert_true(ia != ib);
+    assert_int_equal(intern(g, a, 8), ia);
+    assert_int_equal(intern(g, b, 8), ib);
+    /* and still after the table grew (rebuilt from the strings) */
+    uint32_t ns = g->st.nslots;
+    char s[32];
+    for (int i = 0; g->st.nslots < ns * 8; i++) {
+        int len = snprintf(s, sizeof s, "grow%d", i);
+        intern(g, s, (size_t)len);
+    }
+    assert_int_equal(qp__sym_find(g, a, 8), ia);
+    assert_int_equal(qp__sym_find(g, b, 8), ib);
+    assert_string_equal(qp__sym_str(g, ia), a);
+    assert_string_equal(qp__sym_str(g, ib), b);
+    qpt_done(g, &st);
+}
+
+/* The symbol state undo saves, and the string interned as sym i in the test below. */
+static int
+nth(char *s, size_t cap, uint32_t i)
+{
+    return snprintf(s, cap, "%s.%u", i % 3 ? "layer" : "m", (unsigned)i);
+}
+
+static void
+truncate_forgets_later_syms_and_keeps_earlier_ones(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *g = qpt_mkgraph(&st);
+    enum { N0 = 3000, N1 = 200000 };
+    char s[32], a[9], b[9];
+    same_hash_pair(a, b);
+    uint32_t *ids = test_malloc(N1 * sizeof *ids);
+    for (uint32_t i = 0; i < N0; i++) {
+        int len = nth(s, sizeof s, i);
+        ids[i] = intern(g, s, (size_t)len);
+    }
+    uint32_t ia = intern(g, a, 8);
+    /* a string in a chunk of its own before the saved state, one after it */
+    char *big = test_malloc(40000);
+    memset(big, 'x', 40000);
+    uint32_t ibig = intern(g, big, 40000);
+    uint32_t n = g->st.n, nchunks = g->st.nchunks, cur = g->st.cur, used = g->st.chunks[cur].used,
+             nslots = g->st.nslots;
+    const char *pa = qp__sym_str(g, ia);
+    uint32_t ib = intern(g, b, 8);
+    for (uint32_t i = N0; i < N1; i++) {
+        int len = nth(s, sizeof s, i);
+        ids[i] = intern(g, s, (size_t)len);
+    }
+    memset(big, 'y', 40000);
+    intern(g, big, 40000);
+    assert_true(g->st.nslots > nslots && g->st.nchunks > nchunks);
+    assert_true(ib >= n);
+
+    qp__sym_truncate(g, n, nchunks, cur, used, nslots);
+    assert_int_equal(g->st.n, n);
+    assert_int_equal(g->st.nslots, nslots); /* the test allocator can always shrink */
+    assert_int_equal(g->st.nchunks, nchunks);
+    assert_true((uint64_t)g->st.n * 4 <= (uint64_t)g->st.nslots * 3);
+    for (uint32_t i = 0; i < N1; i++) {
+        int len = nth(s, sizeof s, i);
+        assert_int_equal(qp__sym_find(g, s, (size_t)len), i < N0 ? ids[i] : 0);
+    }
+    assert_int_equal(qp__sym_find(g, a, 8), ia);
+    assert_ptr_equal(qp__sym_str(g, ia), pa);
+    assert_int_equal(qp__sym_find(g, b, 8), 0);
+    assert_int_equal(qp__sym_find(g, big, 40000), 0);
+    memset(big, 'x', 40000);
+    assert_int_equal(qp__sym_find(g, big, 40000), ibig);
+    /* interning goes on from where the saved state was */
+    assert_int_equal(intern(g, b, 8), n);
+    assert_string_equal(qp__sym_str(g, n), b);
+    assert_int_equal(qp__sym_find(g, a, 8), ia);
+    int len = nth(s, sizeof s, N0);
+    assert_int_equal(intern(g, s, (size_t)len), n + 1);
+    test_free(big);
+    test_free(ids);
+    qpt_done(g, &st);
+}
+
+/* Told that tens of MB of names are coming (a big text), the table makes its next
+ * chunks 4 MiB (huge pages) at once instead of doubling up to them; told of
+ * a few KB it changes nothing. Ids and bytes are the same either way. */
+static void
+expected_bytes_size_the_chunks(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *small = qpt_mkgraph(&st), *big = NULL;
+    assert_int_equal(qp_graph_create(NULL, &big), QP_OK);
+    qp__sym_expect_bytes(small, 4096);
+    qp__sym_expect_bytes(big, (uint64_t)40 << 20);
+    qp__sym_expect_bytes(big, 4096); /* a smaller hint later does not shrink them */
+    char name[32];
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(name, sizeof name, "layer%d.conv", i);
+        uint32_t a = intern(small, name, (size_t)n), b = intern(big, name, (size_t)n);
+        assert_int_equal(a, b);
+        assert_string_equal(qp__sym_str(big, b), name);
+    }
+    assert_int_equal(small->st.chunks[small->st.cur].size, 64u << 10);
+    assert_true(big->st.nchunks == 2);
+    assert_int_equal(big->st.chunks[1].size, 4u << 20);
+    qp_graph_destroy(big);
+    qpt_done(small, &st);
+    /* a big text (60 MB) is read so */
+    enum { N = 600000 };
+    size_t cap = (size_t)N * 128 + 256, len = 0;
+    char *text = test_malloc(cap);
+    len += (size_t)snprintf(text + len, cap - len, "qgraph 1\n%%x = placeholder x () {}\n");
+    for (int i = 0; i < N; i++) {
+        char in[48] = "x";
+        if (i)
+            snprintf(in, sizeof in, "a_rather_long_node_name_%d", i - 1);
+        len += (size_t)snprintf(
+            text + len, cap - len,
+            "%%a_rather_long_node_name_%d = call_function torch.relu (%%%s,) {}\n", i, in);
+    }
+    len += (size_t)snprintf(text + len, cap - len,
+                            "%%output = output output (%%a_rather_long_node_name_%d,) {}\n", N - 1);
+    qp_graph *g = NULL;
+    qp_error err;
+    assert_int_equal(qp_graph_read_text(text, len, NULL, &g, &err), QP_OK);
+    assert_true(g->st.nchunks > 1);
+    assert_true(g->st.chunks[1].size >= 2u << 20); /* the default allocator's huge class */
+    qp_graph_destroy(g);
+    test_free(text);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -236,6 +437,10 @@ main(int argc, char **argv)
         cmocka_unit_test(reserve_makes_the_next_interns_need_no_table_growth),
         cmocka_unit_test(intern_failure_leaves_the_table_intact),
         cmocka_unit_test(public_strings_stay_valid_until_destroy),
+        cmocka_unit_test(every_byte_of_a_string_changes_its_hash),
+        cmocka_unit_test(strings_with_the_same_hash_are_told_apart),
+        cmocka_unit_test(truncate_forgets_later_syms_and_keeps_earlier_ones),
+        cmocka_unit_test(expected_bytes_size_the_chunks),
     };
     return cmocka_run_group_tests_name("sym", tests, NULL, NULL);
 }

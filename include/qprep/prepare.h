@@ -251,6 +251,23 @@ QP_API qp_status qp_graph_explain_at(const qp_graph *g, uint32_t i, qp_explain_i
  */
 QP_API qp_status qp_prepare_qat(qp_graph *g, qp_backend be, const qp_config *cfg);
 
+/*
+ * qp_prepare_qat for a caller that has no use for g when prepare fails (a
+ * command-line tool, a build step): the same result on success, but without the
+ * undo log qp_prepare_qat keeps to put g back, which holds about 100 bytes per
+ * node of a graph read from text while the passes run (a million-node graph:
+ * about 100 MB of peak memory, and the time to fill it).
+ * On failure g is cleared instead: it is as qp_graph_create made it (no nodes,
+ * modules, parameters, comments, report or explanations; same allocator and log
+ * hook), qp_graph_errmsg(g) names the node, module or key at fault and
+ * qp_graph_errline(g) the text line of that node (qp_graph_errnode is null: the
+ * node is gone). Strings got from g before the call are then invalid. The one
+ * exception: QP_ERR_NOMEM before anything ran (not even the empty graph to clear
+ * into could be made) leaves g unchanged. QP_ERR_NULL_ARG if g is NULL. Destroy g
+ * with qp_graph_destroy either way.
+ */
+QP_API qp_status qp_prepare_qat_or_clear(qp_graph *g, qp_backend be, const qp_config *cfg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -95,7 +95,7 @@ QP_API const char *qp_status_str(qp_status st);
  * Returning NULL for n > 0 means out of memory; the library then fails with
  * QP_ERR_NOMEM and leaves the graph unchanged. o is always the block's size
  * as last allocated. A NULL qp_allocator* means the C library's
- * malloc/realloc/free, except that on Linux blocks of 4 MiB or more are mapped
+ * malloc/realloc/free, except that on Linux blocks of 2 MiB or more are mapped
  * on their own, 2 MiB aligned, and advised for transparent huge pages
  * (MADV_HUGEPAGE; the kernel may decline), so that a big graph's arrays are
  * not faulted in 4 KiB at a time (a build with -DQP_NO_HUGE_PAGES keeps to
@@ -221,6 +221,10 @@ QP_API void qp_graph_set_log(qp_graph *g, qp_log_fn fn, void *ud);
 QP_API const char *qp_graph_errmsg(const qp_graph *g);
 /* The node the last failure was about, or a null handle. */
 QP_API qp_node qp_graph_errnode(const qp_graph *g);
+/* The text line (1-based) the node the last failure was about was read from: 0 if
+ * the failure named no node or that node was not read from text. Still given after
+ * qp_prepare_qat_or_clear cleared the graph and the node with it. */
+QP_API uint32_t qp_graph_errline(const qp_graph *g);
 /* Bytes currently allocated by the graph, and the most ever allocated at once. */
 QP_API size_t qp_graph_mem_used(const qp_graph *g);
 QP_API size_t qp_graph_mem_peak(const qp_graph *g);

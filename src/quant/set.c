@@ -370,7 +370,7 @@ qp_quant_set_create(const qp_graph *g, qp_backend be, const qp_config *cfg,
     qp_status rc = QP_OK;
     uint32_t n = 0;
     for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next)
-        n += g->mods[m].live && !strncmp(qp__sym_str(g, g->mods[m].type), "fq.", 3);
+        n += qp__mod_live(g, m) && !strncmp(qp__sym_str(g, g->mods[m].type), "fq.", 3);
     if (n) {
         s->e = qp__qset_alloc(s, (size_t)n * sizeof *s->e);
         b.mods = qp__qset_alloc(s, (size_t)n * sizeof *b.mods);
@@ -384,7 +384,7 @@ qp_quant_set_create(const qp_graph *g, qp_backend be, const qp_config *cfg,
         memset(b.nodeof, 0, (size_t)g->nmods * sizeof *b.nodeof);
         uint32_t k = 0;
         for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next)
-            if (g->mods[m].live && !strncmp(qp__sym_str(g, g->mods[m].type), "fq.", 3))
+            if (qp__mod_live(g, m) && !strncmp(qp__sym_str(g, g->mods[m].type), "fq.", 3))
                 b.mods[k++] = m;
         for (uint32_t v = g->nodes[0].next; v; v = g->nodes[v].next) {
             uint32_t m = qp__node_module(g, v);
