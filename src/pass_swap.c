@@ -512,8 +512,8 @@ qp__pass_swap(struct qp__prep *P)
     qp__free(g, called.at, called.n);
     /* the fuse pass made no children only for containers it knew this pass takes */
     if (!rc && P->nfk_swapped != P->nfk)
-        rc = qp__err(g, QP_ERR_INTERNAL, "%u fused modules made without children were not "
-                     "swapped", (unsigned)(P->nfk - P->nfk_swapped));
+        rc = qp__err(g, QP_ERR_INTERNAL, "%u fused modules made without children not swapped",
+                     (unsigned)(P->nfk - P->nfk_swapped));
     qp__fkids_free(P);
     if (rc)
         return (qp_status)rc;

@@ -396,7 +396,7 @@ uint32_t qp__sym_join_h(qp_graph *g, uint32_t a, const char *b, size_t blen, con
 bool qp__sym_prefetch_join(const qp_graph *g, uint32_t a, const char *b, size_t blen,
                            uint32_t *h);
 
-/* Passes: one file each, one function each, run in this order by prepare.c. */
+/* fusekids.c: fused containers made without children */
 /* Will the swap replace a container of this type, with nothing before it reading the
  * container's children? (No overrides, no excluded names, a QAT mapping without error.) */
 bool qp__fkids_deferrable(struct qp__prep *P, const char *fused);
@@ -412,6 +412,7 @@ void qp__fkids_free(struct qp__prep *P);
  * none; *error: why torch cannot swap it, or NULL. Interns nothing. */
 const char *qp__qat_name(struct qp__prep *P, const char *type, const char **error);
 
+/* Passes: one file each, one function each, run in this order by prepare.c. */
 qp_status qp__pass_ffswap(struct qp__prep *P);
 qp_status qp__pass_dup(struct qp__prep *P);
 qp_status qp__pass_fuse(struct qp__prep *P);
