@@ -11,6 +11,8 @@
  * its module becomes a fused container (nni.ConvBnReLU2d ...) with the
  * matched modules as children .0 .1 .2 (a functional relu becomes a new
  * nn.ReLU). Fixed mode does not fuse a module that is called more than once.
+ * A container the swap will take gets no children: fusekids.c keeps what the
+ * swap reads from them instead.
  * Needs: table in tree order. Keeps: names of surviving nodes, tree order.
  */
 #include "prep.h"

@@ -6,7 +6,8 @@
  * Every module whose exact type is in the backend's QAT map (plus the
  * configuration's mappings) becomes its QAT type: a plain module keeps its
  * attributes; a fused container takes its .0 child's attributes, plus
- * `freeze_bn: True` for the Bn kinds, and keeps its BatchNorm as child `bn`.
+ * `freeze_bn: True` for the Bn kinds, and keeps its BatchNorm as child `bn`
+ * (made without children, fusekids.c: the originals the fuse pass recorded).
  * Each gets `weight_fake_quant` (+ `.activation_post_process`) built from its
  * weight spec. Children of a fused container are never visited. MQBench
  * compares exclude_module_name with each module's *local* name (the scope
