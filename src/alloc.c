@@ -73,15 +73,13 @@ huge_remap(void *p, size_t osize, size_t nsize)
         munmap((char *)p + n, o - n);
         return p;
     }
-    /* the pages move into a new aligned run: mremap over a fresh mapping */
-    void *q = huge_map(n);
-    if (!q)
+    /* the pages move, not the bytes; where to is the kernel's choice (it aligns
+     * big anonymous runs to huge pages). Not MREMAP_FIXED onto a run mapped
+     * first: valgrind loses track of the moved pages then (a false "invalid
+     * write" in every tool run under it). */
+    void *r = mremap(p, o, n, MREMAP_MAYMOVE);
+    if (r == MAP_FAILED)
         return NULL;
-    void *r = mremap(p, o, n, MREMAP_MAYMOVE | MREMAP_FIXED, q);
-    if (r == MAP_FAILED) {
-        munmap(q, n);
-        return NULL;
-    }
     (void)madvise(r, n, MADV_HUGEPAGE); /* the moved range takes the old one's advice; new
                                            pages past it need their own */
     return r;
