@@ -91,18 +91,8 @@ a_big_graph_through_the_default_allocator(void **state)
     /* a chain long enough for the graph's arrays and string chunks to pass 2 MiB,
      * be remapped while growing and trimmed after reading */
     enum { N = 150000 };
-    size_t cap = (size_t)N * 64 + 256, len = 0;
-    char *text = test_malloc(cap);
-    len += (size_t)snprintf(text + len, cap - len, "qgraph 1\n%%x = placeholder x () {}\n");
-    for (int i = 0; i < N; i++) {
-        char in[32] = "x";
-        if (i)
-            snprintf(in, sizeof in, "relu_%d", i - 1);
-        len += (size_t)snprintf(text + len, cap - len,
-                                "%%relu_%d = call_function torch.relu (%%%s,) {}\n", i, in);
-    }
-    len += (size_t)snprintf(text + len, cap - len, "%%output = output output (%%relu_%d,) {}\n",
-                            N - 1);
+    size_t len;
+    char *text = qpt_relu_chain(N, "relu", &len);
     qp_graph *g = NULL;
     qp_error err;
     qp_status rc = qp_graph_read_text(text, len, NULL, &g, &err);

@@ -401,20 +401,8 @@ expected_bytes_size_the_chunks(void **state)
     qp_graph_destroy(big);
     qpt_done(small, &st);
     /* a big text (60 MB) is read so */
-    enum { N = 600000 };
-    size_t cap = (size_t)N * 128 + 256, len = 0;
-    char *text = test_malloc(cap);
-    len += (size_t)snprintf(text + len, cap - len, "qgraph 1\n%%x = placeholder x () {}\n");
-    for (int i = 0; i < N; i++) {
-        char in[48] = "x";
-        if (i)
-            snprintf(in, sizeof in, "a_rather_long_node_name_%d", i - 1);
-        len += (size_t)snprintf(
-            text + len, cap - len,
-            "%%a_rather_long_node_name_%d = call_function torch.relu (%%%s,) {}\n", i, in);
-    }
-    len += (size_t)snprintf(text + len, cap - len,
-                            "%%output = output output (%%a_rather_long_node_name_%d,) {}\n", N - 1);
+    size_t len;
+    char *text = qpt_relu_chain(600000, "a_rather_long_node_name", &len);
     qp_graph *g = NULL;
     qp_error err;
     assert_int_equal(qp_graph_read_text(text, len, NULL, &g, &err), QP_OK);

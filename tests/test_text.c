@@ -1264,21 +1264,9 @@ files_are_read_from_their_position_and_pipes_too(void **state)
 {
     (void)state;
     enum { N = 4000 }; /* over 64 KiB of text: the size hint applies */
-    size_t cap = (size_t)N * 64 + 128, len = 0;
-    char *text = test_malloc(cap);
-    len += (size_t)snprintf(text + len, cap - len, "qgraph 1\n%%x = placeholder x () {}\n");
-    for (int i = 0; i < N; i++)
-        len += (size_t)snprintf(text + len, cap - len,
-                                "%%relu_%d = call_function torch.relu (%%%s%d,) {}\n", i,
-                                i ? "relu_" : "x", i ? i - 1 : 0);
+    size_t len;
+    char *text = qpt_relu_chain(N, "relu", &len);
     assert_true(len > 65536);
-    /* "%x0" for the first: make it "%x" */
-    char *fix = strstr(text, "(%x0,)");
-    assert_non_null(fix);
-    memmove(fix + 3, fix + 4, strlen(fix + 4) + 1);
-    len--;
-    len += (size_t)snprintf(text + len, cap - len, "%%output = output output (%%relu_%d,) {}\n",
-                            N - 1);
     FILE *f = tmpfile();
     assert_non_null(f);
     const char junk[] = "not a graph: skipped by the caller\n";

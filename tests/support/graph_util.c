@@ -1,10 +1,13 @@
 /*
  * graph_util.c - graph helpers the core unit tests share: a graph over the
  * test allocator, and the check every test ends with (close the graph with an
- * output, verify it, destroy it, nothing leaked), and a pass's line of the
- * prepare report.
+ * output, verify it, destroy it, nothing leaked), a pass's line of the
+ * prepare report, and a long relu chain's text.
  */
 #include "testlib.h"
+
+#include <stdio.h>
+#include <string.h>
 
 qp_graph *
 qpt_mkgraph(qpt_alloc *st)
@@ -76,4 +79,26 @@ qpt_pass_stats(const qp_report *r, const char *name)
             return &r->pass[i];
     fail_msg("no pass %s in the report", name);
     return NULL;
+}
+
+char *
+qpt_relu_chain(int n, const char *base, size_t *len)
+{
+    size_t cap = (size_t)n * (strlen(base) * 2 + 64) + 256, k = 0;
+    char *text = test_malloc(cap);
+    k += (size_t)snprintf(text + k, cap - k, "qgraph 1\n%%x = placeholder x () {}\n");
+    for (int i = 0; i < n; i++) {
+        if (i)
+            k += (size_t)snprintf(text + k, cap - k,
+                                  "%%%s_%d = call_function torch.relu (%%%s_%d,) {}\n", base, i,
+                                  base, i - 1);
+        else
+            k += (size_t)snprintf(text + k, cap - k,
+                                  "%%%s_0 = call_function torch.relu (%%x,) {}\n", base);
+    }
+    k += (size_t)snprintf(text + k, cap - k, "%%output = output output (%%%s_%d,) {}\n", base,
+                          n - 1);
+    assert_true(k < cap);
+    *len = k;
+    return text;
 }

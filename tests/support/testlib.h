@@ -63,6 +63,9 @@ void qpt_close_and_verify(qp_graph *g);
 void qpt_done(qp_graph *g, qpt_alloc *st);
 /* Asserts qp_graph_verify accepts g as it is. */
 void qpt_verify_ok(qp_graph *g);
+/* The qgraph text of a chain x -> BASE_0 -> ... -> BASE_{n-1} -> output of
+ * torch.relu calls (a big graph made on the spot); test_malloc'd, *len its length. */
+char *qpt_relu_chain(int n, const char *base, size_t *len);
 
 /* prep_util.c: a config from .qcfg text (asserts success); prepare a text graph for
  * a backend expecting status `want`; returns the prepared text or, on the expected
