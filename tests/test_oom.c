@@ -97,6 +97,23 @@ sweep_make(const char *what, make_fn op, const void *arg)
 
 typedef qp_status (*graph_fn)(qp_graph *g, const void *arg);
 
+/* Runs op(g, arg) with st's k-th allocation from now failing (and, with after,
+ * every later one too), then disarms st; *failed: the allocations that failed (0:
+ * the run made fewer than k). */
+static qp_status
+run_armed(qpt_alloc *st, size_t k, int after, graph_fn op, qp_graph *g, const void *arg,
+          size_t *failed)
+{
+    st->failed = 0;
+    st->fail_at = st->calls + k;
+    st->fail_after = after;
+    qp_status rc = op(g, arg);
+    *failed = st->failed;
+    st->fail_at = 0;
+    st->fail_after = 0;
+    return rc;
+}
+
 enum {
     SW_STRICT = 1, /* the bytes g holds must not change either (work done on a copy) */
     SW_MSG = 2     /* a failure leaves a message on g */
@@ -116,14 +133,9 @@ sweep_graph(const char *what, qp_graph *g, qpt_alloc *st, graph_fn op, const voi
     size_t live = st->live, blocks = st->live_blocks;
     for (size_t k = 1;; k++) {
         for (int after = 0; after < 2; after++) {
-            size_t base = st->calls;
-            st->failed = 0;
-            st->fail_at = base + k;
-            st->fail_after = after;
-            qp_status rc = op(g, arg);
-            size_t made = st->calls - base, failed = st->failed;
-            st->fail_at = 0;
-            st->fail_after = 0;
+            size_t base = st->calls, failed;
+            qp_status rc = run_armed(st, k, after, op, g, arg, &failed);
+            size_t made = st->calls - base;
             if (failed == 0) {
                 if (rc != want) {
                     print_error("%s: gave %s (%s) without a fault, not %s\n", what,
@@ -677,12 +689,8 @@ sweep_mutator(int which, bool tight)
             qp_graph *g = read_with("fixtures/resnet18.in.qg", &st, 0);
             if (tight)
                 tighten(g);
-            size_t base = st.calls;
-            st.fail_at = base + k;
-            st.fail_after = after;
-            qp_status rc = mutate_op(g, &which);
-            size_t failed = st.failed;
-            st.fail_at = 0;
+            size_t failed;
+            qp_status rc = run_armed(&st, k, after, mutate_op, g, &which, &failed);
             if (!failed) {
                 assert_int_equal(rc, QP_OK);
                 assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
@@ -836,14 +844,8 @@ sweep_prepare(const char *model, const char *backend, const char *cfg_rel, const
             g = parse_with(rel, text, len, &st);
             if (tight)
                 tighten(g);
-            size_t base = st.calls;
-            st.failed = 0;
-            st.fail_at = base + k;
-            st.fail_after = after;
-            qp_status rc = prepare_op(g, &p);
-            size_t failed = st.failed;
-            st.fail_at = 0;
-            st.fail_after = 0;
+            size_t failed;
+            qp_status rc = run_armed(&st, k, after, prepare_op, g, &p, &failed);
             if (!failed) {
                 if (rc != QP_OK) {
                     print_error("%s: gave %s (%s) without a fault\n", what, qp_status_str(rc),
@@ -1014,14 +1016,8 @@ sweep_prepare_or_clear(const char *model, const char *backend, const char *cfg_r
     for (size_t k = 1; !n; k++) {
         for (int after = 0; after < 2; after++) {
             g = parse_with(rel, text, len, &st);
-            size_t base = st.calls;
-            st.failed = 0;
-            st.fail_at = base + k;
-            st.fail_after = after;
-            qp_status rc = prepare_or_clear_op(g, &p);
-            size_t failed = st.failed;
-            st.fail_at = 0;
-            st.fail_after = 0;
+            size_t failed;
+            qp_status rc = run_armed(&st, k, after, prepare_or_clear_op, g, &p, &failed);
             if (!failed) {
                 assert_int_equal(rc, QP_OK);
                 n = k - 1;
@@ -1084,8 +1080,8 @@ static void
 prepare_or_clear_fails_cleanly_at_every_allocation(void **state)
 {
     (void)state;
-    size_t a = sweep_prepare_or_clear("resnet18", "Tensorrt", NULL,
-                                      "fixtures/resnet18.Tensorrt.out.qg");
+    size_t a =
+        sweep_prepare_or_clear("resnet18", "Tensorrt", NULL, "fixtures/resnet18.Tensorrt.out.qg");
     size_t b = sweep_prepare_or_clear("tinyencoder", "Academic_NLP", "configs/academic.qcfg",
                                       "fixtures/tinyencoder.Academic_NLP.out.qg");
     size_t c = sweep_prepare_or_clear("mobilenet_v3_large", "OPENVINO", NULL,
