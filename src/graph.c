@@ -1,5 +1,5 @@
 /*
- * graph.c - the node arena: lifecycle, clone and swap, the execution-order
+ * graph.c - the node arena: lifecycle, clone and clearing, the execution-order
  * list and use lists (names.c makes node names, node.c is the public node API).
  *
  * Nodes live in g->nodes[1..nnodes); slot 0 is the sentinel of the circular
@@ -256,31 +256,6 @@ qp__graph_trim(qp_graph *g)
     trim(g, (void **)&g->params, g->nparams, &g->capparams, sizeof *g->params);
     trim(g, (void **)&g->comments, g->ncomments, &g->capcomments, sizeof *g->comments);
     qp__clear_err(g); /* a failed shrink is no error */
-}
-
-void
-qp__graph_swap(qp_graph *a, qp_graph *b)
-{
-    qp_graph t = *a;
-    *a = *b;
-    *b = t;
-    /* the handle-level settings stay with each handle */
-    b->alloc = a->alloc;
-    b->log = a->log;
-    b->log_ud = a->log_ud;
-    memcpy(b->errmsg, a->errmsg, sizeof b->errmsg);
-    b->errnode = a->errnode;
-    b->errline = a->errline;
-    a->alloc = t.alloc;
-    a->log = t.log;
-    a->log_ud = t.log_ud;
-    memcpy(a->errmsg, t.errmsg, sizeof a->errmsg);
-    a->errnode = t.errnode;
-    a->errline = t.errline;
-    /* memory accounting follows the arrays, as the struct copy already did; the
-     * peak is the most either graph held */
-    if (b->mem_peak > a->mem_peak)
-        a->mem_peak = b->mem_peak;
 }
 
 void

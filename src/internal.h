@@ -353,9 +353,6 @@ size_t qp__target_to_name(uint8_t op, const char *target, char *buf, size_t cap)
 /* Gives the arrays' spare capacity back (a reader's graph is final); best effort. */
 void qp__graph_trim(qp_graph *g);
 
-/* Exchanges the contents of two graphs (allocator, log and error text stay). */
-void qp__graph_swap(qp_graph *a, qp_graph *b);
-
 /* ==== undo.c ==== */
 
 /* What qp__undo_begin saved of a graph so that work done on it in place can be

@@ -275,35 +275,6 @@ clone_is_deep_and_keeps_handles(void **state)
     qpt_done(g, &st);
 }
 
-static void
-swap_exchanges_contents_but_not_settings(void **state)
-{
-    (void)state;
-    qpt_alloc st;
-    qp_graph *a = qpt_mkgraph(&st);
-    qp_allocator al = qpt_allocator(&st);
-    qp_graph *b;
-    assert_int_equal(qp_graph_create(&al, &b), QP_OK);
-    output(a, input(a, "x"));
-    output(b, fn1(b, "torch.relu", input(b, "y")));
-    char *ta = qpt_graph_text(a), *tb = qpt_graph_text(b);
-    qp__err(a, QP_ERR_PARSE, "error of a");
-    qp__graph_swap(a, b);
-    char *sa = qpt_graph_text(a), *sb = qpt_graph_text(b);
-    assert_string_equal(sa, tb);
-    assert_string_equal(sb, ta);
-    assert_string_equal(qp_graph_errmsg(a), "error of a");
-    assert_string_equal(qp_graph_errmsg(b), "");
-    qpt_verify_ok(a);
-    qpt_verify_ok(b);
-    test_free(ta);
-    test_free(tb);
-    test_free(sa);
-    test_free(sb);
-    qp_graph_destroy(b);
-    qpt_done(a, &st);
-}
-
 /* ==== insertion ==== */
 
 static void
@@ -1233,7 +1204,6 @@ main(int argc, char **argv)
         cmocka_unit_test(create_fails_cleanly_without_memory),
         cmocka_unit_test(mem_used_counts_every_byte),
         cmocka_unit_test(clone_is_deep_and_keeps_handles),
-        cmocka_unit_test(swap_exchanges_contents_but_not_settings),
         cmocka_unit_test(insert_after_and_before_place_nodes),
         cmocka_unit_test(insert_keeps_args_and_kwargs),
         cmocka_unit_test(only_one_output_node_can_be_inserted),
