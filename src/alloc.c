@@ -174,6 +174,24 @@ qp__free(qp_graph *g, void *p, size_t n)
         qp__realloc(g, p, n, 0);
 }
 
+void
+qp__shrink(qp_graph *g, void **arr, uint32_t *cap, uint32_t want, size_t esz)
+{
+    if (*cap <= want)
+        return;
+    if (!want) {
+        qp__free(g, *arr, (size_t)*cap * esz);
+        *arr = NULL;
+        *cap = 0;
+        return;
+    }
+    void *p = qp__realloc(g, *arr, (size_t)*cap * esz, (size_t)want * esz);
+    if (p) {
+        *arr = p;
+        *cap = want;
+    }
+}
+
 qp_status
 qp__grow(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, uint32_t need, size_t esz)
 {

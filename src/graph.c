@@ -233,17 +233,12 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
     return QP_OK;
 }
 
-/* Shrinks one array to its count; a failed shrink keeps the block as it was. */
+/* Shrinks one array to its count (an empty one keeps its block). */
 static void
 trim(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, size_t esz)
 {
-    if (*cap <= n || !n)
-        return;
-    void *p = qp__realloc(g, *arr, (size_t)*cap * esz, (size_t)n * esz);
-    if (p) {
-        *arr = p;
-        *cap = n;
-    }
+    if (n)
+        qp__shrink(g, arr, cap, n, esz);
 }
 
 void

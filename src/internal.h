@@ -203,6 +203,9 @@ qp_status qp__grow(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, uint32_t 
 qp_status qp__side_reserve(qp_graph *g, void ***arr, uint32_t *n, uint32_t want);
 #define QP__GROW(g, arr, n, cap, need)                                                             \
     qp__grow((g), (void **)&(arr), (n), &(cap), (need), sizeof *(arr))
+/* Gives back an array's capacity past `want` elements (want 0: frees it, *arr
+ * NULL) where the allocator can; a failed shrink keeps the block as it was. */
+void qp__shrink(qp_graph *g, void **arr, uint32_t *cap, uint32_t want, size_t esz);
 
 /* ==== status.c ==== */
 

@@ -110,25 +110,6 @@ qp__undo_end(qp_graph *g, struct qp__undo *u)
         u->f = NULL;                                                                               \
     } while (0)
 
-/* Gives an array the capacity it had (none: freed) when the allocator can. */
-static void
-shrink(qp_graph *g, void **arr, uint32_t *cap, uint32_t want, size_t esz)
-{
-    if (*cap <= want)
-        return;
-    if (!want) {
-        qp__free(g, *arr, (size_t)*cap * esz);
-        *arr = NULL;
-        *cap = 0;
-        return;
-    }
-    void *p = qp__realloc(g, *arr, (size_t)*cap * esz, (size_t)want * esz);
-    if (p) {
-        *arr = p;
-        *cap = want;
-    }
-}
-
 void
 qp__undo_rollback(qp_graph *g, struct qp__undo *u)
 {
@@ -185,7 +166,7 @@ qp__undo_rollback(qp_graph *g, struct qp__undo *u)
     g->report = h->report;
     g->explain = h->explain;
     g->explain_free = h->explain_free;
-#define SHRINK(arr, cap) shrink(g, (void **)&g->arr, &g->cap, h->cap, sizeof *g->arr)
+#define SHRINK(arr, cap) qp__shrink(g, (void **)&g->arr, &g->cap, h->cap, sizeof *g->arr)
     SHRINK(nodes, capnodes);
     SHRINK(vals, capvals);
     SHRINK(mods, capmods);
