@@ -11,7 +11,7 @@
 
 #if defined(__linux__) && !defined(QP_NO_HUGE_PAGES)
 #include <sys/mman.h>
-#if defined(MADV_HUGEPAGE) && defined(MREMAP_MAYMOVE) && defined(MREMAP_FIXED)
+#if defined(MADV_HUGEPAGE) && defined(MREMAP_MAYMOVE)
 #define QP__HUGE 1
 #endif
 #endif
