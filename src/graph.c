@@ -167,38 +167,7 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
     h->log_ud = g->log_ud;
     h->report = g->report;
     h->gattrs = g->gattrs;
-    const struct qp__symtab *s = &g->st;
-    struct qp__symtab *t = &h->st;
-    qp_status rc =
-        dup_array(h, (void **)&t->chunks, s->chunks, s->nchunks, s->capchunks, sizeof *s->chunks);
-    if (!rc) {
-        t->capchunks = s->capchunks;
-        /* chunk bytes: the chunk table now points at g's; replace each as it is copied */
-        for (uint32_t i = 0; i < s->nchunks && !rc; i++) {
-            char *p = qp__alloc(h, s->chunks[i].size);
-            if (!p) {
-                rc = QP_ERR_NOMEM;
-                break;
-            }
-            memcpy(p, s->chunks[i].p, s->chunks[i].used);
-            t->chunks[i].p = p;
-            t->nchunks = i + 1;
-        }
-        t->cur = s->cur;
-    }
-    /* the copy gets no spare capacity: the original's may be large (grown by halves) */
-    if (!rc &&
-        (rc = dup_array(h, (void **)&t->syms, s->syms, s->n, s->n, sizeof *s->syms)) == QP_OK) {
-        t->n = s->n;
-        t->capsyms = s->n;
-    }
-    if (!rc && (rc = dup_array(h, (void **)&t->x, s->x, s->capx, s->capx, sizeof *s->x)) == QP_OK) {
-        t->capx = s->capx;
-        t->nx = s->nx;
-    }
-    if (!rc && (rc = dup_array(h, (void **)&t->slots, s->slots, s->nslots, s->nslots,
-                               sizeof *s->slots)) == QP_OK)
-        t->nslots = s->nslots;
+    qp_status rc = qp__sym_copy(h, &g->st);
 #define DUP(f, n, cap)                                                                             \
     if (!rc && (rc = dup_array(h, (void **)&h->f, g->f, g->n, g->n, sizeof *g->f)) == QP_OK) {     \
         h->n = g->n;                                                                               \
@@ -221,7 +190,6 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
 #undef DUPSIDE
     h->norig = g->norig;
     if (rc) {
-        /* the chunk table may still hold g's pointers past t->nchunks: not freed */
         free_all(h);
         qp_allocator a = h->alloc;
         qp__raw_alloc(&a, h, sizeof *h, 0);

@@ -89,12 +89,14 @@ struct qp__param {
     uint32_t name, attrs;
 };
 
-/* An interned string. Bytes live in chunks that never move. What few syms have
- * (a name base's count, a parameter) is kept beside them (struct qp__symx), and
- * the hash is not kept (the table's slots hold its high bits; a rebuild hashes
- * the bytes again), so a record is 20 bytes. */
+/* An interned string. Its bytes live in chunks that never move, behind a length
+ * header (one byte, or 0xFF and four): pos is where the header starts, in the
+ * symtab's windows (struct qp__symtab). What few syms have (a name base's count,
+ * a parameter) is kept beside them (struct qp__symx), and the hash is not kept
+ * (the table's slots hold its high bits; a rebuild hashes the bytes again), so a
+ * record is 12 bytes. */
 struct qp__sym {
-    uint32_t chunk, off, len;
+    uint32_t pos;
     uint32_t node;   /* node named so (live or erased), 0 if none */
     uint32_t module; /* module with this path, 0 if none */
 };
@@ -109,11 +111,22 @@ struct qp__symx {
 struct qp__chunk {
     char *p;
     uint32_t used, size;
+    uint32_t win; /* its first window */
 };
+
+/* Sym positions are 32 bits: a window of QP__WIN bytes (pos >> QP__WIN_BITS)
+ * and an offset in it. Chunks are laid out in the position space one after
+ * another, each on whole windows, and win[w] is where window w starts in
+ * memory, so a string's address is one table read away, without storing a
+ * chunk index and an offset per sym. */
+#define QP__WIN_BITS 16
+#define QP__WIN (1u << QP__WIN_BITS)
 
 struct qp__symtab {
     struct qp__chunk *chunks; /* bytes; chunks[cur] is being filled, big strings get their own */
     uint32_t nchunks, capchunks, cur;
+    char **win; /* nwin windows used, capwin allocated */
+    uint32_t nwin, capwin;
     struct qp__sym *syms;
     uint32_t n, capsyms; /* syms[0] is the empty string */
     uint32_t *slots;     /* open addressing over sym ids, 0 = empty */
@@ -266,6 +279,10 @@ qp_status qp__sym_reserve(qp_graph *g, uint32_t n);
  * leaves a message in g->errmsg. */
 void qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32_t used,
                       uint32_t nslots);
+/* Copies src's whole table into h->st (which must be zeroed), allocating with h:
+ * the records, the slots and the rarer facts as they are, the string bytes into
+ * chunks of h's own. QP_ERR_NOMEM: h->st holds what was copied, for qp__sym_free. */
+qp_status qp__sym_copy(qp_graph *h, const struct qp__symtab *src);
 /* A sym's name-base count and parameter index (0 when it has none). */
 uint32_t qp__sym_count(const qp_graph *g, uint32_t sym);
 uint32_t qp__sym_param(const qp_graph *g, uint32_t sym);

@@ -73,17 +73,49 @@ qp__sym_prefetch(const qp_graph *g, const char *s, size_t len)
     return h;
 }
 
+/* A string's header: its length in one byte, or LONG and the length in the
+ * four bytes after (strings of LONG bytes or more are rare). */
+#define LONG 0xFFu
+
+static size_t
+head_size(size_t len)
+{
+    return len < LONG ? 1 : 5;
+}
+
+/* Where the header at pos is. */
+static const unsigned char *
+head(const struct qp__symtab *st, uint32_t pos)
+{
+    return (const unsigned char *)st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
+}
+
+static uint32_t
+head_len(const unsigned char *h)
+{
+    if (*h != LONG)
+        return *h;
+    uint32_t len;
+    memcpy(&len, h + 1, 4);
+    return len;
+}
+
+static const char *
+head_str(const unsigned char *h)
+{
+    return (const char *)h + (*h != LONG ? 1 : 5);
+}
+
 const char *
 qp__sym_str(const qp_graph *g, uint32_t sym)
 {
-    const struct qp__sym *y = &g->st.syms[sym];
-    return g->st.chunks[y->chunk].p + y->off;
+    return head_str(head(&g->st, g->st.syms[sym].pos));
 }
 
 uint32_t
 qp__sym_len(const qp_graph *g, uint32_t sym)
 {
-    return g->st.syms[sym].len;
+    return head_len(head(&g->st, g->st.syms[sym].pos));
 }
 
 /*
@@ -118,8 +150,8 @@ slot_id(uint32_t slot, uint32_t nslots)
 static uint32_t
 sym_hash(const struct qp__symtab *st, uint32_t id)
 {
-    const struct qp__sym *y = &st->syms[id];
-    return hash(st->chunks[y->chunk].p + y->off, y->len);
+    const unsigned char *h = head(st, st->syms[id].pos);
+    return hash(head_str(h), head_len(h));
 }
 
 /* Slots syms 1..st->n-1 into the zeroed table slots[nslots], in id order (which
@@ -202,25 +234,45 @@ qp__sym_presize(qp_graph *g, uint64_t total)
     return rehash(g, (uint32_t)ns);
 }
 
+/* Windows a chunk of size bytes covers. */
+static uint32_t
+windows(size_t size)
+{
+    return (uint32_t)((size + QP__WIN - 1) / QP__WIN);
+}
+
+/* Points the k windows from w at the chunk at p. */
+static void
+map_windows(struct qp__symtab *st, uint32_t w, char *p, uint32_t k)
+{
+    for (uint32_t j = 0; j < k; j++)
+        st->win[w + j] = p + (size_t)j * QP__WIN;
+}
+
 qp_status
 qp__sym_init(qp_graph *g)
 {
     struct qp__symtab *st = &g->st;
     memset(st, 0, sizeof *st);
     qp_status rc = qp__sym_reserve(g, 64);
-    if (rc)
-        return rc;
-    rc = QP__GROW(g, st->chunks, 0, st->capchunks, 4);
+    if (!rc)
+        rc = QP__GROW(g, st->chunks, 0, st->capchunks, 4);
+    if (!rc)
+        rc = QP__GROW(g, st->win, 0, st->capwin, 4);
     if (rc)
         return rc;
     char *p = qp__alloc(g, CHUNK);
     if (!p)
         return qp__err(g, QP_ERR_NOMEM, "out of memory");
+    /* sym 0 is "" (a zero length, then the NUL) at position 0, so that a zeroed
+     * field reads as an empty string */
     p[0] = 0;
-    st->chunks[0] = (struct qp__chunk){p, 1, CHUNK};
+    p[1] = 0;
+    st->chunks[0] = (struct qp__chunk){p, 2, CHUNK, 0};
     st->nchunks = 1;
     st->cur = 0;
-    /* sym 0 is "" so that a zeroed field reads as an empty string */
+    map_windows(st, 0, p, windows(CHUNK));
+    st->nwin = windows(CHUNK);
     memset(&st->syms[0], 0, sizeof st->syms[0]);
     st->n = 1;
     return QP_OK;
@@ -233,10 +285,70 @@ qp__sym_free(qp_graph *g)
     for (uint32_t i = 0; i < st->nchunks; i++)
         qp__free(g, st->chunks[i].p, st->chunks[i].size);
     qp__free(g, st->chunks, (size_t)st->capchunks * sizeof *st->chunks);
+    qp__free(g, st->win, (size_t)st->capwin * sizeof *st->win);
     qp__free(g, st->syms, (size_t)st->capsyms * sizeof *st->syms);
     qp__free(g, st->slots, (size_t)st->nslots * sizeof *st->slots);
     qp__free(g, st->x, (size_t)st->capx * sizeof *st->x);
     memset(st, 0, sizeof *st);
+}
+
+/* *dst = a copy of n elements of src in a block of cap (>= n) elements. */
+static qp_status
+dup(qp_graph *h, void **dst, const void *src, size_t n, size_t cap, size_t esz)
+{
+    if (!cap)
+        return QP_OK;
+    void *p = qp__alloc(h, cap * esz);
+    if (!p)
+        return QP_ERR_NOMEM;
+    if (n)
+        memcpy(p, src, n * esz);
+    *dst = p;
+    return QP_OK;
+}
+
+qp_status
+qp__sym_copy(qp_graph *h, const struct qp__symtab *s)
+{
+    struct qp__symtab *t = &h->st;
+    t->min_k = s->min_k;
+    qp_status rc = dup(h, (void **)&t->chunks, s->chunks, 0, s->capchunks, sizeof *s->chunks);
+    if (!rc) {
+        t->capchunks = s->capchunks;
+        rc = dup(h, (void **)&t->win, s->win, 0, s->capwin, sizeof *s->win);
+    }
+    if (!rc)
+        t->capwin = s->capwin;
+    /* each chunk's bytes, and its windows pointed at the copy */
+    for (uint32_t i = 0; !rc && i < s->nchunks; i++) {
+        const struct qp__chunk *c = &s->chunks[i];
+        char *p = qp__alloc(h, c->size);
+        if (!p) {
+            rc = QP_ERR_NOMEM;
+            break;
+        }
+        memcpy(p, c->p, c->used);
+        t->chunks[i] = (struct qp__chunk){p, c->used, c->size, c->win};
+        t->nchunks = i + 1;
+        map_windows(t, c->win, p, windows(c->size));
+    }
+    if (rc)
+        return rc;
+    t->nwin = s->nwin;
+    t->cur = s->cur;
+    /* the records get no spare capacity: the original's may be large (grown by halves) */
+    if ((rc = dup(h, (void **)&t->syms, s->syms, s->n, s->n, sizeof *s->syms)))
+        return rc;
+    t->n = t->capsyms = s->n;
+    /* the hash table and the rarer facts as they are (open addressing: positions matter) */
+    if ((rc = dup(h, (void **)&t->x, s->x, s->capx, s->capx, sizeof *s->x)))
+        return rc;
+    t->capx = s->capx;
+    t->nx = s->nx;
+    if ((rc = dup(h, (void **)&t->slots, s->slots, s->nslots, s->nslots, sizeof *s->slots)))
+        return rc;
+    t->nslots = s->nslots;
+    return QP_OK;
 }
 
 /* qp__sym_find with the hash given. */
@@ -251,8 +363,8 @@ find(const qp_graph *g, const char *s, size_t len, uint32_t h)
         if (!slot_tag_is(slot, h, st->nslots))
             continue;
         uint32_t id = slot_id(slot, st->nslots);
-        const struct qp__sym *y = &st->syms[id];
-        if (y->len == len && memcmp(st->chunks[y->chunk].p + y->off, s, len) == 0)
+        const unsigned char *y = head(st, st->syms[id].pos);
+        if (head_len(y) == len && memcmp(head_str(y), s, len) == 0)
             return id;
     }
 }
@@ -293,30 +405,37 @@ qp__sym_expect_bytes(qp_graph *g, uint64_t bytes)
         g->st.min_k = k;
 }
 
-/* Finds room for n bytes; a string bigger than a quarter chunk gets a chunk of its own. */
+/* Finds room for n bytes, at *pos; a string bigger than a quarter chunk gets a
+ * chunk of its own. */
 static qp_status
-room(qp_graph *g, size_t n, uint32_t *chunk, uint32_t *off)
+room(qp_graph *g, size_t n, uint32_t *pos)
 {
     struct qp__symtab *st = &g->st;
     struct qp__chunk *c = &st->chunks[st->cur];
     if (c->size - c->used >= n) {
-        *chunk = st->cur;
-        *off = c->used;
+        *pos = (c->win << QP__WIN_BITS) + c->used;
         c->used += (uint32_t)n;
         return QP_OK;
     }
+    size_t full = chunk_size(st), size = n > full / 4 ? n : full;
+    uint32_t k = windows(size);
+    if (k > (1u << (32 - QP__WIN_BITS)) - st->nwin)
+        return qp__err(g, QP_ERR_LIMIT, "more than 4 GiB of distinct strings");
     qp_status rc = QP__GROW(g, st->chunks, st->nchunks, st->capchunks, 1);
+    if (!rc)
+        rc = QP__GROW(g, st->win, st->nwin, st->capwin, k);
     if (rc)
         return rc;
-    size_t full = chunk_size(st), size = n > full / 4 ? n : full;
     char *p = qp__alloc(g, size);
     if (!p)
         return qp__err(g, QP_ERR_NOMEM, "out of memory storing a string of %zu bytes", n);
-    st->chunks[st->nchunks] = (struct qp__chunk){p, (uint32_t)n, (uint32_t)size};
+    st->chunks[st->nchunks] = (struct qp__chunk){p, (uint32_t)n, (uint32_t)size, st->nwin};
+    map_windows(st, st->nwin, p, k);
+    *pos = st->nwin << QP__WIN_BITS;
+    st->nwin += k;
     if (size == full)
         st->cur = st->nchunks;
-    *chunk = st->nchunks++;
-    *off = 0;
+    st->nchunks++;
     return QP_OK;
 }
 
@@ -332,7 +451,7 @@ qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *o
     *out = 0;
     if (len == 0)
         return QP_OK;
-    if (len >= UINT32_MAX - 1)
+    if (len > UINT32_MAX - 8)
         return qp__err(g, QP_ERR_LIMIT, "string of %zu bytes is too long", len);
     uint32_t id = g->st.nslots ? find(g, s, len, h) : 0;
     if (id) {
@@ -342,20 +461,24 @@ qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *o
     qp_status rc = qp__sym_reserve(g, 1);
     if (rc)
         return rc;
-    uint32_t chunk = 0, off = 0;
-    rc = room(g, len + 1, &chunk, &off);
+    size_t hs = head_size(len);
+    uint32_t pos = 0;
+    rc = room(g, hs + len + 1, &pos);
     if (rc)
         return rc;
     struct qp__symtab *st = &g->st;
-    char *p = st->chunks[chunk].p + off;
-    memcpy(p, s, len);
-    p[len] = 0;
+    char *p = st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
+    if (hs == 1) {
+        p[0] = (char)len;
+    } else {
+        uint32_t l = (uint32_t)len;
+        p[0] = (char)LONG;
+        memcpy(p + 1, &l, 4);
+    }
+    memcpy(p + hs, s, len);
+    p[hs + len] = 0;
     id = st->n++;
-    struct qp__sym *y = &st->syms[id];
-    memset(y, 0, sizeof *y);
-    y->chunk = chunk;
-    y->off = off;
-    y->len = (uint32_t)len;
+    st->syms[id] = (struct qp__sym){pos, 0, 0};
     uint32_t i = h & (st->nslots - 1);
     while (st->slots[i])
         i = (i + 1) & (st->nslots - 1);
@@ -380,6 +503,7 @@ qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32
     for (uint32_t i = nchunks; i < st->nchunks; i++)
         qp__free(g, st->chunks[i].p, st->chunks[i].size);
     st->nchunks = nchunks;
+    st->nwin = st->chunks[nchunks - 1].win + windows(st->chunks[nchunks - 1].size);
     st->cur = cur;
     st->chunks[cur].used = used;
     st->n = n;

@@ -175,6 +175,7 @@ qp__undo_rollback(qp_graph *g, struct qp__undo *u)
     SHRINK(ptrs, capptrs);
     SHRINK(st.syms, st.capsyms);
     SHRINK(st.chunks, st.capchunks);
+    SHRINK(st.win, st.capwin);
 #undef SHRINK
     free_log(g, u);
     g->errnode = errnode;

@@ -84,9 +84,11 @@ big_strings_are_stored_whole(void **state)
     (void)state;
     qpt_alloc st;
     qp_graph *g = qpt_mkgraph(&st);
-    /* around the sizes where a string gets a chunk of its own (a quarter chunk), a
-     * whole chunk, and far beyond */
-    static const size_t sizes[] = {1, 16383, 16384, 16385, 65535, 65536, 65537, 1u << 20, 3000000};
+    /* around the length where the header grows from one byte to five, the sizes
+     * where a string gets a chunk of its own (a quarter chunk), a whole chunk, and
+     * far beyond */
+    static const size_t sizes[] = {1,     254,   255,   256,   16383,    16384,
+                                   16385, 65535, 65536, 65537, 1u << 20, 3000000};
     uint32_t ids[sizeof sizes / sizeof sizes[0]];
     const char *ptrs[sizeof sizes / sizeof sizes[0]];
     char *buf = test_malloc(3000001);
@@ -412,6 +414,79 @@ expected_bytes_size_the_chunks(void **state)
     test_free(text);
 }
 
+/* The bytes of the i-th string of the test below: lengths from 1 to 400, so some
+ * take the five-byte header, and in 4 MiB chunks many cross a window's edge. */
+static size_t
+varied(char *s, uint32_t i)
+{
+    size_t len = 1 + (i * 2654435761u >> 7) % 400;
+    for (size_t k = 0; k < len; k++)
+        s[k] = (char)('!' + (i + k * 31) % 90);
+    snprintf(s, 12, "%u", (unsigned)i); /* distinct (its NUL is overwritten below) */
+    s[strlen(s)] = (char)('!' + i % 90);
+    return len > strlen(s) ? len : strlen(s);
+}
+
+static void
+check_varied(qp_graph *g, const uint32_t *ids, uint32_t n)
+{
+    char s[512];
+    for (uint32_t i = 0; i < n; i++) {
+        memset(s, 0, sizeof s);
+        size_t len = varied(s, i);
+        assert_int_equal(qp__sym_len(g, ids[i]), len);
+        assert_memory_equal(qp__sym_str(g, ids[i]), s, len);
+        assert_int_equal(qp__sym_str(g, ids[i])[len], 0);
+        assert_int_equal(qp__sym_find(g, s, len), ids[i]);
+    }
+}
+
+static void
+positions_survive_window_edges_clone_and_truncate(void **state)
+{
+    (void)state;
+    enum { N = 60000, HALF = N / 2 };
+    qp_graph *g = NULL, *h = NULL;
+    assert_int_equal(qp_graph_create(NULL, &g), QP_OK);
+    qp__sym_expect_bytes(g, (uint64_t)64 << 20); /* 4 MiB chunks: 64 windows each */
+    uint32_t *ids = test_malloc(N * sizeof *ids);
+    char s[512];
+    struct qp__symtab mid = {0};
+    uint32_t mid_used = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        if (i == HALF) {
+            mid = g->st;
+            mid_used = g->st.chunks[g->st.cur].used;
+        }
+        memset(s, 0, sizeof s);
+        ids[i] = intern(g, s, varied(s, i));
+    }
+    assert_true(mid.nchunks >= 2 && g->st.nchunks > mid.nchunks && g->st.nwin > 64);
+    check_varied(g, ids, N);
+    /* a clone has its own bytes, at the same positions */
+    assert_int_equal(qp_graph_clone(g, &h), QP_OK);
+    assert_ptr_not_equal(qp__sym_str(h, ids[N - 1]), qp__sym_str(g, ids[N - 1]));
+    check_varied(h, ids, N);
+    qp_graph_destroy(h);
+    /* back to the first half: its strings stay, the rest are gone, and interning
+     * them again gives the same ids and positions */
+    qp__sym_truncate(g, mid.n, mid.nchunks, mid.cur, mid_used, mid.nslots);
+    assert_int_equal(g->st.nwin, mid.nwin);
+    check_varied(g, ids, HALF);
+    for (uint32_t i = HALF; i < N; i++) {
+        memset(s, 0, sizeof s);
+        size_t len = varied(s, i);
+        assert_int_equal(qp__sym_find(g, s, len), 0);
+    }
+    for (uint32_t i = HALF; i < N; i++) {
+        memset(s, 0, sizeof s);
+        assert_int_equal(intern(g, s, varied(s, i)), ids[i]);
+    }
+    check_varied(g, ids, N);
+    test_free(ids);
+    qp_graph_destroy(g);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -429,6 +504,7 @@ main(int argc, char **argv)
         cmocka_unit_test(strings_with_the_same_hash_are_told_apart),
         cmocka_unit_test(truncate_forgets_later_syms_and_keeps_earlier_ones),
         cmocka_unit_test(expected_bytes_size_the_chunks),
+        cmocka_unit_test(positions_survive_window_edges_clone_and_truncate),
     };
     return cmocka_run_group_tests_name("sym", tests, NULL, NULL);
 }
