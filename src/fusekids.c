@@ -19,7 +19,6 @@
  */
 #include "prep.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* Is a type a fused container by its text (qp__is_fused needs a sym that existed at
@@ -60,38 +59,57 @@ qp__fkids_add(struct qp__prep *P, uint32_t m, uint32_t attrs, uint32_t bn, uint3
     return QP_OK;
 }
 
-static int
-cmp_m(const void *a, const void *b)
+/* The index slot of module m: open addressing over record numbers + 1 (0: empty). */
+static uint32_t
+idx_home(uint32_t m, uint32_t cap)
 {
-    uint32_t x = ((const struct qp__fkid *)a)->m, y = ((const struct qp__fkid *)b)->m;
-    return (x > y) - (x < y);
+    uint32_t h = m * 0x9e3779b9u;
+    return (h ^ h >> 16) & (cap - 1);
 }
 
-void
+qp_status
 qp__fkids_seal(struct qp__prep *P)
 {
-    if (P->nfk > 1)
-        qsort(P->fk, P->nfk, sizeof *P->fk, cmp_m);
+    if (!P->nfk)
+        return QP_OK;
+    uint32_t cap = 4;
+    while (cap < 2 * (uint64_t)P->nfk)
+        cap *= 2;
+    uint32_t *t = qp__alloc(P->g, (size_t)cap * sizeof *t);
+    if (!t)
+        return qp__err(P->g, QP_ERR_NOMEM, "out of memory");
+    memset(t, 0, (size_t)cap * sizeof *t);
+    for (uint32_t i = 0; i < P->nfk; i++) {
+        uint32_t k = idx_home(P->fk[i].m, cap);
+        while (t[k])
+            k = (k + 1) & (cap - 1);
+        t[k] = i + 1;
+    }
+    P->fkidx = t;
+    P->capfkidx = cap;
+    return QP_OK;
 }
 
 const struct qp__fkid *
 qp__fkids_find(const struct qp__prep *P, uint32_t m)
 {
-    uint32_t lo = 0, hi = P->nfk;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (P->fk[mid].m < m)
-            lo = mid + 1;
-        else
-            hi = mid;
+    if (!P->capfkidx)
+        return NULL;
+    for (uint32_t k = idx_home(m, P->capfkidx);; k = (k + 1) & (P->capfkidx - 1)) {
+        uint32_t i = P->fkidx[k];
+        if (!i)
+            return NULL;
+        if (P->fk[i - 1].m == m)
+            return &P->fk[i - 1];
     }
-    return lo < P->nfk && P->fk[lo].m == m ? &P->fk[lo] : NULL;
 }
 
 void
 qp__fkids_free(struct qp__prep *P)
 {
     qp__free(P->g, P->fk, (size_t)P->capfk * sizeof *P->fk);
+    qp__free(P->g, P->fkidx, (size_t)P->capfkidx * sizeof *P->fkidx);
     P->fk = NULL;
-    P->nfk = P->capfk = 0;
+    P->fkidx = NULL;
+    P->nfk = P->capfk = P->capfkidx = 0;
 }

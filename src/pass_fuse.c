@@ -439,9 +439,8 @@ qp__pass_fuse(struct qp__prep *P)
     qp__free(g, owner, owner ? (size_t)g->nnodes * sizeof *owner : 0);
     qp__free(g, ms, (size_t)capms * sizeof *ms);
     teardown(&F);
-    if (rc)
+    if (rc || (rc = qp__fkids_seal(P)))
         return rc;
-    qp__fkids_seal(P);
     /* The table is still in tree order (dup left it so): every module made here has
      * the root's path as a prefix and went into the root's subtree run, right after
      * it, and what was removed leaves the order as it was. So no reordering here
