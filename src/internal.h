@@ -80,10 +80,13 @@ struct qp__module {
 };
 
 /* The origins of a module (user pointers of the modules it absorbed): a run in
- * g->ptrs. An entry of g->orig, open addressing by module id (mod 0: empty). */
+ * g->ptrs, or only a count when they are all null (QP__NULL_RUN). An entry of g->orig, open
+ * addressing by module id (mod 0: empty). */
 struct qp__origins {
     uint32_t mod, first, n;
 };
+/* origins.first of a run of n null pointers, which takes no room in g->ptrs */
+#define QP__NULL_RUN UINT32_MAX
 
 struct qp__param {
     uint32_t name, attrs;

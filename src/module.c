@@ -128,6 +128,15 @@ qp__mod_set_origins(qp_graph *g, uint32_t m, uint32_t first, uint32_t n)
     return QP_OK;
 }
 
+static bool
+all_null(void *const *ptrs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (ptrs[i])
+            return false;
+    return true;
+}
+
 qp_status
 qp__mod_add_origins(qp_graph *g, uint32_t m, void *const *ptrs, uint32_t n)
 {
@@ -136,19 +145,32 @@ qp__mod_add_origins(qp_graph *g, uint32_t m, void *const *ptrs, uint32_t n)
     uint32_t total = r.n + n;
     if (!total)
         return QP_OK;
+    if (total < r.n)
+        return qp__err(g, QP_ERR_LIMIT, "too many origins");
+    qp_status rc;
+    bool old_null = !r.n || r.first == QP__NULL_RUN;
+    if (old_null && all_null(ptrs, n)) {
+        /* a graph whose modules carry no user pointers (one read from text) keeps
+         * only the count */
+        if (!r.n && (rc = orig_room(g)))
+            return rc;
+        return qp__mod_set_origins(g, m, QP__NULL_RUN, total); /* the entry exists */
+    }
     /* ptrs may be another module's run inside g->ptrs (a fusion handing its
      * origins on), which growing moves: keep its index, not the pointer */
     uintptr_t p = (uintptr_t)ptrs, lo = (uintptr_t)g->ptrs;
     bool inside = g->ptrs && p >= lo && p < lo + (uintptr_t)g->nptrs * sizeof *g->ptrs;
     size_t at = inside ? (size_t)(p - lo) / sizeof *g->ptrs : 0;
-    qp_status rc = QP__GROW(g, g->ptrs, g->nptrs, g->capptrs, total);
+    rc = QP__GROW(g, g->ptrs, g->nptrs, g->capptrs, total);
     /* room for the table entry first: after it nothing can fail */
     if (rc || (!r.n && (rc = orig_room(g))))
         return rc;
     if (inside)
         ptrs = &g->ptrs[at];
     uint32_t first = g->nptrs;
-    if (r.n)
+    if (r.n && r.first == QP__NULL_RUN)
+        memset(&g->ptrs[first], 0, r.n * sizeof *g->ptrs);
+    else if (r.n)
         memmove(&g->ptrs[first], &g->ptrs[r.first], r.n * sizeof *g->ptrs);
     if (n)
         memmove(&g->ptrs[first + r.n], ptrs, n * sizeof *g->ptrs);
@@ -287,7 +309,7 @@ void *
 qp_module_origin_at(const qp_graph *g, qp_module m, uint32_t i)
 {
     struct qp__origins r = mod_live(g, m) ? qp__mod_origins(g, m.id) : (struct qp__origins){0};
-    return i < r.n ? g->ptrs[r.first + i] : NULL;
+    return i < r.n && r.first != QP__NULL_RUN ? g->ptrs[r.first + i] : NULL;
 }
 
 static qp_status

@@ -316,6 +316,22 @@ user_data_and_origins_ride_on_modules(void **state)
     assert_ptr_equal(qp_module_origin_at(h, fused, 23), &ur);
     assert_ptr_equal(qp_module_user_data(h, bn), &ub);
     qp_graph_destroy(h);
+    /* null origins (modules without user pointers) take no room until a pointer
+     * joins them, and then read as they were added */
+    qp_module plain = mod(g, "plain", "nni.ConvReLU2d");
+    uint32_t nptrs = g->nptrs;
+    void *nulls[2] = {NULL, NULL};
+    assert_int_equal(qp__mod_add_origins(g, plain.id, nulls, 2), QP_OK);
+    assert_int_equal(qp__mod_add_origins(g, plain.id, nulls, 1), QP_OK);
+    assert_int_equal(g->nptrs, nptrs);
+    assert_int_equal(qp_module_num_origins(g, plain), 3);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_null(qp_module_origin_at(g, plain, i));
+    assert_int_equal(qp__mod_add_origins(g, plain.id, one, 1), QP_OK);
+    assert_int_equal(qp_module_num_origins(g, plain), 4);
+    for (uint32_t i = 0; i < 3; i++)
+        assert_null(qp_module_origin_at(g, plain, i));
+    assert_ptr_equal(qp_module_origin_at(g, plain, 3), &ur);
     /* bad handles */
     assert_int_equal(qp_module_set_user_data(g, QP_NULL_MODULE, &uc), QP_ERR_INVALID_ARG);
     assert_int_equal(qp_module_set_user_data(g, (qp_module){g->nmods}, &uc), QP_ERR_INVALID_ARG);

@@ -190,6 +190,32 @@ caller_pointers_survive_fusion_and_swap(void **state)
     qp_graph_destroy(g);
 }
 
+static void
+origins_without_pointers_keep_their_count(void **state)
+{
+    (void)state;
+    /* no user pointers at all (a graph read from text): counts, no stored pointers */
+    qp_graph *g = qpt_parse(small, NULL);
+    assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
+    qp_module conv = qp_graph_find_module(g, "conv");
+    assert_int_equal(qp_module_num_origins(g, conv), 3);
+    for (uint32_t i = 0; i < 3; i++)
+        assert_null(qp_module_origin_at(g, conv, i));
+    assert_int_equal(g->nptrs, 0);
+    qp_graph_destroy(g);
+    /* one pointer among them: stored in place, the others null */
+    g = qpt_parse(small, NULL);
+    static int bn_tag;
+    qp_module_set_user_data(g, qp_graph_find_module(g, "bn"), &bn_tag);
+    assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
+    conv = qp_graph_find_module(g, "conv");
+    assert_int_equal(qp_module_num_origins(g, conv), 3);
+    assert_null(qp_module_origin_at(g, conv, 0));
+    assert_ptr_equal(qp_module_origin_at(g, conv, 1), &bn_tag);
+    assert_null(qp_module_origin_at(g, conv, 2));
+    qp_graph_destroy(g);
+}
+
 struct logs {
     unsigned n;
     bool fuse, fakequant;
@@ -420,6 +446,7 @@ main(int argc, char **argv)
         cmocka_unit_test(bad_arguments_are_refused),
         cmocka_unit_test(explanations_name_producer_and_cause),
         cmocka_unit_test(caller_pointers_survive_fusion_and_swap),
+        cmocka_unit_test(origins_without_pointers_keep_their_count),
         cmocka_unit_test(log_hook_hears_each_pass),
         cmocka_unit_test(every_backend_prepares_every_model),
         cmocka_unit_test(prepared_graph_owns_its_strings),
