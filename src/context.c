@@ -422,3 +422,12 @@ qp_graph_report(const qp_graph *g)
 {
     return g ? &g->report : NULL;
 }
+
+void
+qp__prep_drop_module_specs(struct qp__prep *P)
+{
+    qp__free(P->g, P->mod_w, (size_t)P->nmod_spec * sizeof *P->mod_w);
+    qp__free(P->g, P->mod_a, (size_t)P->nmod_spec * sizeof *P->mod_a);
+    P->mod_w = P->mod_a = NULL;
+    P->nmod_spec = 0;
+}

@@ -50,7 +50,8 @@ dict_quirk(struct qp__prep *P, uint32_t n, uint32_t v, bool dict_value)
     }
     if (!dict_value)
         return QP_OK;
-    return qp__errn(g, QP_ERR_INVALID_GRAPH, n, "%%%s has a dict argument holding a %s, which "
+    return qp__errn(g, QP_ERR_INVALID_GRAPH, n,
+                    "%%%s has a dict argument holding a %s, which "
                     "MQBench cannot rewrite when it inserts fake-quantizers (\"can not be "
                     "handled now\"); prepare with the fixed mode to accept it",
                     qp__sym_str(g, g->nodes[n].name), qp_val_kind_name((qp_val_kind)r->kind));
@@ -126,8 +127,7 @@ insert_one(struct ctx *C, const struct qp__cand *c)
     }
     if (P->be->strategy == QP__PLACE_OPENVINO && qp__spec_symmetric(P, spec)) {
         bool uns;
-        if ((rc = qp__ov_unsigned(P, c->node, C->fq_unsigned, C->mark, ++C->stamp, C->queue,
-                                  &uns)))
+        if ((rc = qp__ov_unsigned(P, c->node, C->fq_unsigned, C->mark, ++C->stamp, C->queue, &uns)))
             return rc;
         if (uns && (rc = qp__spec_range(P, spec, 0, 255, &spec)))
             return rc;
@@ -164,7 +164,8 @@ insert_one(struct ctx *C, const struct qp__cand *c)
         return rc;
     g->nodes[fq].flags |= QP__NODE_FQ;
     g->nodes[fq].fq_of = c->node;
-    C->fq_unsigned[fq] = qp__spec_int(P, spec, "quant_min", -1) == 0;
+    if (C->fq_unsigned)
+        C->fq_unsigned[fq] = qp__spec_int(P, spec, "quant_min", -1) == 0;
     /* move the producer's eligible uses (by snapshot nodes) onto the quantizer */
     uint32_t moved = 0;
     for (uint32_t r = g->nodes[c->node].use_head; r;) {
@@ -216,9 +217,11 @@ mark_quant_types(struct qp__prep *P, const struct qp__cand *c, uint32_t k)
         if (u)
             first[nf++] = u;
         else if (!P->fix)
-            rc = qp__errn(g, QP_ERR_INVALID_GRAPH, n, "graph input %%%s has no users "
+            rc = qp__errn(g, QP_ERR_INVALID_GRAPH, n,
+                          "graph input %%%s has no users "
                           "(MQBench's Vitis quantizer fails on it); prepare with the fixed "
-                          "mode to accept it", qp__sym_str(g, g->nodes[n].name));
+                          "mode to accept it",
+                          qp__sym_str(g, g->nodes[n].name));
     }
     for (uint32_t i = 0; i < k && !rc; i++) {
         uint32_t m = module_at(g, g->nodes[c[i].node].name, "_post_act_fake_quantizer");
@@ -252,23 +255,28 @@ qp__pass_fakequant(struct qp__prep *P)
     qp_status rc = qp__placement(P, &cands, &ncand);
     if (rc)
         return rc;
+    /* the per-module specs served the placement: they go before the graph grows
+     * by a quantizer per candidate, and so does everything below that is not
+     * needed while it grows (this pass makes the peak of a prepare) */
+    qp__prep_drop_module_specs(P);
     struct ctx C;
     memset(&C, 0, sizeof C);
     C.P = P;
     C.nvals0 = g->nvals;
     uint32_t cap = g->nnodes + ncand; /* every node there will be */
     uint32_t nseen = g->nnodes;
+    bool ov = P->be->strategy == QP__PLACE_OPENVINO;
     uint8_t *seen = qp__alloc(g, nseen);
     C.eligible = qp__alloc(g, (size_t)C.nvals0 / 8 + 1);
-    C.fq_unsigned = qp__alloc(g, cap);
-    if (!seen || !C.eligible || !C.fq_unsigned) {
+    /* the signedness of inserted quantizers: only OPENVINO's search reads it */
+    C.fq_unsigned = ov ? qp__alloc(g, cap) : NULL;
+    if (!seen || !C.eligible || (ov && !C.fq_unsigned)) {
         rc = qp__err(g, QP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    memset(seen, 0, nseen);
     memset(C.eligible, 0, (size_t)C.nvals0 / 8 + 1);
-    memset(C.fq_unsigned, 0, cap);
-    if (P->be->strategy == QP__PLACE_OPENVINO) {
+    if (ov) {
+        memset(C.fq_unsigned, 0, cap);
         C.mark = qp__alloc(g, (size_t)cap * 3 * sizeof *C.mark);
         if (!C.mark) {
             rc = qp__err(g, QP_ERR_NOMEM, "out of memory");
@@ -278,6 +286,7 @@ qp__pass_fakequant(struct qp__prep *P)
         C.queue = C.mark + cap;
     }
     /* keep the first occurrence of each producer, MQBench's OrderedDict.fromkeys */
+    memset(seen, 0, nseen);
     uint32_t k = 0;
     for (uint32_t i = 0; i < ncand; i++) {
         if (seen[cands[i].node]) {
@@ -286,6 +295,8 @@ qp__pass_fakequant(struct qp__prep *P)
         seen[cands[i].node] = 1;
         cands[k++] = cands[i];
     }
+    qp__free(g, seen, nseen);
+    seen = NULL;
     P->st->matched = k;
     for (uint32_t n = g->nodes[0].next; n && k; n = g->nodes[n].next) {
         if (!P->fix && (rc = dict_quirk(P, n, g->nodes[n].args, false)))

@@ -306,6 +306,9 @@ const struct qp__val *qp__prep_attr(struct qp__prep *P, uint32_t m, const char *
 /* Records an explanation (copies the names). */
 qp_status qp__explain_add(struct qp__prep *P, qp_reason why, uint32_t node, uint32_t fq,
                           uint32_t cause);
+/* Frees the per-module specs (mod_w, mod_a) once nothing reads them: later
+ * readers get the defaults (nmod_spec 0). */
+void qp__prep_drop_module_specs(struct qp__prep *P);
 /* Starts a run: builds the op lists from P->be and P->cfg and flags the configuration's
  * exact names on their syms. QP_ERR_NOMEM (message on P->g) when out of memory. */
 qp_status qp__prep_start(struct qp__prep *P);

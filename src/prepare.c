@@ -27,8 +27,7 @@ prep_free(struct qp__prep *P)
         qp__free(g, P->lists[L].e, (size_t)P->lists[L].cap * sizeof *P->lists[L].e);
     qp__free(g, P->cls, (size_t)P->capcls * sizeof *P->cls);
     qp__free(g, P->specs, (size_t)P->capspecs * sizeof *P->specs);
-    qp__free(g, P->mod_w, (size_t)P->nmod_spec * sizeof *P->mod_w);
-    qp__free(g, P->mod_a, (size_t)P->nmod_spec * sizeof *P->mod_a);
+    qp__prep_drop_module_specs(P);
     qp__free(g, P->ex.items, (size_t)P->ex.cap * sizeof *P->ex.items);
     qp__free(g, P->eight, P->neight);
     qp__fkids_free(P);
