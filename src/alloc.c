@@ -193,6 +193,21 @@ qp__shrink(qp_graph *g, void **arr, uint32_t *cap, uint32_t want, size_t esz)
 }
 
 qp_status
+qp__dup(qp_graph *g, void **dst, const void *src, size_t n, size_t cap, size_t esz)
+{
+    *dst = NULL;
+    if (!cap)
+        return QP_OK;
+    void *p = qp__alloc(g, cap * esz);
+    if (!p)
+        return qp__err(g, QP_ERR_NOMEM, "out of memory copying the graph");
+    if (n)
+        memcpy(p, src, n * esz);
+    *dst = p;
+    return QP_OK;
+}
+
+qp_status
 qp__grow(qp_graph *g, void **arr, uint32_t n, uint32_t *cap, uint32_t need, size_t esz)
 {
     uint64_t want = (uint64_t)n + need;

@@ -134,22 +134,6 @@ qp_graph_destroy(qp_graph *g)
     qp__raw_alloc(&a, g, sizeof *g, 0);
 }
 
-/* Copies n elements of an array into a fresh block of cap elements. */
-static qp_status
-dup_array(qp_graph *g, void **dst, const void *src, size_t n, size_t cap, size_t esz)
-{
-    *dst = NULL;
-    if (!cap)
-        return QP_OK;
-    void *p = qp__alloc(g, cap * esz);
-    if (!p)
-        return qp__err(g, QP_ERR_NOMEM, "out of memory cloning the graph");
-    if (n)
-        memcpy(p, src, n * esz);
-    *dst = p;
-    return QP_OK;
-}
-
 qp_status
 qp_graph_clone(const qp_graph *g, qp_graph **out)
 {
@@ -169,7 +153,7 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
     h->gattrs = g->gattrs;
     qp_status rc = qp__sym_copy(h, &g->st);
 #define DUP(f, n, cap)                                                                             \
-    if (!rc && (rc = dup_array(h, (void **)&h->f, g->f, g->n, g->n, sizeof *g->f)) == QP_OK) {     \
+    if (!rc && (rc = qp__dup(h, (void **)&h->f, g->f, g->n, g->n, sizeof *g->f)) == QP_OK) {       \
         h->n = g->n;                                                                               \
         h->cap = g->n;                                                                             \
     }
@@ -182,7 +166,7 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
 #undef DUP
     /* the side tables as they are (open addressing: slot positions matter) */
 #define DUPSIDE(f, n)                                                                              \
-    if (!rc && (rc = dup_array(h, (void **)&h->f, g->f, g->n, g->n, sizeof *g->f)) == QP_OK)       \
+    if (!rc && (rc = qp__dup(h, (void **)&h->f, g->f, g->n, g->n, sizeof *g->f)) == QP_OK)         \
         h->n = g->n;
     DUPSIDE(node_user, nnode_user)
     DUPSIDE(mod_user, nmod_user)

@@ -222,6 +222,9 @@ qp_status qp__side_reserve(qp_graph *g, void ***arr, uint32_t *n, uint32_t want)
 /* Gives back an array's capacity past `want` elements (want 0: frees it, *arr
  * NULL) where the allocator can; a failed shrink keeps the block as it was. */
 void qp__shrink(qp_graph *g, void **arr, uint32_t *cap, uint32_t want, size_t esz);
+/* *dst = a copy of the n elements at src in a new block of cap (>= n) elements, or
+ * NULL when cap is 0. QP_ERR_NOMEM (*dst NULL) when out of memory. */
+qp_status qp__dup(qp_graph *g, void **dst, const void *src, size_t n, size_t cap, size_t esz);
 
 /* ==== status.c ==== */
 

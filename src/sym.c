@@ -292,30 +292,15 @@ qp__sym_free(qp_graph *g)
     memset(st, 0, sizeof *st);
 }
 
-/* *dst = a copy of n elements of src in a block of cap (>= n) elements. */
-static qp_status
-dup(qp_graph *h, void **dst, const void *src, size_t n, size_t cap, size_t esz)
-{
-    if (!cap)
-        return QP_OK;
-    void *p = qp__alloc(h, cap * esz);
-    if (!p)
-        return QP_ERR_NOMEM;
-    if (n)
-        memcpy(p, src, n * esz);
-    *dst = p;
-    return QP_OK;
-}
-
 qp_status
 qp__sym_copy(qp_graph *h, const struct qp__symtab *s)
 {
     struct qp__symtab *t = &h->st;
     t->min_k = s->min_k;
-    qp_status rc = dup(h, (void **)&t->chunks, s->chunks, 0, s->capchunks, sizeof *s->chunks);
+    qp_status rc = qp__dup(h, (void **)&t->chunks, s->chunks, 0, s->capchunks, sizeof *s->chunks);
     if (!rc) {
         t->capchunks = s->capchunks;
-        rc = dup(h, (void **)&t->win, s->win, 0, s->capwin, sizeof *s->win);
+        rc = qp__dup(h, (void **)&t->win, s->win, 0, s->capwin, sizeof *s->win);
     }
     if (!rc)
         t->capwin = s->capwin;
@@ -337,15 +322,15 @@ qp__sym_copy(qp_graph *h, const struct qp__symtab *s)
     t->nwin = s->nwin;
     t->cur = s->cur;
     /* the records get no spare capacity: the original's may be large (grown by halves) */
-    if ((rc = dup(h, (void **)&t->syms, s->syms, s->n, s->n, sizeof *s->syms)))
+    if ((rc = qp__dup(h, (void **)&t->syms, s->syms, s->n, s->n, sizeof *s->syms)))
         return rc;
     t->n = t->capsyms = s->n;
     /* the hash table and the rarer facts as they are (open addressing: positions matter) */
-    if ((rc = dup(h, (void **)&t->x, s->x, s->capx, s->capx, sizeof *s->x)))
+    if ((rc = qp__dup(h, (void **)&t->x, s->x, s->capx, s->capx, sizeof *s->x)))
         return rc;
     t->capx = s->capx;
     t->nx = s->nx;
-    if ((rc = dup(h, (void **)&t->slots, s->slots, s->nslots, s->nslots, sizeof *s->slots)))
+    if ((rc = qp__dup(h, (void **)&t->slots, s->slots, s->nslots, s->nslots, sizeof *s->slots)))
         return rc;
     t->nslots = s->nslots;
     return QP_OK;
