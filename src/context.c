@@ -330,6 +330,8 @@ qp_status
 qp__explain_add(struct qp__prep *P, qp_reason why, uint32_t node, uint32_t fq, uint32_t cause)
 {
     struct qp__explain *x = &P->ex;
+    if (P->cfg->no_explain)
+        return QP_OK;
     qp_status rc = QP__GROW(P->g, x->items, x->n, x->cap, 1);
     if (rc)
         return rc;

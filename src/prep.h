@@ -146,6 +146,7 @@ struct qp_config {
     uint32_t *names[QP_LIST_COUNT];
     uint32_t nnames[QP_LIST_COUNT], capnames[QP_LIST_COUNT];
     bool academic_mode, fix, verify_each;
+    bool no_explain; /* qp_config_set_explain(c, false) */
     struct qp__fusion_rule *fusions;
     uint32_t nfusions, capfusions;
     struct qp__map_sym {

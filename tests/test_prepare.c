@@ -216,6 +216,57 @@ origins_without_pointers_keep_their_count(void **state)
     qp_graph_destroy(g);
 }
 
+/* qp_config_set_explain(c, false): no explanations, and nothing else differs,
+ * on every fixture and backend (the Academic ones with a configuration). */
+static void
+explanations_off_change_nothing_else(void **state)
+{
+    (void)state;
+    char **names;
+    size_t n = qpt_list("fixtures", ".in.qg", &names);
+    char *acad = qpt_read_file("configs/academic.qcfg", NULL);
+    qp_config *on[2] = {NULL, qpt_config(acad)}, *off[2] = {NULL, qpt_config(acad)};
+    assert_int_equal(qp_config_create(NULL, &on[0]), QP_OK);
+    assert_int_equal(qp_config_create(NULL, &off[0]), QP_OK);
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(qp_config_set_explain(off[k], false), QP_OK);
+    assert_int_equal(qp_config_set_explain(NULL, false), QP_ERR_NULL_ARG);
+    unsigned ok = 0, explained = 0;
+    for (size_t i = 0; i < n; i++) {
+        char rel[512];
+        snprintf(rel, sizeof rel, "fixtures/%s", names[i]);
+        char *text = qpt_read_file(rel, NULL);
+        for (int b = 0; b < QP_BACKEND_COUNT; b++) {
+            int k = b == QP_BACKEND_ACADEMIC || b == QP_BACKEND_ACADEMIC_NLP;
+            qp_graph *g = qpt_parse(text, NULL), *h = qpt_parse(text, NULL);
+            qp_status rc = qp_prepare_qat(g, (qp_backend)b, on[k]);
+            assert_int_equal(qp_prepare_qat(h, (qp_backend)b, off[k]), rc);
+            assert_string_equal(qp_graph_errmsg(h), qp_graph_errmsg(g));
+            if (!rc) {
+                char *a = qpt_graph_text(g), *t = qpt_graph_text(h);
+                assert_string_equal(t, a);
+                test_free(a);
+                test_free(t);
+                assert_memory_equal(qp_graph_report(h), qp_graph_report(g), sizeof(qp_report));
+                explained += qp_graph_num_explain(g);
+                assert_int_equal(qp_graph_num_explain(h), 0);
+                assert_true(qp_graph_mem_peak(h) <= qp_graph_mem_peak(g));
+                ok++;
+            }
+            qp_graph_destroy(g);
+            qp_graph_destroy(h);
+        }
+        test_free(text);
+    }
+    assert_true(ok > 0 && explained > ok);
+    for (int k = 0; k < 2; k++) {
+        qp_config_destroy(on[k]);
+        qp_config_destroy(off[k]);
+    }
+    test_free(acad);
+    qpt_free_list(names, n);
+}
+
 struct logs {
     unsigned n;
     bool fuse, fakequant;
@@ -447,6 +498,7 @@ main(int argc, char **argv)
         cmocka_unit_test(explanations_name_producer_and_cause),
         cmocka_unit_test(caller_pointers_survive_fusion_and_swap),
         cmocka_unit_test(origins_without_pointers_keep_their_count),
+        cmocka_unit_test(explanations_off_change_nothing_else),
         cmocka_unit_test(log_hook_hears_each_pass),
         cmocka_unit_test(every_backend_prepares_every_model),
         cmocka_unit_test(prepared_graph_owns_its_strings),
