@@ -34,6 +34,17 @@ prep_free(struct qp__prep *P)
     memset(P, 0, sizeof *P);
 }
 
+/* A backend that needs a configuration got none, or one that sets none of it. */
+static qp_status
+no_defaults(qp_graph *g, const struct qp__backend *be)
+{
+    return qp__err(g, QP_ERR_INVALID_CONFIG,
+                   "backend %s has no defaults: give a configuration with "
+                   "extra_qconfig_dict w_qscheme, a_qscheme, w_observer, a_observer, "
+                   "w_fakequantize and a_fakequantize",
+                   be->name);
+}
+
 /* Checks what the backend demands of the configuration before anything runs. */
 static qp_status
 check_config(qp_graph *g, const struct qp__backend *be, const qp_config *c)
@@ -43,6 +54,8 @@ check_config(qp_graph *g, const struct qp__backend *be, const qp_config *c)
                                            "a_observer", "w_fakequantize", "a_fakequantize"};
         bool have[6] = {c->qscheme[0] != 0, c->qscheme[1] != 0, c->obs[0] != 0,
                         c->obs[1] != 0,     c->fq[0] != 0,      c->fq[1] != 0};
+        if (!(have[0] || have[1] || have[2] || have[3] || have[4] || have[5]))
+            return no_defaults(g, be);
         for (int i = 0; i < 6; i++)
             if (!have[i])
                 return qp__err(g, QP_ERR_INVALID_CONFIG,
@@ -228,11 +241,7 @@ prepare(qp_graph *g, qp_backend be, const qp_config *cfg, bool keep)
     }
     if (!cfg) {
         if (row->requires_config) {
-            rc = qp__err(g, QP_ERR_INVALID_CONFIG,
-                         "backend %s has no defaults: give a "
-                         "configuration with extra_qconfig_dict w_qscheme, a_qscheme, "
-                         "w_observer, a_observer, w_fakequantize and a_fakequantize",
-                         row->name);
+            rc = no_defaults(g, row);
             goto out;
         }
         if ((rc = qp_config_create(&g->alloc, &empty))) {

@@ -267,6 +267,30 @@ explanations_off_change_nothing_else(void **state)
     qpt_free_list(names, n);
 }
 
+/* A backend without defaults says the same for no configuration and for one that
+ * sets none of what it needs, and names the first key a partial one lacks. */
+static void
+academic_without_its_keys_says_which(void **state)
+{
+    (void)state;
+    qp_graph *a = qpt_parse(small, NULL), *b = qpt_parse(small, NULL), *c = qpt_parse(small, NULL);
+    qp_config *empty = NULL, *part = NULL;
+    assert_int_equal(qp_config_create(NULL, &empty), QP_OK);
+    assert_int_equal(qp_config_create(NULL, &part), QP_OK);
+    assert_int_equal(qp_config_set_observer(part, QP_WEIGHT, "MinMaxObserver"), QP_OK);
+    assert_int_equal(qp_prepare_qat(a, QP_BACKEND_ACADEMIC, NULL), QP_ERR_INVALID_CONFIG);
+    assert_int_equal(qp_prepare_qat(b, QP_BACKEND_ACADEMIC, empty), QP_ERR_INVALID_CONFIG);
+    qpt_contains(qp_graph_errmsg(a), "backend Academic has no defaults: give a configuration");
+    assert_string_equal(qp_graph_errmsg(b), qp_graph_errmsg(a));
+    assert_int_equal(qp_prepare_qat(c, QP_BACKEND_ACADEMIC, part), QP_ERR_INVALID_CONFIG);
+    qpt_contains(qp_graph_errmsg(c), "must give extra_qconfig_dict.w_qscheme");
+    qp_config_destroy(empty);
+    qp_config_destroy(part);
+    qp_graph_destroy(a);
+    qp_graph_destroy(b);
+    qp_graph_destroy(c);
+}
+
 struct logs {
     unsigned n;
     bool fuse, fakequant;
@@ -499,6 +523,7 @@ main(int argc, char **argv)
         cmocka_unit_test(caller_pointers_survive_fusion_and_swap),
         cmocka_unit_test(origins_without_pointers_keep_their_count),
         cmocka_unit_test(explanations_off_change_nothing_else),
+        cmocka_unit_test(academic_without_its_keys_says_which),
         cmocka_unit_test(log_hook_hears_each_pass),
         cmocka_unit_test(every_backend_prepares_every_model),
         cmocka_unit_test(prepared_graph_owns_its_strings),
