@@ -34,12 +34,13 @@ prep_free(struct qp__prep *P)
     memset(P, 0, sizeof *P);
 }
 
-/* A backend that needs a configuration got none, or one that sets none of it. */
+/* A backend that needs a configuration got none, or one that sets none of it
+ * (what qprep passes without --config): one message for both. */
 static qp_status
 no_defaults(qp_graph *g, const struct qp__backend *be)
 {
     return qp__err(g, QP_ERR_INVALID_CONFIG,
-                   "backend %s has no defaults: give a configuration with "
+                   "backend %s has no defaults: its configuration must give "
                    "extra_qconfig_dict w_qscheme, a_qscheme, w_observer, a_observer, "
                    "w_fakequantize and a_fakequantize",
                    be->name);

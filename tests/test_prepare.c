@@ -280,7 +280,8 @@ academic_without_its_keys_says_which(void **state)
     assert_int_equal(qp_config_set_observer(part, QP_WEIGHT, "MinMaxObserver"), QP_OK);
     assert_int_equal(qp_prepare_qat(a, QP_BACKEND_ACADEMIC, NULL), QP_ERR_INVALID_CONFIG);
     assert_int_equal(qp_prepare_qat(b, QP_BACKEND_ACADEMIC, empty), QP_ERR_INVALID_CONFIG);
-    qpt_contains(qp_graph_errmsg(a), "backend Academic has no defaults: give a configuration");
+    qpt_contains(qp_graph_errmsg(a), "backend Academic has no defaults: its configuration must "
+                                     "give extra_qconfig_dict w_qscheme, a_qscheme");
     assert_string_equal(qp_graph_errmsg(b), qp_graph_errmsg(a));
     assert_int_equal(qp_prepare_qat(c, QP_BACKEND_ACADEMIC, part), QP_ERR_INVALID_CONFIG);
     qpt_contains(qp_graph_errmsg(c), "must give extra_qconfig_dict.w_qscheme");
