@@ -9,7 +9,8 @@
 
 #include <string.h>
 
-static qp_status cerr(qp_config *c, qp_status st, const char *fmt, ...) QP__PRINTF(3, 4);
+static qp_status
+cerr(qp_config *c, qp_status st, const char *fmt, ...) QP__PRINTF(3, 4);
 
 static qp_status
 cerr(qp_config *c, qp_status st, const char *fmt, ...)
@@ -90,11 +91,11 @@ intern(qp_config *c, const char *s, uint32_t *out)
 
 static const char *const side_name[2] = {"w", "a"};
 
-#define BEGIN(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            return QP_ERR_NULL_ARG;                                                                \
-        (c)->errmsg[0] = 0;                                                                        \
+#define BEGIN(c)                                                                           \
+    do {                                                                                   \
+        if (!(c))                                                                          \
+            return QP_ERR_NULL_ARG;                                                        \
+        (c)->errmsg[0] = 0;                                                                \
     } while (0)
 
 static qp_status
@@ -131,8 +132,8 @@ qp_config_set_fakequant(qp_config *c, qp_side side, const char *name)
         return cerr(c, QP_ERR_NULL_ARG, "%s_fakequantize: name is NULL", side_name[side]);
     if (qp__fq_find(name) < 0)
         return cerr(c, QP_ERR_INVALID_CONFIG,
-                    "%s_fakequantize: unknown fake-quantizer '%.64s' (known: %s)", side_name[side],
-                    name, qp__fq_names());
+                    "%s_fakequantize: unknown fake-quantizer '%.64s' (known: %s)",
+                    side_name[side], name, qp__fq_names());
     return intern(c, name, &c->fq[side]);
 }
 
@@ -154,7 +155,8 @@ scheme_dict(qp_config *c, const qp_qscheme *s, uint32_t *out)
                                        "symmetric_range"};
     qp_val v[5];
     qp_status rc;
-    if ((rc = qp_val_new_int(g, s->bit, &v[0])) || (rc = qp_val_new_bool(g, s->symmetry, &v[1])) ||
+    if ((rc = qp_val_new_int(g, s->bit, &v[0])) ||
+        (rc = qp_val_new_bool(g, s->symmetry, &v[1])) ||
         (rc = qp_val_new_bool(g, s->per_channel, &v[2])) ||
         (rc = qp_val_new_bool(g, s->pot_scale, &v[3])) ||
         (rc = qp_val_new_bool(g, s->symmetric_range, &v[4])))
@@ -261,8 +263,8 @@ qp_config_set_kwarg(qp_config *c, qp_kwargs which, const char *key, qp_scalar va
         rc = qp_val_new_str(g, value.s, strlen(value.s), &v);
         break;
     default:
-        return cerr(c, QP_ERR_INVALID_CONFIG, "%s.%s: unknown scalar kind %d", kwargs_name[which],
-                    key, (int)value.kind);
+        return cerr(c, QP_ERR_INVALID_CONFIG, "%s.%s: unknown scalar kind %d",
+                    kwargs_name[which], key, (int)value.kind);
     }
     if (rc)
         return store_err(c, rc);
@@ -279,7 +281,7 @@ qp_config_set_kwarg(qp_config *c, qp_kwargs which, const char *key, qp_scalar va
 /* ==== name lists ==== */
 
 static const char *const list_name[QP_LIST_COUNT] = {
-    "exclude_node_name",    "exclude_module_name",      "exclude_function_type",
+    "exclude_node_name",   "exclude_module_name",      "exclude_function_type",
     "additional_node_name", "additional_function_type", "additional_module_type"};
 
 qp_status
@@ -289,10 +291,8 @@ qp_config_add_name(qp_config *c, qp_list which, const char *name)
     if ((unsigned)which >= QP_LIST_COUNT)
         return cerr(c, QP_ERR_INVALID_ARG, "list %d is not a qp_list", (int)which);
     if (!name || !name[0] || strlen(name) > QP_MAX_NAME || strpbrk(name, " \t\r\n"))
-        return cerr(c, QP_ERR_INVALID_CONFIG,
-                    "%s: names are non-empty words of at most %u "
-                    "bytes",
-                    list_name[which], QP_MAX_NAME);
+        return cerr(c, QP_ERR_INVALID_CONFIG, "%s: names are non-empty words of at most %u "
+                    "bytes", list_name[which], QP_MAX_NAME);
     uint32_t s;
     qp_status rc = intern(c, name, &s);
     if (rc)
@@ -330,10 +330,8 @@ qp_config_add_fusion(qp_config *c, uint32_t n, const char *const *types, const c
 {
     BEGIN(c);
     if (n < 2 || n > 3 || !types)
-        return cerr(c, QP_ERR_INVALID_CONFIG,
-                    "additional_fusion_pattern: a pattern has 2 or 3 "
-                    "module types, got %u",
-                    (unsigned)n);
+        return cerr(c, QP_ERR_INVALID_CONFIG, "additional_fusion_pattern: a pattern has 2 or 3 "
+                    "module types, got %u", (unsigned)n);
     qp_status rc;
     for (uint32_t i = 0; i < n; i++)
         if ((rc = check_type(c, types[i], "additional_fusion_pattern")))
@@ -383,8 +381,7 @@ qp_config_preserve_attr(qp_config *c, const char *path, const char *attr)
 {
     BEGIN(c);
     if (!path || !attr || !attr[0] || strpbrk(attr, " \t\r\n") || strpbrk(path, " \t\r\n"))
-        return cerr(c, QP_ERR_INVALID_CONFIG,
-                    "preserve_attr: a module path (\"\" for the graph) "
+        return cerr(c, QP_ERR_INVALID_CONFIG, "preserve_attr: a module path (\"\" for the graph) "
                     "and a non-empty attribute name");
     uint32_t p = 0, a;
     qp_status rc;
@@ -407,9 +404,7 @@ qp_config_add_override(qp_config *c, qp_match how, const char *what, const qp_qs
         return cerr(c, QP_ERR_INVALID_ARG, "match %d is not a qp_match", (int)how);
     if (!what || !what[0] || strlen(what) > QP_MAX_NAME)
         return cerr(c, QP_ERR_INVALID_CONFIG, "override: empty or over-long %s",
-                    how == QP_MATCH_PATH   ? "path"
-                    : how == QP_MATCH_TYPE ? "type"
-                                           : "pattern");
+                    how == QP_MATCH_PATH ? "path" : how == QP_MATCH_TYPE ? "type" : "pattern");
     qp_status rc;
     if ((w && (rc = check_scheme(c, w, "override w"))) ||
         (a && (rc = check_scheme(c, a, "override a"))))

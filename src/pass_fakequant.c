@@ -50,8 +50,7 @@ dict_quirk(struct qp__prep *P, uint32_t n, uint32_t v, bool dict_value)
     }
     if (!dict_value)
         return QP_OK;
-    return qp__errn(g, QP_ERR_INVALID_GRAPH, n,
-                    "%%%s has a dict argument holding a %s, which "
+    return qp__errn(g, QP_ERR_INVALID_GRAPH, n, "%%%s has a dict argument holding a %s, which "
                     "MQBench cannot rewrite when it inserts fake-quantizers (\"can not be "
                     "handled now\"); prepare with the fixed mode to accept it",
                     qp__sym_str(g, g->nodes[n].name), qp_val_kind_name((qp_val_kind)r->kind));
@@ -127,7 +126,8 @@ insert_one(struct ctx *C, const struct qp__cand *c)
     }
     if (P->be->strategy == QP__PLACE_OPENVINO && qp__spec_symmetric(P, spec)) {
         bool uns;
-        if ((rc = qp__ov_unsigned(P, c->node, C->fq_unsigned, C->mark, ++C->stamp, C->queue, &uns)))
+        if ((rc = qp__ov_unsigned(P, c->node, C->fq_unsigned, C->mark, ++C->stamp, C->queue,
+                                  &uns)))
             return rc;
         if (uns && (rc = qp__spec_range(P, spec, 0, 255, &spec)))
             return rc;
@@ -217,11 +217,9 @@ mark_quant_types(struct qp__prep *P, const struct qp__cand *c, uint32_t k)
         if (u)
             first[nf++] = u;
         else if (!P->fix)
-            rc = qp__errn(g, QP_ERR_INVALID_GRAPH, n,
-                          "graph input %%%s has no users "
+            rc = qp__errn(g, QP_ERR_INVALID_GRAPH, n, "graph input %%%s has no users "
                           "(MQBench's Vitis quantizer fails on it); prepare with the fixed "
-                          "mode to accept it",
-                          qp__sym_str(g, g->nodes[n].name));
+                          "mode to accept it", qp__sym_str(g, g->nodes[n].name));
     }
     for (uint32_t i = 0; i < k && !rc; i++) {
         uint32_t m = module_at(g, g->nodes[c[i].node].name, "_post_act_fake_quantizer");

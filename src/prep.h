@@ -30,7 +30,7 @@ const char *qp__canon_fn(const char *s);
 /* Fake-quantizer kinds (fake_quantize/) and observer kinds (observer.py). */
 struct qp__fqkind {
     const char *name;
-    const char *const *consumes;        /* kwargs the fake-quantizer takes for itself */
+    const char *const *consumes; /* kwargs the fake-quantizer takes for itself */
     bool eps, grad_scaling, quant_type; /* printed extras */
 };
 struct qp__obskind {
@@ -78,8 +78,8 @@ enum { QP__WRANGE_NONE, QP__WRANGE_OPENVINO };
 
 struct qp__backend {
     const char *name, *summary;
-    bool requires_config; /* Academic: schemes and kinds must come from the config */
-    bool fixed_fakequant; /* NNIE: schemes and fake-quantizers fixed, observers free */
+    bool requires_config;  /* Academic: schemes and kinds must come from the config */
+    bool fixed_fakequant;  /* NNIE: schemes and fake-quantizers fixed, observers free */
     struct qp__scheme w, a;
     const char *w_fq, *a_fq, *w_obs, *a_obs;
     bool fuse;
@@ -140,9 +140,9 @@ struct qp_config {
     qp_allocator alloc;
     qp_graph *store; /* owns the config's strings and values */
     char errmsg[512];
-    uint32_t obs[2], fq[2]; /* syms; 0 unset (index qp_side) */
-    uint32_t qscheme[2];    /* DICT values; 0 unset */
-    uint32_t kwargs[4];     /* DICT values (qp_kwargs); 0 unset */
+    uint32_t obs[2], fq[2];      /* syms; 0 unset (index qp_side) */
+    uint32_t qscheme[2];         /* DICT values; 0 unset */
+    uint32_t kwargs[4];          /* DICT values (qp_kwargs); 0 unset */
     uint32_t *names[QP_LIST_COUNT];
     uint32_t nnames[QP_LIST_COUNT], capnames[QP_LIST_COUNT];
     bool academic_mode, fix, verify_each;
@@ -151,7 +151,7 @@ struct qp_config {
     uint32_t nfusions, capfusions;
     struct qp__map_sym {
         uint32_t from, to;
-    } * qatmaps;
+    } *qatmaps;
     uint32_t nqatmaps, capqatmaps;
     struct qp__preserve *preserve;
     uint32_t npreserve, cappreserve;
@@ -240,7 +240,7 @@ struct qp__fkid {
 };
 
 struct qp__prep {
-    qp_graph *g; /* the graph being prepared (in place, undo.c logs it) */
+    qp_graph *g;  /* the graph being prepared (in place, undo.c logs it) */
     qp_graph *orig;
     const struct qp__backend *be;
     const qp_config *cfg; /* never NULL during a run (an empty one for defaults) */
@@ -260,8 +260,8 @@ struct qp__prep {
     /* qconfig */
     struct qp__qspec *specs; /* spec 0 is "none": not quantized */
     uint32_t nspecs, capspecs;
-    uint32_t wspec, aspec;   /* defaults */
-    uint32_t *mod_w, *mod_a; /* per module slot: weight spec / act spec of its inputs */
+    uint32_t wspec, aspec;      /* defaults */
+    uint32_t *mod_w, *mod_a;    /* per module slot: weight spec / act spec of its inputs */
     uint32_t nmod_spec;
     /* fused containers made without children (fusekids.c), in the order made, and
      * their index by module (capfkidx slots, after qp__fkids_seal) */
@@ -269,7 +269,7 @@ struct qp__prep {
     uint32_t nfk, capfk, nfk_swapped;
     uint32_t *fkidx;
     uint32_t capfkidx;
-    uint8_t *eight; /* per node: its output FQ is 8-bit (Academic io inputs) */
+    uint8_t *eight;             /* per node: its output FQ is 8-bit (Academic io inputs) */
     uint32_t neight;
     qp_pass_stats *st;
     struct qp__explain ex;
@@ -353,15 +353,15 @@ qp_status qp__fq_set_quant_type(struct qp__prep *P, uint32_t fq_module, int quan
  * path is kept, and only the prefixes that differ are looked up (hashed). */
 #define QP__ANC_LEVELS 32
 struct qp__anc {
-    bool valid; /* false before the first lookup */
+    bool valid;   /* false before the first lookup */
     /* two bits per live module's path hash: a prefix whose bits are not both set is
      * no module, known without probing the symbol table (a cache miss on a big
      * graph) */
     uint8_t *filt;
     uint32_t fmask;      /* bits - 1 */
     uint8_t small[1024]; /* filt for up to 512 modules */
-    uint32_t path;       /* the last path looked at */
-    uint32_t n;          /* its dotted prefixes, shortest first: length, live module or 0 */
+    uint32_t path; /* the last path looked at */
+    uint32_t n;   /* its dotted prefixes, shortest first: length, live module or 0 */
     uint32_t len[QP__ANC_LEVELS], mod[QP__ANC_LEVELS];
     uint32_t self_mod; /* the module of the last path, and whether it is live */
     bool self_live;
@@ -400,7 +400,8 @@ uint32_t qp__sym_join_h(qp_graph *g, uint32_t a, const char *b, size_t blen, con
 /* qp__sym_prefetch of what qp__sym_join(g, a, b, blen) will look up: a pass calls it
  * for the names it is about to make, so their table misses overlap. On true, *h is
  * the joined bytes' hash (for qp__sym_join_h); false: too long to bother. */
-bool qp__sym_prefetch_join(const qp_graph *g, uint32_t a, const char *b, size_t blen, uint32_t *h);
+bool qp__sym_prefetch_join(const qp_graph *g, uint32_t a, const char *b, size_t blen,
+                           uint32_t *h);
 
 /* fusekids.c: fused containers made without children */
 /* Will the swap replace a container of this type, with nothing before it reading the

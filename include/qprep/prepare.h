@@ -15,20 +15,20 @@ extern "C" {
 /* ==== Backends ==== */
 
 /* X(ENUM, MQBench's BackendType name). */
-#define QP_BACKEND_MAP(X)                                                                          \
-    X(TENSORRT, "Tensorrt")                                                                        \
-    X(SNPE, "SNPE")                                                                                \
-    X(PPLW8A16, "PPLW8A16")                                                                        \
-    X(NNIE, "NNIE")                                                                                \
-    X(VITIS, "Vitis")                                                                              \
-    X(ONNX_QNN, "ONNX_QNN")                                                                        \
-    X(PPLCUDA, "PPLCUDA")                                                                          \
-    X(OPENVINO, "OPENVINO")                                                                        \
-    X(TENGINE_U8, "Tengine_u8")                                                                    \
-    X(STPU, "STPU")                                                                                \
-    X(QDQ, "QDQ")                                                                                  \
-    X(TENSORRT_NLP, "Tensorrt_NLP")                                                                \
-    X(ACADEMIC, "Academic")                                                                        \
+#define QP_BACKEND_MAP(X)                                                                  \
+    X(TENSORRT, "Tensorrt")                                                                \
+    X(SNPE, "SNPE")                                                                        \
+    X(PPLW8A16, "PPLW8A16")                                                                \
+    X(NNIE, "NNIE")                                                                        \
+    X(VITIS, "Vitis")                                                                      \
+    X(ONNX_QNN, "ONNX_QNN")                                                                \
+    X(PPLCUDA, "PPLCUDA")                                                                  \
+    X(OPENVINO, "OPENVINO")                                                                \
+    X(TENGINE_U8, "Tengine_u8")                                                            \
+    X(STPU, "STPU")                                                                        \
+    X(QDQ, "QDQ")                                                                          \
+    X(TENSORRT_NLP, "Tensorrt_NLP")                                                        \
+    X(ACADEMIC, "Academic")                                                                \
     X(ACADEMIC_NLP, "Academic_NLP")
 
 typedef enum qp_backend {
@@ -112,8 +112,8 @@ typedef struct qp_scalar {
 
 /* Keyword-argument dicts of extra_qconfig_dict. */
 typedef enum qp_kwargs {
-    QP_W_FAKEQ_PARAMS,        /* w_fakeq_params */
-    QP_A_FAKEQ_PARAMS,        /* a_fakeq_params */
+    QP_W_FAKEQ_PARAMS,       /* w_fakeq_params */
+    QP_A_FAKEQ_PARAMS,       /* a_fakeq_params */
     QP_W_OBSERVER_EXTRA_ARGS, /* w_observer_extra_args */
     QP_A_OBSERVER_EXTRA_ARGS  /* a_observer_extra_args */
 } qp_kwargs;
@@ -125,7 +125,7 @@ QP_API qp_status qp_config_set_kwarg(qp_config *c, qp_kwargs which, const char *
 typedef enum qp_list {
     QP_EXCLUDE_NODE_NAME,
     QP_EXCLUDE_MODULE_NAME,
-    QP_EXCLUDE_FUNCTION_TYPE, /* "operator.add"; a bare name is a method ("mean") */
+    QP_EXCLUDE_FUNCTION_TYPE,  /* "operator.add"; a bare name is a method ("mean") */
     QP_ADDITIONAL_NODE_NAME,
     QP_ADDITIONAL_FUNCTION_TYPE,
     QP_ADDITIONAL_MODULE_TYPE, /* "nn.ReLU" */
@@ -185,7 +185,7 @@ QP_API qp_val qp_graph_attr(const qp_graph *g, const char *key);
 /* What one pass did. */
 typedef struct qp_pass_stats {
     const char *pass; /* static name: "ffswap", "dup", "fuse", "qconfig", "swap", "fakequant" */
-    uint32_t matched; /* patterns matched / modules duplicated / producers chosen */
+    uint32_t matched;  /* patterns matched / modules duplicated / producers chosen */
     uint32_t nodes_added, nodes_erased, uses_rewired;
     uint32_t modules_added, modules_swapped, modules_removed;
     uint32_t fq_inserted;
@@ -204,21 +204,21 @@ QP_API const qp_report *qp_graph_report(const qp_graph *g);
 
 /* Why a fake-quantizer is where it is, or why a candidate got none. */
 typedef enum qp_reason {
-    QP_WHY_CONSUMER_INPUT,      /* inserted: an input of a listed consumer */
-    QP_WHY_PASSTHROUGH_OUTPUT,  /* inserted: output of a pass-through op after a listed op */
-    QP_WHY_OP_OUTPUT,           /* inserted: output of a listed op */
-    QP_WHY_GRAPH_OUTPUT,        /* inserted: a graph output (Tengine) */
-    QP_WHY_PLACEHOLDER,         /* inserted: a graph input (OPENVINO) */
-    QP_WHY_FEEDS_QUANTIZABLE,   /* inserted: feeds a quantizable op (OPENVINO) */
+    QP_WHY_CONSUMER_INPUT,     /* inserted: an input of a listed consumer */
+    QP_WHY_PASSTHROUGH_OUTPUT, /* inserted: output of a pass-through op after a listed op */
+    QP_WHY_OP_OUTPUT,          /* inserted: output of a listed op */
+    QP_WHY_GRAPH_OUTPUT,       /* inserted: a graph output (Tengine) */
+    QP_WHY_PLACEHOLDER,        /* inserted: a graph input (OPENVINO) */
+    QP_WHY_FEEDS_QUANTIZABLE,  /* inserted: feeds a quantizable op (OPENVINO) */
     QP_WHY_SKIP_IMPLICIT_MERGE, /* skipped: (consumer, producer) merge, e.g. mul -> add */
-    QP_WHY_SKIP_EXCLUDED,       /* skipped: excluded by the configuration */
-    QP_WHY_SKIP_PASSED,         /* skipped: a pass-through op (getitem, cat on OPENVINO) */
-    QP_WHY_SKIP_LAST_LAYER,     /* skipped: feeds the graph output (OPENVINO) */
-    QP_WHY_SKIP_PROPAGATED,     /* skipped: pool/flatten feeding a conv (OPENVINO) */
-    QP_WHY_SKIP_NON_TENSOR,     /* skipped: consumer with a non-tensor argument */
-    QP_WHY_SKIP_EMBEDDING_ADD,  /* skipped: sum of embeddings (Tensorrt_NLP) */
-    QP_WHY_SKIP_FLOAT,          /* skipped: consumer left float by an override */
-    QP_WHY_DUPLICATE,           /* already quantized for an earlier reason */
+    QP_WHY_SKIP_EXCLUDED,      /* skipped: excluded by the configuration */
+    QP_WHY_SKIP_PASSED,        /* skipped: a pass-through op (getitem, cat on OPENVINO) */
+    QP_WHY_SKIP_LAST_LAYER,    /* skipped: feeds the graph output (OPENVINO) */
+    QP_WHY_SKIP_PROPAGATED,    /* skipped: pool/flatten feeding a conv (OPENVINO) */
+    QP_WHY_SKIP_NON_TENSOR,    /* skipped: consumer with a non-tensor argument */
+    QP_WHY_SKIP_EMBEDDING_ADD, /* skipped: sum of embeddings (Tensorrt_NLP) */
+    QP_WHY_SKIP_FLOAT,         /* skipped: consumer left float by an override */
+    QP_WHY_DUPLICATE,          /* already quantized for an earlier reason */
     QP_REASON_COUNT
 } qp_reason;
 
