@@ -218,53 +218,55 @@ origins_without_pointers_keep_their_count(void **state)
 
 /* qp_config_set_explain(c, false): no explanations, and nothing else differs,
  * on every fixture and backend (the Academic ones with a configuration). */
+struct explain_run {
+    qp_config *on[2], *off[2]; /* [1]: the Academic configuration */
+    unsigned ok, explained;
+};
+
+static void
+explain_on_off(void *ud, const char *name, const char *text, qp_backend b, const qp_config *cfg)
+{
+    (void)name;
+    struct explain_run *r = ud;
+    int k = cfg != NULL;
+    qp_graph *g = qpt_parse(text, NULL), *h = qpt_parse(text, NULL);
+    qp_status rc = qp_prepare_qat(g, b, r->on[k]);
+    assert_int_equal(qp_prepare_qat(h, b, r->off[k]), rc);
+    assert_string_equal(qp_graph_errmsg(h), qp_graph_errmsg(g));
+    if (!rc) {
+        char *a = qpt_graph_text(g), *t = qpt_graph_text(h);
+        assert_string_equal(t, a);
+        test_free(a);
+        test_free(t);
+        assert_memory_equal(qp_graph_report(h), qp_graph_report(g), sizeof(qp_report));
+        r->explained += qp_graph_num_explain(g);
+        assert_int_equal(qp_graph_num_explain(h), 0);
+        assert_true(qp_graph_mem_peak(h) <= qp_graph_mem_peak(g));
+        r->ok++;
+    }
+    qp_graph_destroy(g);
+    qp_graph_destroy(h);
+}
+
 static void
 explanations_off_change_nothing_else(void **state)
 {
     (void)state;
-    char **names;
-    size_t n = qpt_list("fixtures", ".in.qg", &names);
-    char *acad = qpt_read_file("configs/academic.qcfg", NULL);
-    qp_config *on[2] = {NULL, qpt_config(acad)}, *off[2] = {NULL, qpt_config(acad)};
-    assert_int_equal(qp_config_create(NULL, &on[0]), QP_OK);
-    assert_int_equal(qp_config_create(NULL, &off[0]), QP_OK);
+    struct explain_run r = {{NULL, qpt_config_file("configs/academic.qcfg")},
+                            {NULL, qpt_config_file("configs/academic.qcfg")},
+                            0,
+                            0};
+    assert_int_equal(qp_config_create(NULL, &r.on[0]), QP_OK);
+    assert_int_equal(qp_config_create(NULL, &r.off[0]), QP_OK);
     for (int k = 0; k < 2; k++)
-        assert_int_equal(qp_config_set_explain(off[k], false), QP_OK);
+        assert_int_equal(qp_config_set_explain(r.off[k], false), QP_OK);
     assert_int_equal(qp_config_set_explain(NULL, false), QP_ERR_NULL_ARG);
-    unsigned ok = 0, explained = 0;
-    for (size_t i = 0; i < n; i++) {
-        char rel[512];
-        snprintf(rel, sizeof rel, "fixtures/%s", names[i]);
-        char *text = qpt_read_file(rel, NULL);
-        for (int b = 0; b < QP_BACKEND_COUNT; b++) {
-            int k = b == QP_BACKEND_ACADEMIC || b == QP_BACKEND_ACADEMIC_NLP;
-            qp_graph *g = qpt_parse(text, NULL), *h = qpt_parse(text, NULL);
-            qp_status rc = qp_prepare_qat(g, (qp_backend)b, on[k]);
-            assert_int_equal(qp_prepare_qat(h, (qp_backend)b, off[k]), rc);
-            assert_string_equal(qp_graph_errmsg(h), qp_graph_errmsg(g));
-            if (!rc) {
-                char *a = qpt_graph_text(g), *t = qpt_graph_text(h);
-                assert_string_equal(t, a);
-                test_free(a);
-                test_free(t);
-                assert_memory_equal(qp_graph_report(h), qp_graph_report(g), sizeof(qp_report));
-                explained += qp_graph_num_explain(g);
-                assert_int_equal(qp_graph_num_explain(h), 0);
-                assert_true(qp_graph_mem_peak(h) <= qp_graph_mem_peak(g));
-                ok++;
-            }
-            qp_graph_destroy(g);
-            qp_graph_destroy(h);
-        }
-        test_free(text);
-    }
-    assert_true(ok > 0 && explained > ok);
+    qpt_each_fixture_backend(explain_on_off, &r);
+    assert_true(r.ok > 0 && r.explained > r.ok);
     for (int k = 0; k < 2; k++) {
-        qp_config_destroy(on[k]);
-        qp_config_destroy(off[k]);
+        qp_config_destroy(r.on[k]);
+        qp_config_destroy(r.off[k]);
     }
-    test_free(acad);
-    qpt_free_list(names, n);
 }
 
 /* A backend without defaults says the same for no configuration and for one that
@@ -325,42 +327,37 @@ log_hook_hears_each_pass(void **state)
     qp_graph_destroy(g);
 }
 
+struct every_run {
+    unsigned runs, refused;
+};
+
+static void
+prepare_one(void *ud, const char *name, const char *text, qp_backend b, const qp_config *cfg)
+{
+    (void)name;
+    struct every_run *r = ud;
+    qp_graph *g = qpt_parse(text, NULL);
+    qp_status rc = qp_prepare_qat(g, b, cfg);
+    r->runs++;
+    if (rc) {
+        /* MQBench fails too: per-channel LSQ on an embedding */
+        assert_int_equal(rc, QP_ERR_INVALID_QCONFIG);
+        qpt_contains(qp_graph_errmsg(g), "out_channels or out_features");
+        r->refused++;
+    } else {
+        assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
+    }
+    qp_graph_destroy(g);
+}
+
 static void
 every_backend_prepares_every_model(void **state)
 {
     (void)state;
-    char **names;
-    size_t n = qpt_list("fixtures", ".in.qg", &names);
-    size_t len;
-    char *acad = qpt_read_file("configs/academic.qcfg", &len);
-    qp_config *ac = qpt_config(acad);
-    unsigned runs = 0, refused = 0;
-    for (size_t i = 0; i < n; i++) {
-        char rel[512];
-        snprintf(rel, sizeof rel, "fixtures/%s", names[i]);
-        char *text = qpt_read_file(rel, NULL);
-        for (int b = 0; b < QP_BACKEND_COUNT; b++) {
-            qp_graph *g = qpt_parse(text, NULL);
-            bool academic = b == QP_BACKEND_ACADEMIC || b == QP_BACKEND_ACADEMIC_NLP;
-            qp_status rc = qp_prepare_qat(g, (qp_backend)b, academic ? ac : NULL);
-            runs++;
-            if (rc) {
-                /* MQBench fails too: per-channel LSQ on an embedding */
-                assert_int_equal(rc, QP_ERR_INVALID_QCONFIG);
-                qpt_contains(qp_graph_errmsg(g), "out_channels or out_features");
-                refused++;
-            } else {
-                assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
-            }
-            qp_graph_destroy(g);
-        }
-        test_free(text);
-    }
-    print_message("%u runs, %u refused as MQBench refuses them\n", runs, refused);
-    assert_true(refused > 0 && refused < 8);
-    qp_config_destroy(ac);
-    test_free(acad);
-    qpt_free_list(names, n);
+    struct every_run r = {0, 0};
+    qpt_each_fixture_backend(prepare_one, &r);
+    print_message("%u runs, %u refused as MQBench refuses them\n", r.runs, r.refused);
+    assert_true(r.refused > 0 && r.refused < 8);
 }
 
 /* prepare's working copy reads the original's strings in place and takes them over

@@ -65,63 +65,56 @@ assert_cleared(qp_graph *g)
 
 /* Every fixture on every backend: the same status, text, report and explanations
  * as qp_prepare_qat, and a lower peak (no log); the runs MQBench refuses clear. */
+struct alike {
+    unsigned ok, refused;
+    size_t peak_with, peak_without; /* reading can be a run's peak: summed */
+};
+
+static void
+both_ways(void *ud, const char *name, const char *text, qp_backend b, const qp_config *c)
+{
+    struct alike *r = ud;
+    qp_graph *kept = qpt_parse(text, NULL), *g = qpt_parse(text, NULL);
+    qp_status want = qp_prepare_qat(kept, b, c);
+    qp_status rc = qp_prepare_qat_or_clear(g, b, c);
+    assert_int_equal(rc, want);
+    assert_string_equal(qp_graph_errmsg(g), qp_graph_errmsg(kept));
+    if (rc) {
+        assert_int_equal(qp_graph_errline(g), qp_graph_errline(kept));
+        assert_cleared(g);
+        r->refused++;
+    } else {
+        char *a = qpt_graph_text(kept), *t = qpt_graph_text(g);
+        assert_string_equal(t, a);
+        test_free(a);
+        test_free(t);
+        assert_memory_equal(qp_graph_report(g), qp_graph_report(kept), sizeof(qp_report));
+        assert_int_equal(qp_graph_num_explain(g), qp_graph_num_explain(kept));
+        assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
+        r->peak_with += qp_graph_mem_peak(kept);
+        r->peak_without += qp_graph_mem_peak(g);
+        if (qp_graph_mem_peak(g) > qp_graph_mem_peak(kept)) {
+            print_error("%s on %s: peak %zu without the log, %zu with it\n", name,
+                        qp_backend_name(b), qp_graph_mem_peak(g), qp_graph_mem_peak(kept));
+            fail();
+        }
+        r->ok++;
+    }
+    qp_graph_destroy(kept);
+    qp_graph_destroy(g);
+}
+
 static void
 same_result_as_prepare_qat_with_less_memory(void **state)
 {
     (void)state;
-    char **names;
-    size_t n = qpt_list("fixtures", ".in.qg", &names);
-    char *acad = qpt_read_file("configs/academic.qcfg", NULL);
-    qp_config *ac = qpt_config(acad);
-    unsigned ok = 0, refused = 0;
-    size_t peak_with = 0, peak_without = 0; /* reading can be a run's peak: summed */
-    for (size_t i = 0; i < n; i++) {
-        char rel[512];
-        snprintf(rel, sizeof rel, "fixtures/%s", names[i]);
-        char *text = qpt_read_file(rel, NULL);
-        for (int b = 0; b < QP_BACKEND_COUNT; b++) {
-            bool academic = b == QP_BACKEND_ACADEMIC || b == QP_BACKEND_ACADEMIC_NLP;
-            const qp_config *c = academic ? ac : NULL;
-            qp_graph *kept = qpt_parse(text, NULL), *g = qpt_parse(text, NULL);
-            qp_status want = qp_prepare_qat(kept, (qp_backend)b, c);
-            qp_status rc = qp_prepare_qat_or_clear(g, (qp_backend)b, c);
-            assert_int_equal(rc, want);
-            assert_string_equal(qp_graph_errmsg(g), qp_graph_errmsg(kept));
-            if (rc) {
-                assert_int_equal(qp_graph_errline(g), qp_graph_errline(kept));
-                assert_cleared(g);
-                refused++;
-            } else {
-                char *a = qpt_graph_text(kept), *t = qpt_graph_text(g);
-                assert_string_equal(t, a);
-                test_free(a);
-                test_free(t);
-                assert_memory_equal(qp_graph_report(g), qp_graph_report(kept), sizeof(qp_report));
-                assert_int_equal(qp_graph_num_explain(g), qp_graph_num_explain(kept));
-                assert_int_equal(qp_graph_verify(g, NULL, NULL), QP_OK);
-                peak_with += qp_graph_mem_peak(kept);
-                peak_without += qp_graph_mem_peak(g);
-                if (qp_graph_mem_peak(g) > qp_graph_mem_peak(kept)) {
-                    print_error("%s on %s: peak %zu without the log, %zu with it\n", names[i],
-                                qp_backend_name((qp_backend)b), qp_graph_mem_peak(g),
-                                qp_graph_mem_peak(kept));
-                    fail();
-                }
-                ok++;
-            }
-            qp_graph_destroy(kept);
-            qp_graph_destroy(g);
-        }
-        test_free(text);
-    }
+    struct alike r = {0, 0, 0, 0};
+    qpt_each_fixture_backend(both_ways, &r);
     print_message("%u runs alike, %u refused alike (and cleared); peaks %zu bytes in all "
                   "with the log, %zu without\n",
-                  ok, refused, peak_with, peak_without);
-    assert_true(ok > 0 && refused > 0);
-    assert_true(peak_without < peak_with);
-    qp_config_destroy(ac);
-    test_free(acad);
-    qpt_free_list(names, n);
+                  r.ok, r.refused, r.peak_with, r.peak_without);
+    assert_true(r.ok > 0 && r.refused > 0);
+    assert_true(r.peak_without < r.peak_with);
 }
 
 /* A failure naming a node: the message and the node's text line outlive the node. */

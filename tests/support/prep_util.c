@@ -105,3 +105,23 @@ qpt_lacks(const char *hay, const char *needle)
         fail();
     }
 }
+
+void
+qpt_each_fixture_backend(qpt_run_fn *fn, void *ud)
+{
+    char **names;
+    size_t n = qpt_list("fixtures", ".in.qg", &names);
+    qp_config *ac = qpt_config_file("configs/academic.qcfg");
+    for (size_t i = 0; i < n; i++) {
+        char rel[512];
+        snprintf(rel, sizeof rel, "fixtures/%s", names[i]);
+        char *text = qpt_read_file(rel, NULL);
+        for (int b = 0; b < QP_BACKEND_COUNT; b++) {
+            bool academic = b == QP_BACKEND_ACADEMIC || b == QP_BACKEND_ACADEMIC_NLP;
+            fn(ud, names[i], text, (qp_backend)b, academic ? ac : NULL);
+        }
+        test_free(text);
+    }
+    qp_config_destroy(ac);
+    qpt_free_list(names, n);
+}

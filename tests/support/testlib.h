@@ -83,6 +83,12 @@ typedef struct qpt_fixture {
 } qpt_fixture;
 bool qpt_fixture_parse(const char *name, qpt_fixture *f);
 char *qpt_prepare(const char *in, qp_backend be, const qp_config *cfg, qp_status want);
+/* Calls fn for every fixture input (fixtures/NAME.in.qg) on every backend, with the
+ * fixture's name and text, the backend, and cfg: configs/academic.qcfg for the
+ * Academic backends (they have no defaults), NULL for the others. */
+typedef void qpt_run_fn(void *ud, const char *name, const char *text, qp_backend b,
+                        const qp_config *cfg);
+void qpt_each_fixture_backend(qpt_run_fn *fn, void *ud);
 /* Fail unless hay contains / lacks needle, printing both. */
 void qpt_contains(const char *hay, const char *needle);
 void qpt_lacks(const char *hay, const char *needle);
