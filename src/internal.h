@@ -100,9 +100,23 @@ struct qp__param {
  * record is 12 bytes. */
 struct qp__sym {
     uint32_t pos;
-    uint32_t node;   /* node named so (live or erased), 0 if none */
+    uint32_t node;   /* node named so (live or erased), 0 if none; for a derived
+                      * sym: QP__SYM_DERIVED | its parent, | QP__SYM_WRITTEN */
     uint32_t module; /* module with this path, 0 if none */
 };
+
+/* A derived sym is an observer's path, parent + QP__OBS_SFX, whose bytes are
+ * written on first read (qp__sym_str) into room reserved when it was made: a
+ * million-node prepare makes 843k of them and most are never read as strings
+ * (the writer writes parent and suffix), so their pages are never touched. Not
+ * in the hash table: qp__mod_find resolves them by their parent. A node's name is
+ * always an interned sym, never a derived one, so the node field is free to hold
+ * the parent. */
+#define QP__SYM_DERIVED 0x80000000u
+#define QP__SYM_WRITTEN 0x40000000u
+#define QP__SYM_PARENT(node) ((node) & ~(QP__SYM_DERIVED | QP__SYM_WRITTEN))
+#define QP__OBS_SFX ".activation_post_process"
+#define QP__OBS_SFX_LEN (sizeof QP__OBS_SFX - 1)
 
 /* A sym's rarer facts; an entry of st.x, open addressing by sym (sym 0: empty). */
 struct qp__symx {
@@ -128,10 +142,13 @@ struct qp__chunk {
 struct qp__symtab {
     struct qp__chunk *chunks; /* bytes; chunks[cur] is being filled, big strings get their own */
     uint32_t nchunks, capchunks, cur;
-    char **win; /* nwin windows used, capwin allocated */
+    uint32_t lcur; /* 1 + the chunk derived syms reserve room in (never written
+                    * otherwise, so its untouched pages stay unmapped), 0: none yet */
+    char **win;    /* nwin windows used, capwin allocated */
     uint32_t nwin, capwin;
     struct qp__sym *syms;
     uint32_t n, capsyms; /* syms[0] is the empty string */
+    uint32_t nder;       /* derived syms among the n (not in the hash table) */
     uint32_t *slots;     /* open addressing over sym ids, 0 = empty */
     uint32_t nslots;     /* power of two */
     struct qp__symx *x;  /* capx slots (0 or a power of two), nx used */
@@ -271,20 +288,36 @@ uint32_t qp__sym_prefetch(const qp_graph *g, const char *s, size_t len);
 qp_status qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *out);
 /* Looks a string up without interning; 0 if absent (0 is also "" itself). */
 uint32_t qp__sym_find(const qp_graph *g, const char *s, size_t len);
-/* Bytes (NUL-terminated) and length of a sym. */
+/* qp__sym_find with the bytes' qp__hash already known. */
+uint32_t qp__sym_find_h(const qp_graph *g, const char *s, size_t len, uint32_t h);
+/* Bytes (NUL-terminated) and length of a sym. A derived sym's bytes are written
+ * in its reserved room on the first qp__sym_str (g is const to its callers: the
+ * bytes are a cache of what the sym already is; one thread uses a graph). */
 const char *qp__sym_str(const qp_graph *g, uint32_t sym);
 uint32_t qp__sym_len(const qp_graph *g, uint32_t sym);
+/* Whether sym's bytes are the len bytes at p, a dot, then more (sym names a
+ * module under the path p), without writing a derived sym's bytes. */
+bool qp__sym_dotted_under(const qp_graph *g, uint32_t sym, const char *p, size_t len);
+/* A new derived sym: parent's path + QP__OBS_SFX, room for its bytes reserved but
+ * not written. NOMEM / LIMIT (longer than a joined path may be): *out 0. */
+qp_status qp__sym_derive_obs(qp_graph *g, uint32_t parent, uint32_t *out);
+/* The parent of a derived sym, else 0. */
+static inline uint32_t
+qp__sym_derived_parent(const qp_graph *g, uint32_t sym)
+{
+    uint32_t v = g->st.syms[sym].node;
+    return v & QP__SYM_DERIVED ? QP__SYM_PARENT(v) : 0;
+}
 #define QP__SYM(g, id) (&(g)->st.syms[id])
 /* Reserves room so that `n` more interns cannot fail for want of slots or records
  * (bytes may still be needed). */
 qp_status qp__sym_reserve(qp_graph *g, uint32_t n);
-/* Forgets every sym from n on and every string byte stored since the chunk
- * table's state was (nchunks, cur, chunks[cur].used): frees the chunks past
- * nchunks, shrinks the hash table back to nslots slots if it is bigger (when the
- * allocator can: else it stays as it is) and rebuilds it in place. A failed shrink
- * leaves a message in g->errmsg. */
-void qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32_t used,
-                      uint32_t nslots);
+/* Forgets every sym from old->n on and every string byte stored since the chunk
+ * table was `old` with chunks[old->cur].used == used (and lused for the derived
+ * syms' chunk): frees the chunks past old->nchunks, shrinks the hash table back
+ * to old->nslots slots if it is bigger (when the allocator can: else it stays as
+ * it is) and rebuilds it in place. */
+void qp__sym_truncate(qp_graph *g, const struct qp__symtab *old, uint32_t used, uint32_t lused);
 /* Copies src's whole table into h->st (which must be zeroed), allocating with h:
  * the records, the slots and the rarer facts as they are, the string bytes into
  * chunks of h's own. QP_ERR_NOMEM: h->st holds what was copied, for qp__sym_free. */
@@ -396,6 +429,7 @@ struct qp__undo {
     struct qp__undo_sym *syms;    /* hdr.st.n: the node and module a sym names */
     struct qp__undo_use *uses;    /* the NODE value records (use-list links) */
     uint32_t nuses, used;         /* nuses entries; used: hdr.st.chunks[cur].used */
+    uint32_t lused;               /* hdr.st.chunks[lcur - 1].used (derived syms' room) */
 };
 /* Saves what later work on g may change (records appended after this are undone
  * by truncation; of the records that exist, only nodes, modules, syms' bindings,
@@ -421,8 +455,11 @@ qp__mod_live(const qp_graph *g, uint32_t m)
 {
     return m && g->st.syms[g->mods[m].path].module == m;
 }
-/* The live module with this path sym, 0 if none. */
+/* The live module with this path sym, 0 if none: the one the sym is bound to, or
+ * (when another sym holds the same bytes) a derived-path observer with them. */
 uint32_t qp__mod_find(const qp_graph *g, uint32_t path);
+/* The live module at the path of len bytes at s, 0 if none (never allocates). */
+uint32_t qp__mod_find_str(const qp_graph *g, const char *s, size_t len);
 /* Adds a module after table entry `after` (0: at the end); path must be free. */
 qp_status qp__mod_add(qp_graph *g, uint32_t path, uint32_t type, uint32_t attrs, uint32_t after,
                       uint32_t *out);

@@ -52,7 +52,7 @@ child(qp_graph *g, struct trie *t, uint32_t parent, const char *s, size_t len,
     t->klen[c] = (uint32_t)len;
     t->parent[c] = parent;
     memset(&t->n[c], 0, sizeof t->n[c]);
-    t->n[c].mod = qp__mod_find(g, qp__sym_find(g, path, plen));
+    t->n[c].mod = qp__mod_find_str(g, path, plen);
     if (t->n[parent].last)
         t->n[t->n[parent].last].next = c;
     else

@@ -36,11 +36,14 @@ qp__sym_join(qp_graph *g, uint32_t a, const char *b, size_t blen)
 }
 
 uint32_t
-qp__sym_join_find(const qp_graph *g, uint32_t a, const char *b, size_t blen)
+qp__mod_find_join(const qp_graph *g, uint32_t a, const char *b, size_t blen, const uint32_t *h)
 {
     char buf[2 * QP_MAX_NAME + 64];
     size_t n = cat(g, buf, sizeof buf, a, b, blen);
-    return n ? qp__sym_find(g, buf, n) : 0;
+    if (!n)
+        return 0;
+    uint32_t s = h ? qp__sym_find_h(g, buf, n, *h) : qp__sym_find(g, buf, n);
+    return s ? qp__mod_find(g, s) : qp__mod_find_str(g, buf, n);
 }
 
 uint32_t
@@ -80,7 +83,7 @@ parent_of(const qp_graph *g, uint32_t m)
         if (len == 0)
             break;
         len--; /* drop the dot */
-        uint32_t q = qp__mod_find(g, qp__sym_find(g, p, len));
+        uint32_t q = qp__mod_find_str(g, p, len);
         if (q)
             return q;
     }
@@ -134,7 +137,7 @@ prefix_module(const qp_graph *g, const struct qp__anc *c, const char *p, size_t 
         if (!(c->filt[b >> 3] & (1u << (b & 7))))
             return 0;
     }
-    return qp__mod_find(g, qp__sym_find(g, p, len));
+    return qp__mod_find_str(g, p, len);
 }
 
 uint32_t
@@ -243,9 +246,8 @@ qp__mod_tree_order(qp_graph *g)
 static bool
 under(const qp_graph *g, uint32_t root_path, uint32_t path)
 {
-    size_t rl = qp__sym_len(g, root_path);
-    const char *r = qp__sym_str(g, root_path), *p = qp__sym_str(g, path);
-    return path == root_path || (qp__sym_len(g, path) > rl && !memcmp(r, p, rl) && p[rl] == '.');
+    return path == root_path ||
+           qp__sym_dotted_under(g, path, qp__sym_str(g, root_path), qp__sym_len(g, root_path));
 }
 
 void

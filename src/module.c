@@ -11,12 +11,37 @@
 
 #include <string.h>
 
+/* The observer at s (len bytes) when its path is derived: a derived sym is not in
+ * the hash table, but its parent is the fake-quantizer made just before it. */
+static uint32_t
+find_derived(const qp_graph *g, const char *s, size_t len)
+{
+    if (len <= QP__OBS_SFX_LEN || memcmp(s + len - QP__OBS_SFX_LEN, QP__OBS_SFX, QP__OBS_SFX_LEN))
+        return 0;
+    uint32_t parent = qp__sym_find(g, s, len - QP__OBS_SFX_LEN);
+    uint32_t p = parent ? g->st.syms[parent].module : 0;
+    if (!p || p + 1 >= g->nmods || !qp__mod_live(g, p + 1))
+        return 0;
+    return qp__sym_derived_parent(g, g->mods[p + 1].path) == parent ? p + 1 : 0;
+}
+
 uint32_t
 qp__mod_find(const qp_graph *g, uint32_t path)
 {
     if (!path)
         return 0;
-    return g->st.syms[path].module; /* bound only to a live module */
+    uint32_t m = g->st.syms[path].module; /* bound only to a live module */
+    if (m || !g->st.nder || g->st.syms[path].node & QP__SYM_DERIVED)
+        return m;
+    return find_derived(g, qp__sym_str(g, path), qp__sym_len(g, path));
+}
+
+uint32_t
+qp__mod_find_str(const qp_graph *g, const char *s, size_t len)
+{
+    uint32_t sym = qp__sym_find(g, s, len);
+    uint32_t m = sym ? g->st.syms[sym].module : 0;
+    return m || !g->st.nder ? m : find_derived(g, s, len);
 }
 
 uint32_t
@@ -211,8 +236,7 @@ qp__mod_subtree_end(const qp_graph *g, uint32_t m)
     size_t len = qp__sym_len(g, g->mods[m].path);
     uint32_t last = m;
     for (uint32_t i = g->mods[m].next; i; i = g->mods[i].next) {
-        const char *q = qp__sym_str(g, g->mods[i].path);
-        if (strncmp(p, q, len) != 0 || q[len] != '.')
+        if (!qp__sym_dotted_under(g, g->mods[i].path, p, len))
             break;
         last = i;
     }
@@ -252,7 +276,7 @@ qp_graph_find_module(const qp_graph *g, const char *path)
 {
     qp_module m = {0};
     if (g && path)
-        m.id = qp__mod_find(g, qp__sym_find(g, path, strlen(path)));
+        m.id = qp__mod_find_str(g, path, strlen(path));
     return m;
 }
 

@@ -188,7 +188,7 @@ insert_one(struct ctx *C, const struct qp__cand *c)
 static uint32_t
 module_at(const qp_graph *g, uint32_t path, const char *suffix)
 {
-    return qp__mod_find(g, qp__sym_join_find(g, path, suffix, strlen(suffix)));
+    return qp__mod_find_join(g, path, suffix, strlen(suffix), NULL);
 }
 
 /*

@@ -215,9 +215,9 @@ propagate(struct qp__prep *P, const uint8_t *set)
     uint32_t any = 0;
     for (uint32_t i = 0; i < c->noverrides; i++) {
         const struct qp__override *o = &c->overrides[i];
-        is_container[i] = o->how == QP_MATCH_PATH &&
-                          !qp__mod_find(g, qp__sym_find(g, qp__sym_str(c->store, o->what),
-                                                        qp__sym_len(c->store, o->what)));
+        is_container[i] =
+            o->how == QP_MATCH_PATH &&
+            !qp__mod_find_str(g, qp__sym_str(c->store, o->what), qp__sym_len(c->store, o->what));
         any |= is_container[i];
     }
     for (uint32_t m = 1; m < g->nmods && !any; m++)

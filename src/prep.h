@@ -392,9 +392,10 @@ qp_status qp__mod_copy_subtree(qp_graph *g, uint32_t m, uint32_t to_path, uint32
 const struct qp__val *qp__mod_attr(const qp_graph *g, uint32_t m, const char *key);
 /* The sym of sym a followed by blen bytes of b (0 on failure, message set). */
 uint32_t qp__sym_join(qp_graph *g, uint32_t a, const char *b, size_t blen);
-/* The sym of sym a followed by blen bytes of b if that string is interned, else 0
- * (never allocates). */
-uint32_t qp__sym_join_find(const qp_graph *g, uint32_t a, const char *b, size_t blen);
+/* The live module at sym a's path followed by blen bytes of b, else 0 (h: those
+ * bytes' qp__hash when known, else NULL; never allocates). */
+uint32_t qp__mod_find_join(const qp_graph *g, uint32_t a, const char *b, size_t blen,
+                           const uint32_t *h);
 /* qp__sym_join with the joined bytes' hash given (h NULL: computed). */
 uint32_t qp__sym_join_h(qp_graph *g, uint32_t a, const char *b, size_t blen, const uint32_t *h);
 /* qp__sym_prefetch of what qp__sym_join(g, a, b, blen) will look up: a pass calls it

@@ -93,7 +93,7 @@ preserve(struct qp__prep *P, uint32_t *vals, bool restore)
         const char *path = pr->path ? qp__sym_str(c->store, pr->path) : "";
         const char *attr = qp__sym_str(c->store, pr->attr);
         uint32_t m = 0;
-        if (pr->path && !(m = qp__mod_find(g, qp__sym_find(g, path, strlen(path)))))
+        if (pr->path && !(m = qp__mod_find_str(g, path, strlen(path))))
             return qp__err(g, QP_ERR_INVALID_CONFIG, "preserve_attr: no module '%s' %s prepare",
                            path, restore ? "after" : "before");
         if (!restore) {

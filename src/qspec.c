@@ -515,15 +515,17 @@ qp__fq_module_add(struct qp__prep *P, uint32_t spec, uint32_t path, bool axis1, 
         sp->obs_type = qp__prep_sym(P, tn);
     }
     uint32_t ft = sp->fq_type, ot = sp->obs_type;
-    static const char obs_sfx[] = ".activation_post_process";
-    uint32_t opath = hint && hint == path
-                         ? qp__sym_join_h(g, path, obs_sfx, sizeof obs_sfx - 1, &P->obs_hint_hash)
-                         : qp__sym_join(g, path, obs_sfx, sizeof obs_sfx - 1);
-    if (!ft || !ot || !opath)
+    if (!ft || !ot)
         return QP_ERR_NOMEM;
-    if (qp__mod_find(g, path) || qp__mod_find(g, opath))
+    /* the observer's path is derived from path (its bytes written only if read):
+     * a module already there holds them in a sym of its own */
+    if (qp__mod_find(g, path) ||
+        qp__mod_find_join(g, path, QP__OBS_SFX, QP__OBS_SFX_LEN,
+                          hint && hint == path ? &P->obs_hint_hash : NULL))
         return qp__err(g, QP_ERR_DUP_NAME, "module %s already exists", qp__sym_str(g, path));
-    uint32_t m, o;
+    uint32_t m, o, opath;
+    if ((rc = qp__sym_derive_obs(g, path, &opath)))
+        return rc;
     if ((rc = qp__mod_add(g, path, ft, P->specs[spec].fq_attrs[axis1][qt], after, &m)))
         return rc;
     if ((rc = qp__mod_add(g, opath, ot, P->specs[spec].obs_attrs[axis1][qt], m, &o))) {
@@ -568,11 +570,7 @@ qp__fq_set_quant_type(struct qp__prep *P, uint32_t m, int qt)
     qp_graph *g = P->g;
     if (strcmp(qp__sym_str(g, g->mods[m].type), "fq.TqtFakeQuantize"))
         return QP_OK;
-    static const char obs_sfx[] = ".activation_post_process";
-    uint32_t opath = qp__sym_join(g, g->mods[m].path, obs_sfx, sizeof obs_sfx - 1);
-    uint32_t o = opath ? qp__mod_find(g, opath) : 0;
-    if (!opath)
-        return QP_ERR_NOMEM;
+    uint32_t o = qp__mod_find_join(g, g->mods[m].path, QP__OBS_SFX, QP__OBS_SFX_LEN, NULL);
     if (!o)
         return QP_OK;
     const char *ot = qp__sym_str(g, g->mods[o].type);

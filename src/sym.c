@@ -106,22 +106,68 @@ head_str(const unsigned char *h)
     return (const char *)h + (*h != LONG ? 1 : 5);
 }
 
+/* Writes a header for len bytes at p; its size. */
+static size_t
+put_head(char *p, size_t len)
+{
+    if (len < LONG) {
+        p[0] = (char)len;
+        return 1;
+    }
+    uint32_t l = (uint32_t)len;
+    p[0] = (char)LONG;
+    memcpy(p + 1, &l, 4);
+    return 5;
+}
+
+/* Writes derived sym's bytes into their reserved room (parents first: a parent
+ * may itself be derived, so the chain is walked without recursion). */
+static void
+write_derived(struct qp__symtab *st, uint32_t sym)
+{
+    while (!(st->syms[sym].node & QP__SYM_WRITTEN)) {
+        uint32_t s = sym, pa = QP__SYM_PARENT(st->syms[s].node);
+        while (st->syms[pa].node & QP__SYM_DERIVED && !(st->syms[pa].node & QP__SYM_WRITTEN)) {
+            s = pa; /* the deepest parent still unwritten is written first */
+            pa = QP__SYM_PARENT(st->syms[s].node);
+        }
+        const unsigned char *ph = head(st, st->syms[pa].pos);
+        size_t pl = head_len(ph), len = pl + QP__OBS_SFX_LEN;
+        uint32_t pos = st->syms[s].pos;
+        char *p = st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
+        size_t hs = put_head(p, len);
+        memcpy(p + hs, head_str(ph), pl);
+        memcpy(p + hs + pl, QP__OBS_SFX, QP__OBS_SFX_LEN + 1);
+        st->syms[s].node |= QP__SYM_WRITTEN;
+    }
+}
+
 const char *
 qp__sym_str(const qp_graph *g, uint32_t sym)
 {
-    return head_str(head(&g->st, g->st.syms[sym].pos));
+    const struct qp__sym *y = &g->st.syms[sym];
+    if (y->node & QP__SYM_DERIVED && !(y->node & QP__SYM_WRITTEN))
+        write_derived((struct qp__symtab *)(uintptr_t)&g->st, sym);
+    return head_str(head(&g->st, y->pos));
 }
 
 uint32_t
 qp__sym_len(const qp_graph *g, uint32_t sym)
 {
-    return head_len(head(&g->st, g->st.syms[sym].pos));
+    uint32_t extra = 0;
+    /* a derived sym's length, without writing its bytes */
+    while (g->st.syms[sym].node & QP__SYM_DERIVED && !(g->st.syms[sym].node & QP__SYM_WRITTEN)) {
+        extra += (uint32_t)QP__OBS_SFX_LEN;
+        sym = QP__SYM_PARENT(g->st.syms[sym].node);
+    }
+    return head_len(head(&g->st, g->st.syms[sym].pos)) + extra;
 }
 
 /*
  * A slot holds a sym id in its low bits and, above them, the hash bits the
- * index does not use. With nslots = 2^k slots and fewer syms than 3/4 of that
- * (qp__sym_reserve keeps it so), ids fit k bits, and bits k..31 of the hash
+ * index does not use. With nslots = 2^k slots, fewer hashed syms than 3/4 of
+ * that and every id below it (qp__sym_reserve keeps both so), ids fit k bits,
+ * and bits k..31 of the hash
  * keep their place. A probe then rejects nearly every other sym by its slot
  * alone, without reading its record (a cache miss on a big table), which is
  * what lets the table fill to 3/4 and stay half the size. A sym whose tag
@@ -154,20 +200,54 @@ sym_hash(const struct qp__symtab *st, uint32_t id)
     return hash(head_str(h), head_len(h));
 }
 
-/* Slots syms 1..st->n-1 into the zeroed table slots[nslots], in id order (which
- * makes the table the same as had they been interned one by one). Records and
+bool
+qp__sym_dotted_under(const qp_graph *g, uint32_t sym, const char *p, size_t len)
+{
+    uint32_t k = 0;
+    /* the bytes are base's and then k suffixes: compared piece by piece */
+    while (g->st.syms[sym].node & QP__SYM_DERIVED && !(g->st.syms[sym].node & QP__SYM_WRITTEN)) {
+        sym = QP__SYM_PARENT(g->st.syms[sym].node);
+        k++;
+    }
+    const unsigned char *h = head(&g->st, g->st.syms[sym].pos);
+    size_t bl = head_len(h);
+    const char *b = head_str(h);
+    if (bl + (size_t)k * QP__OBS_SFX_LEN <= len)
+        return false;
+    if (len < bl)
+        return !memcmp(b, p, len) && b[len] == '.';
+    if (memcmp(b, p, bl))
+        return false;
+    size_t i = bl, off = 0;
+    while (i < len) {
+        size_t n = QP__OBS_SFX_LEN - off < len - i ? QP__OBS_SFX_LEN - off : len - i;
+        if (memcmp(p + i, QP__OBS_SFX + off, n))
+            return false;
+        i += n;
+        off = (off + n) % QP__OBS_SFX_LEN;
+    }
+    return QP__OBS_SFX[off] == '.';
+}
+
+/* Slots syms 1..st->n-1 but the derived ones into the zeroed table slots[nslots],
+ * in id order (which makes the table the same as had they been interned one by
+ * one); returns how many were derived. Records and
  * bytes are read in order, slots written at random: on a table past the caches
  * each write is a cache and TLB miss, so a block of syms is hashed and its slots
  * requested while the block before is slotted, and the misses overlap instead of
  * queueing (hashing a block in a row also overlaps the hashes). */
-static void
+static uint32_t
 fill(const struct qp__symtab *st, uint32_t *slots, uint32_t nslots)
 {
     enum { B = 16 };
-    uint32_t buf[2][B], *ahead = buf[0], *prev = buf[1], mask = nslots - 1, n = st->n;
+    uint32_t buf[2][B], *ahead = buf[0], *prev = buf[1], mask = nslots - 1, n = st->n, nder = 0;
     for (uint32_t lo = 1; lo < n + B; lo += B) {
         /* the hashes of syms lo..lo+B-1, their slots requested */
         for (uint32_t j = 0; j < B && lo + j < n; j++) {
+            if (st->syms[lo + j].node & QP__SYM_DERIVED) {
+                nder++;
+                continue;
+            }
             ahead[j] = sym_hash(st, lo + j);
 #if defined(__GNUC__)
             __builtin_prefetch(&slots[ahead[j] & mask], 1);
@@ -175,6 +255,8 @@ fill(const struct qp__symtab *st, uint32_t *slots, uint32_t nslots)
         }
         /* the block before, hashed and requested in the last round */
         for (uint32_t j = 0; lo > B && j < B && lo - B + j < n; j++) {
+            if (st->syms[lo - B + j].node & QP__SYM_DERIVED)
+                continue;
             uint32_t i = prev[j] & mask;
             while (slots[i])
                 i = (i + 1) & mask;
@@ -184,6 +266,7 @@ fill(const struct qp__symtab *st, uint32_t *slots, uint32_t nslots)
         ahead = prev;
         prev = t;
     }
+    return nder;
 }
 
 static qp_status
@@ -208,10 +291,12 @@ qp__sym_reserve(qp_graph *g, uint32_t n)
     qp_status rc = QP__GROW(g, st->syms, st->n, st->capsyms, n);
     if (rc)
         return rc;
-    uint64_t want = (uint64_t)st->n + n;
-    if (want * 4 > (uint64_t)st->nslots * 3) {
+    /* slots for the hashed syms at 3/4 load at most, and every id below nslots
+     * (a slot keeps an id in its low bits: derived syms take ids too) */
+    uint64_t want = (uint64_t)st->n - st->nder + n, ids = (uint64_t)st->n + n;
+    if (want * 4 > (uint64_t)st->nslots * 3 || ids > st->nslots) {
         uint64_t ns = st->nslots ? st->nslots : 64;
-        while (want * 4 > ns * 3)
+        while (want * 4 > ns * 3 || ids > ns)
             ns *= 2;
         if (ns > (1u << 31))
             return qp__err(g, QP_ERR_LIMIT, "too many distinct strings");
@@ -321,6 +406,8 @@ qp__sym_copy(qp_graph *h, const struct qp__symtab *s)
         return rc;
     t->nwin = s->nwin;
     t->cur = s->cur;
+    t->lcur = s->lcur;
+    t->nder = s->nder;
     /* the records get no spare capacity: the original's may be large (grown by halves) */
     if ((rc = qp__dup(h, (void **)&t->syms, s->syms, s->n, s->n, sizeof *s->syms)))
         return rc;
@@ -362,6 +449,14 @@ qp__sym_find(const qp_graph *g, const char *s, size_t len)
     return find(g, s, len, hash(s, len));
 }
 
+uint32_t
+qp__sym_find_h(const qp_graph *g, const char *s, size_t len, uint32_t h)
+{
+    if (len == 0 || len > UINT32_MAX || !g->st.nslots)
+        return 0;
+    return find(g, s, len, h);
+}
+
 /* The size of the next chunk: CHUNK for the first eight, then twice as big every
  * eight chunks, up to 1024 CHUNKs, so that a small graph's strings sit in one
  * chunk and a big graph's in a few dozen large blocks (which the default
@@ -390,14 +485,15 @@ qp__sym_expect_bytes(qp_graph *g, uint64_t bytes)
         g->st.min_k = k;
 }
 
-/* Finds room for n bytes, at *pos; a string bigger than a quarter chunk gets a
- * chunk of its own. */
+/* Finds room for n bytes, at *pos, in the chunk being filled (derived: the
+ * derived syms' one); a string bigger than a quarter chunk gets a chunk of its own. */
 static qp_status
-room(qp_graph *g, size_t n, uint32_t *pos)
+room(qp_graph *g, size_t n, bool derived, uint32_t *pos)
 {
     struct qp__symtab *st = &g->st;
-    struct qp__chunk *c = &st->chunks[st->cur];
-    if (c->size - c->used >= n) {
+    struct qp__chunk *c =
+        derived ? (st->lcur ? &st->chunks[st->lcur - 1] : NULL) : &st->chunks[st->cur];
+    if (c && c->size - c->used >= n) {
         *pos = (c->win << QP__WIN_BITS) + c->used;
         c->used += (uint32_t)n;
         return QP_OK;
@@ -418,7 +514,9 @@ room(qp_graph *g, size_t n, uint32_t *pos)
     map_windows(st, st->nwin, p, k);
     *pos = st->nwin << QP__WIN_BITS;
     st->nwin += k;
-    if (size == full)
+    if (size == full && derived)
+        st->lcur = st->nchunks + 1;
+    else if (size == full)
         st->cur = st->nchunks;
     st->nchunks++;
     return QP_OK;
@@ -448,18 +546,12 @@ qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *o
         return rc;
     size_t hs = head_size(len);
     uint32_t pos = 0;
-    rc = room(g, hs + len + 1, &pos);
+    rc = room(g, hs + len + 1, false, &pos);
     if (rc)
         return rc;
     struct qp__symtab *st = &g->st;
     char *p = st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
-    if (hs == 1) {
-        p[0] = (char)len;
-    } else {
-        uint32_t l = (uint32_t)len;
-        p[0] = (char)LONG;
-        memcpy(p + 1, &l, 4);
-    }
+    put_head(p, len);
     memcpy(p + hs, s, len);
     p[hs + len] = 0;
     id = st->n++;
@@ -472,11 +564,30 @@ qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *o
     return QP_OK;
 }
 
+qp_status
+qp__sym_derive_obs(qp_graph *g, uint32_t parent, uint32_t *out)
+{
+    *out = 0;
+    size_t len = (size_t)qp__sym_len(g, parent) + QP__OBS_SFX_LEN;
+    if (len >= 2 * QP_MAX_NAME + 64) /* qp__sym_join's limit */
+        return qp__err(g, QP_ERR_INVALID_NAME, "path longer than %u bytes", 2 * QP_MAX_NAME + 64);
+    struct qp__symtab *st = &g->st;
+    qp_status rc = QP__GROW(g, st->syms, st->n, st->capsyms, 1);
+    uint32_t pos = 0;
+    if (rc || (rc = room(g, head_size(len) + len + 1, true, &pos)))
+        return rc;
+    uint32_t id = st->n++;
+    st->syms[id] = (struct qp__sym){pos, QP__SYM_DERIVED | parent, 0};
+    st->nder++;
+    *out = id;
+    return QP_OK;
+}
+
 void
-qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32_t used,
-                 uint32_t nslots)
+qp__sym_truncate(qp_graph *g, const struct qp__symtab *old, uint32_t used, uint32_t lused)
 {
     struct qp__symtab *st = &g->st;
+    uint32_t n = old->n, nchunks = old->nchunks, cur = old->cur, nslots = old->nslots;
     if (nslots && st->nslots > nslots) {
         uint32_t *p =
             qp__realloc(g, st->slots, (size_t)st->nslots * sizeof *p, (size_t)nslots * sizeof *p);
@@ -491,12 +602,15 @@ qp__sym_truncate(qp_graph *g, uint32_t n, uint32_t nchunks, uint32_t cur, uint32
     st->nwin = st->chunks[nchunks - 1].win + windows(st->chunks[nchunks - 1].size);
     st->cur = cur;
     st->chunks[cur].used = used;
+    st->lcur = old->lcur;
+    if (st->lcur)
+        st->chunks[st->lcur - 1].used = lused;
     st->n = n;
     /* the slots as they would be had the syms past n never come: rebuilt in place
      * (in a bigger table if it could not shrink back: lookups do not depend on its
      * size) */
     memset(st->slots, 0, (size_t)st->nslots * sizeof *st->slots);
-    fill(st, st->slots, st->nslots);
+    st->nder = fill(st, st->slots, st->nslots);
 }
 
 /* ==== the rarer facts: a name base's count, a parameter ==== */

@@ -524,6 +524,21 @@ out_sym(qp__out *o, const qp_graph *g, uint32_t sym)
     qp__out_bytes(o, qp__sym_str(g, sym), qp__sym_len(g, sym));
 }
 
+/* A module path: a derived one (an observer's) as its parent's and the suffix,
+ * without writing its bytes into the graph. */
+static void
+out_path(qp__out *o, const qp_graph *g, uint32_t sym)
+{
+    uint32_t k = 0;
+    while (g->st.syms[sym].node & QP__SYM_DERIVED && !(g->st.syms[sym].node & QP__SYM_WRITTEN)) {
+        sym = QP__SYM_PARENT(g->st.syms[sym].node);
+        k++;
+    }
+    out_sym(o, g, sym);
+    while (k--)
+        qp__out_bytes(o, QP__OBS_SFX, QP__OBS_SFX_LEN);
+}
+
 /*
  * The text of attribute dicts written more than once. Modules share dicts
  * (every fake-quantizer of one kind, copies of a reused module, modules the
@@ -587,7 +602,7 @@ qp_graph_write_text(const qp_graph *g, qp_write_fn fn, void *ud)
     }
     for (uint32_t m = g->mods[0].next; m; m = g->mods[m].next) {
         qp__out_str(&o, "module ");
-        out_sym(&o, g, g->mods[m].path);
+        out_path(&o, g, g->mods[m].path);
         qp__out_char(&o, ' ');
         out_sym(&o, g, g->mods[m].type);
         qp__out_char(&o, ' ');

@@ -125,8 +125,7 @@ record(qp_tracer *t, qp_op op, const char *target, qp_val args, qp_val kwargs, q
     if (t->has_output)
         return stick(t, qp__err(t->g, QP_ERR_INVALID_GRAPH, "%s %s recorded after the output",
                                 qp_op_name(op), target ? target : "(null)"));
-    if (target && op == QP_OP_CALL_MODULE &&
-        !qp__mod_find(t->g, qp__sym_find(t->g, target, strlen(target))))
+    if (target && op == QP_OP_CALL_MODULE && !qp__mod_find_str(t->g, target, strlen(target)))
         return stick(t,
                      qp__err(t->g, QP_ERR_NOT_FOUND, "call of undeclared module '%.200s'", target));
     if (target && op == QP_OP_GET_ATTR) {

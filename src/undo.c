@@ -62,6 +62,7 @@ qp__undo_begin(qp_graph *g, struct qp__undo *u)
     memset(u, 0, sizeof *u);
     u->hdr = *g;
     u->used = g->st.chunks[g->st.cur].used;
+    u->lused = g->st.lcur ? g->st.chunks[g->st.lcur - 1].used : 0;
     uint32_t nuses = 0;
     for (uint32_t v = 0; v < g->nvals; v++)
         nuses += g->vals[v].kind == QP_VAL_NODE;
@@ -144,7 +145,7 @@ qp__undo_rollback(qp_graph *g, struct qp__undo *u)
         y->node = s->node;
         y->module = s->module;
     }
-    qp__sym_truncate(g, h->st.n, h->st.nchunks, h->st.cur, u->used, h->st.nslots);
+    qp__sym_truncate(g, &h->st, u->used, u->lused);
     SIDE_BACK(node_user, nnode_user);
     SIDE_BACK(mod_user, nmod_user);
     SIDE_BACK(orig, caporig);

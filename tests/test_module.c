@@ -431,6 +431,82 @@ comments_are_single_readable_lines(void **state)
     qpt_done(g, &st);
 }
 
+/* Derived syms (observer paths prepare made) whose bytes are written / not yet. */
+static void
+count_derived(const qp_graph *g, uint32_t *derived, uint32_t *written)
+{
+    *derived = *written = 0;
+    for (uint32_t i = 1; i < g->st.n; i++)
+        if (g->st.syms[i].node & QP__SYM_DERIVED) {
+            (*derived)++;
+            *written += (g->st.syms[i].node & QP__SYM_WRITTEN) != 0;
+        }
+}
+
+static void
+observers_prepare_made_read_as_their_full_paths(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qpt_alloc_reset(&st);
+    qp_allocator a = qpt_allocator(&st);
+    char *in = qpt_read_file("fixtures/branchnet.in.qg", NULL);
+    qp_graph *g = qpt_parse(in, &a), *h = NULL;
+    test_free(in);
+    assert_int_equal(qp_prepare_qat(g, QP_BACKEND_TENSORRT, NULL), QP_OK);
+    uint32_t nder, nwritten;
+    count_derived(g, &nder, &nwritten);
+    assert_true(nder > 0);
+    assert_int_equal(nwritten, 0); /* prepare itself reads none of them */
+    /* their paths are taken */
+    static const char *const taken[] = {"c0.weight_fake_quant.activation_post_process",
+                                        "x_post_act_fake_quantizer.activation_post_process"};
+    qp_module m;
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(qp_graph_add_module(g, taken[i], "nn.X", QP_NULL_VAL, &m),
+                         QP_ERR_DUP_NAME);
+    /* the writer and a clone write them without writing them into the graph */
+    char *text = qpt_graph_text(g);
+    assert_int_equal(qp_graph_clone(g, &h), QP_OK);
+    char *ctext = qpt_graph_text(h);
+    assert_string_equal(ctext, text);
+    test_free(ctext);
+    qp_graph_destroy(h);
+    count_derived(g, &nder, &nwritten);
+    assert_int_equal(nwritten, 0);
+    /* every module the text lists is found by its path, before and after that
+     * path is read, and reads back as it */
+    uint32_t found = 0, obs = 0;
+    for (const char *line = text; (line = strstr(line, "\nmodule ")) != NULL; line++) {
+        const char *p = line + 8, *e = strchr(p, ' ');
+        char path[256];
+        assert_true(e && (size_t)(e - p) < sizeof path);
+        memcpy(path, p, (size_t)(e - p));
+        path[e - p] = 0;
+        m = qp_graph_find_module(g, path);
+        assert_false(qp_module_is_null(m));
+        assert_string_equal(qp_module_path(g, m), path);
+        assert_int_equal(qp_graph_find_module(g, path).id, m.id);
+        assert_int_equal(strncmp(qp_module_type(g, m), e + 1, strlen(qp_module_type(g, m))), 0);
+        obs += strstr(path, ".activation_post_process") != NULL;
+        found++;
+    }
+    assert_int_equal(found, qp_graph_num_modules(g));
+    count_derived(g, &nder, &nwritten);
+    assert_int_equal(obs, nder);
+    assert_int_equal(nwritten, nder);
+    char *again = qpt_graph_text(g);
+    assert_string_equal(again, text);
+    test_free(again);
+    /* a prefix of an observer's path, or its path and more, is no module */
+    assert_true(qp_module_is_null(qp_graph_find_module(g, "c0.weight_fake_quant.activation")));
+    assert_true(qp_module_is_null(
+        qp_graph_find_module(g, "c0.weight_fake_quant.activation_post_process.x")));
+    assert_true(qp_module_is_null(qp_graph_find_module(g, "nope.activation_post_process")));
+    test_free(text);
+    qpt_done(g, &st);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -446,6 +522,7 @@ main(int argc, char **argv)
         cmocka_unit_test(submodules_are_placed_after_their_parent_subtree),
         cmocka_unit_test(parameters_are_kept_in_table_order),
         cmocka_unit_test(comments_are_single_readable_lines),
+        cmocka_unit_test(observers_prepare_made_read_as_their_full_paths),
     };
     return cmocka_run_group_tests_name("module", tests, NULL, NULL);
 }

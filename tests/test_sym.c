@@ -338,8 +338,9 @@ truncate_forgets_later_syms_and_keeps_earlier_ones(void **state)
     char *big = test_malloc(40000);
     memset(big, 'x', 40000);
     uint32_t ibig = intern(g, big, 40000);
-    uint32_t n = g->st.n, nchunks = g->st.nchunks, cur = g->st.cur, used = g->st.chunks[cur].used,
-             nslots = g->st.nslots;
+    struct qp__symtab old = g->st;
+    uint32_t n = old.n, nchunks = old.nchunks, cur = old.cur, used = g->st.chunks[cur].used,
+             nslots = old.nslots;
     const char *pa = qp__sym_str(g, ia);
     uint32_t ib = intern(g, b, 8);
     for (uint32_t i = N0; i < N1; i++) {
@@ -351,7 +352,7 @@ truncate_forgets_later_syms_and_keeps_earlier_ones(void **state)
     assert_true(g->st.nslots > nslots && g->st.nchunks > nchunks);
     assert_true(ib >= n);
 
-    qp__sym_truncate(g, n, nchunks, cur, used, nslots);
+    qp__sym_truncate(g, &old, used, 0);
     assert_int_equal(g->st.n, n);
     assert_int_equal(g->st.nslots, nslots); /* the test allocator can always shrink */
     assert_int_equal(g->st.nchunks, nchunks);
@@ -470,7 +471,7 @@ positions_survive_window_edges_clone_and_truncate(void **state)
     qp_graph_destroy(h);
     /* back to the first half: its strings stay, the rest are gone, and interning
      * them again gives the same ids and positions */
-    qp__sym_truncate(g, mid.n, mid.nchunks, mid.cur, mid_used, mid.nslots);
+    qp__sym_truncate(g, &mid, mid_used, 0);
     assert_int_equal(g->st.nwin, mid.nwin);
     check_varied(g, ids, HALF);
     for (uint32_t i = HALF; i < N; i++) {
@@ -484,6 +485,126 @@ positions_survive_window_edges_clone_and_truncate(void **state)
     }
     check_varied(g, ids, N);
     test_free(ids);
+    qp_graph_destroy(g);
+}
+
+static bool
+written(const qp_graph *g, uint32_t sym)
+{
+    return (g->st.syms[sym].node & QP__SYM_WRITTEN) != 0;
+}
+
+static uint32_t
+derive(qp_graph *g, uint32_t parent)
+{
+    uint32_t id = 0;
+    assert_int_equal(qp__sym_derive_obs(g, parent, &id), QP_OK);
+    assert_true(id != 0);
+    return id;
+}
+
+static void
+derived_syms_read_as_parent_and_suffix(void **state)
+{
+    (void)state;
+    qpt_alloc st;
+    qp_graph *g = qpt_mkgraph(&st);
+    uint32_t p = intern(g, "a.b", 3);
+    uint32_t d = derive(g, p), dd = derive(g, d);
+    const char *full = "a.b.activation_post_process";
+    assert_int_equal(qp__sym_derived_parent(g, d), p);
+    assert_int_equal(qp__sym_derived_parent(g, dd), d);
+    assert_int_equal(qp__sym_derived_parent(g, p), 0);
+    /* length and tree position are read without writing the bytes */
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(qp__sym_len(g, d), strlen(full));
+        assert_int_equal(qp__sym_len(g, dd), strlen(full) + 24);
+        assert_true(qp__sym_dotted_under(g, d, "a", 1));
+        assert_true(qp__sym_dotted_under(g, d, "a.b", 3));
+        assert_false(qp__sym_dotted_under(g, d, "a.c", 3));
+        assert_false(qp__sym_dotted_under(g, d, "a.b.act", 7));
+        assert_false(qp__sym_dotted_under(g, d, full, strlen(full)));
+        assert_false(qp__sym_dotted_under(g, d, "a.b.activation_post_processX", 28));
+        assert_true(qp__sym_dotted_under(g, dd, full, strlen(full)));
+        assert_true(qp__sym_dotted_under(g, dd, "a.b", 3));
+        assert_false(qp__sym_dotted_under(g, dd, "a.b.activation_post_process.act", 31));
+        assert_false(qp__sym_dotted_under(g, p, "a.b", 3));
+        assert_true(qp__sym_dotted_under(g, p, "a", 1));
+        if (pass == 0) {
+            assert_false(written(g, d) || written(g, dd));
+            /* the first read writes them (the parent chain first) */
+            assert_string_equal(qp__sym_str(g, dd),
+                                "a.b.activation_post_process.activation_post_process");
+            assert_true(written(g, d) && written(g, dd));
+            assert_string_equal(qp__sym_str(g, d), full);
+        }
+    }
+    /* not in the hash table: a lookup does not find them, and interning the same
+     * bytes makes a sym of its own */
+    assert_int_equal(qp__sym_find(g, full, strlen(full)), 0);
+    uint32_t h = intern(g, full, strlen(full));
+    assert_true(h != d);
+    assert_int_equal(g->st.nder, 2);
+    qpt_done(g, &st);
+}
+
+static void
+derived_ids_never_outgrow_the_table(void **state)
+{
+    (void)state;
+    enum { NDER = 5000, NSTR = 3000 };
+    qpt_alloc st;
+    qp_graph *g = qpt_mkgraph(&st);
+    uint32_t p = intern(g, "q", 1), ids[NSTR];
+    for (int i = 0; i < NDER; i++)
+        derive(g, p);
+    /* hashed syms now get ids past what their count alone would size the table for */
+    char s[32];
+    for (int i = 0; i < NSTR; i++)
+        ids[i] = intern(g, s, (size_t)snprintf(s, sizeof s, "name%d", i));
+    assert_true(g->st.n <= g->st.nslots);
+    for (int i = 0; i < NSTR; i++) {
+        int len = snprintf(s, sizeof s, "name%d", i);
+        assert_int_equal(qp__sym_find(g, s, (size_t)len), ids[i]);
+        assert_string_equal(qp__sym_str(g, ids[i]), s);
+    }
+    assert_int_equal(qp__sym_find(g, "q", 1), p);
+    qpt_done(g, &st);
+}
+
+static void
+truncate_and_clone_keep_derived_syms_right(void **state)
+{
+    (void)state;
+    qp_graph *g = NULL, *h = NULL;
+    assert_int_equal(qp_graph_create(NULL, &g), QP_OK);
+    uint32_t p = intern(g, "fq", 2), d0 = derive(g, p);
+    struct qp__symtab old = g->st;
+    uint32_t used = g->st.chunks[g->st.cur].used, lused = g->st.chunks[g->st.lcur - 1].used;
+    char big[200];
+    memset(big, 'x', sizeof big);
+    uint32_t q = intern(g, big, sizeof big), d1 = derive(g, q), d2 = derive(g, p);
+    assert_int_equal(g->st.nder, 3);
+    /* a clone reads them the same, written or not, and writes its own bytes */
+    assert_string_equal(qp__sym_str(g, d2), "fq.activation_post_process");
+    assert_int_equal(qp_graph_clone(g, &h), QP_OK);
+    assert_int_equal(h->st.nder, 3);
+    assert_false(written(h, d1));
+    assert_int_equal(qp__sym_len(h, d1), sizeof big + 24);
+    assert_int_equal(memcmp(qp__sym_str(h, d1) + sizeof big, ".activation_post_process", 25), 0);
+    assert_false(written(g, d1));
+    assert_string_equal(qp__sym_str(h, d2), "fq.activation_post_process");
+    qp_graph_destroy(h);
+    /* truncated back: the later ones are gone, d0 stays, and making them again
+     * gives the same ids */
+    qp__sym_truncate(g, &old, used, lused);
+    assert_int_equal(g->st.nder, 1);
+    assert_int_equal(g->st.n, d0 + 1);
+    assert_int_equal(qp__sym_find(g, big, sizeof big), 0);
+    assert_string_equal(qp__sym_str(g, d0), "fq.activation_post_process");
+    assert_int_equal(intern(g, big, sizeof big), q);
+    assert_int_equal(derive(g, q), d1);
+    assert_int_equal(memcmp(qp__sym_str(g, d1), big, sizeof big), 0);
     qp_graph_destroy(g);
 }
 
@@ -505,6 +626,9 @@ main(int argc, char **argv)
         cmocka_unit_test(truncate_forgets_later_syms_and_keeps_earlier_ones),
         cmocka_unit_test(expected_bytes_size_the_chunks),
         cmocka_unit_test(positions_survive_window_edges_clone_and_truncate),
+        cmocka_unit_test(derived_syms_read_as_parent_and_suffix),
+        cmocka_unit_test(derived_ids_never_outgrow_the_table),
+        cmocka_unit_test(truncate_and_clone_keep_derived_syms_right),
     };
     return cmocka_run_group_tests_name("sym", tests, NULL, NULL);
 }

@@ -14,6 +14,10 @@
  * failure the graph is unchanged and qp_graph_errmsg() names the node, line
  * or parameter at fault. Out-parameters are set to a null handle or NULL on
  * failure. Nothing here prints, aborts or keeps global state.
+ *
+ * Threads: two threads may use two graphs at once; one graph is one thread's at
+ * a time, reads included (qp_module_path of an observer prepare made writes its
+ * path's bytes on first use).
  */
 #ifndef QPREP_QPREP_H
 #define QPREP_QPREP_H
@@ -326,6 +330,11 @@ QP_API uint32_t qp_graph_num_modules(const qp_graph *g);
 QP_API qp_module qp_graph_first_module(const qp_graph *g);
 QP_API qp_module qp_module_next(const qp_graph *g, qp_module m);
 QP_API qp_module qp_graph_find_module(const qp_graph *g, const char *path);
+/* The module's dotted path ("" for a handle that is no live module of g), valid
+ * until g is destroyed. Never fails: the observers prepare makes
+ * ("X.activation_post_process") keep their path as X's plus the suffix, in room
+ * prepare reserved, and the first call writes it there (a million-node prepare
+ * makes 843k such paths; the writer and lookups never need their bytes). */
 QP_API const char *qp_module_path(const qp_graph *g, qp_module m);
 QP_API const char *qp_module_type(const qp_graph *g, qp_module m);
 /* The module's attributes (a DICT), and one of them by key (null if absent). */

@@ -204,8 +204,7 @@ qp_quant_create(const qp_allocator *alloc, qp_backend be, qp_side side, const qp
     } else {
         struct qp__qargs a;
         static const char opn[] = "q.activation_post_process";
-        uint32_t opath = qp__sym_find(g, opn, sizeof opn - 1);
-        uint32_t om = opath ? qp__mod_find(g, opath) : 0;
+        uint32_t om = qp__mod_find_str(g, opn, sizeof opn - 1);
         rc = qp__qargs_resolve(g, m, om, g, kw, &a, msg, sizeof msg);
         if (!rc && o.ch_axis >= 0 && a.ch_axis >= 0)
             a.ch_axis = o.ch_axis;

@@ -221,8 +221,7 @@ build_one(qp_quant_set *s, struct build *b, uint32_t i, uint32_t m)
     }
     memcpy(b->buf, path, plen);
     memcpy(b->buf + plen, obs_suffix, sizeof obs_suffix);
-    uint32_t osym = qp__sym_find(g, b->buf, need - 1);
-    uint32_t om = osym ? qp__mod_find(g, osym) : 0;
+    uint32_t om = qp__mod_find_str(g, b->buf, need - 1);
     qp_status rc = side_kwargs(s, b, e->role);
     if (rc)
         return rc;

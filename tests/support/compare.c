@@ -99,7 +99,7 @@ qpt_compare(const qp_graph *e, const qp_graph *a, char *out, size_t cap)
     }
     for (uint32_t m = e->mods[0].next; m; m = e->mods[m].next) {
         const char *path = qp__sym_str(e, e->mods[m].path);
-        uint32_t am = qp__mod_find(a, qp__sym_find(a, path, strlen(path)));
+        uint32_t am = qp__mod_find_str(a, path, strlen(path));
         if (!am) {
             add(out, cap, &n, &count, "module %s: missing (%s)\n", path,
                 qp__sym_str(e, e->mods[m].type));
@@ -113,7 +113,7 @@ qpt_compare(const qp_graph *e, const qp_graph *a, char *out, size_t cap)
     }
     for (uint32_t m = a->mods[0].next; m; m = a->mods[m].next) {
         const char *path = qp__sym_str(a, a->mods[m].path);
-        if (!qp__mod_find(e, qp__sym_find(e, path, strlen(path))))
+        if (!qp__mod_find_str(e, path, strlen(path)))
             add(out, cap, &n, &count, "module %s: unexpected (%s)\n", path,
                 qp__sym_str(a, a->mods[m].type));
     }
