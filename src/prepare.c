@@ -270,8 +270,8 @@ prepare(qp_graph *g, qp_backend be, const qp_config *cfg, bool keep)
      * mobilenet and the generated million-node stacks; the observers' paths are
      * derived and take no slot). More only costs one doubling on the way; an
      * overestimate costs a table twice as big, faulted in at once. */
-    uint64_t syms = (uint64_t)g->st.n - g->st.nder + 256u +
-                    ((uint64_t)g->nlive + g->nlivemods) * 5u / 8u;
+    uint64_t syms =
+        (uint64_t)g->st.n - g->st.nder + 256u + ((uint64_t)g->nlive + g->nlivemods) * 5u / 8u;
     /* the passes run on g itself; what they change (the table's size included)
      * is logged first, and taken back if any of them fails */
     struct qp__undo u;
