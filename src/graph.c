@@ -181,6 +181,7 @@ qp_graph_clone(const qp_graph *g, qp_graph **out)
     }
     h->nlive = g->nlive;
     h->nlivemods = g->nlivemods;
+    h->obs_sfx_paths = g->obs_sfx_paths;
     *out = h;
     return QP_OK;
 }

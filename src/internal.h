@@ -172,6 +172,9 @@ struct qp_graph {
 
     struct qp__module *mods;
     uint32_t nmods, capmods, nlivemods;
+    /* some module was ever added at an interned path ending in QP__OBS_SFX (only
+     * then can one clash with a derived observer path; never cleared) */
+    bool obs_sfx_paths;
 
     struct qp__param *params;
     uint32_t nparams, capparams;

@@ -72,6 +72,12 @@ qp__mod_add(qp_graph *g, uint32_t path, uint32_t type, uint32_t attrs, uint32_t 
     g->mods[after].next = id;
     g->st.syms[path].module = id;
     g->nlivemods++;
+    if (!(g->st.syms[path].node & QP__SYM_DERIVED) && !g->obs_sfx_paths) {
+        uint32_t len = qp__sym_len(g, path);
+        g->obs_sfx_paths =
+            len > QP__OBS_SFX_LEN &&
+            !memcmp(qp__sym_str(g, path) + len - QP__OBS_SFX_LEN, QP__OBS_SFX, QP__OBS_SFX_LEN);
+    }
     *out = id;
     return QP_OK;
 }

@@ -78,10 +78,10 @@ struct ctx {
     uint8_t *fq_unsigned;
     uint32_t *mark, *queue, stamp;
     uint32_t spec8; /* 8-bit variant of the default activation spec (Academic) */
-    /* hashes of the quantizer's module paths, made when they were prefetched: for the
+    /* the hash of the quantizer's module path, made when it was prefetched: for the
      * quantizer being made (cur) and the next one (next); node 0: none */
     struct {
-        uint32_t node, fq, obs;
+        uint32_t node, fq;
     } cur, next;
 };
 
@@ -132,14 +132,9 @@ insert_one(struct ctx *C, const struct qp__cand *c)
         if (uns && (rc = qp__spec_range(P, spec, 0, 255, &spec)))
             return rc;
     }
-    bool hashed = C->cur.node == c->node;
-    uint32_t path = fq_path(P, c->node, hashed ? &C->cur.fq : NULL);
+    uint32_t path = fq_path(P, c->node, C->cur.node == c->node ? &C->cur.fq : NULL);
     if (!path)
         return QP_ERR_NOMEM;
-    if (hashed && qp__sym_len(g, path) == qp__sym_len(g, g->nodes[c->node].name) + 24) {
-        P->obs_hint_path = path; /* no suffix added: its observer path was prefetched */
-        P->obs_hint_hash = C->cur.obs;
-    }
     int qt = 0; /* Vitis marks quant types after insertion */
     if ((rc = qp__fq_module_add(P, spec, path, false, qt, 0)))
         return rc;
@@ -303,14 +298,13 @@ qp__pass_fakequant(struct qp__prep *P)
         if (P->fix)
             mark_eligible(g, g->nodes[n].kwargs, C.eligible);
     }
-    static const char sfx[] = "_post_act_fake_quantizer.activation_post_process";
+    static const char sfx[] = "_post_act_fake_quantizer";
     for (uint32_t i = 0; i < k && !rc; i++) {
         C.cur = C.next;
         C.next.node = 0;
-        if (i + 1 < k) { /* the next quantizer's paths: loaded while this one is made */
+        if (i + 1 < k) { /* the next quantizer's path: loaded while this one is made */
             uint32_t nm = g->nodes[cands[i + 1].node].name;
-            if (qp__sym_prefetch_join(g, nm, sfx, 24, &C.next.fq) &&
-                qp__sym_prefetch_join(g, nm, sfx, sizeof sfx - 1, &C.next.obs))
+            if (qp__sym_prefetch_join(g, nm, sfx, sizeof sfx - 1, &C.next.fq))
                 C.next.node = cands[i + 1].node;
         }
         rc = insert_one(&C, &cands[i]);

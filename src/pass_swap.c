@@ -252,14 +252,14 @@ src_attr(struct qp__prep *P, uint32_t attrs, const char *key)
     return v ? &P->g->vals[v] : NULL;
 }
 
-static const char bn_sfx[] = ".bn", wfq_sfx[] = ".weight_fake_quant.activation_post_process";
+static const char bn_sfx[] = ".bn", wfq_sfx[] = ".weight_fake_quant";
 
-/* The paths a swap of m makes (m.bn, m.weight_fake_quant and its observer), hashed
+/* The paths a swap of m makes (m.bn, m.weight_fake_quant; its observer's is derived), hashed
  * and their table slots prefetched one swap ahead, so the misses overlap the swap
  * before (k_*: hashed; false when too long to bother). */
 struct ahead {
-    uint32_t h_bn, h_wfq, h_obs;
-    bool k_bn, k_wfq, k_obs;
+    uint32_t h_bn, h_wfq;
+    bool k_bn, k_wfq;
 };
 
 static void
@@ -267,8 +267,7 @@ prefetch_paths(const qp_graph *g, uint32_t m, struct ahead *a)
 {
     uint32_t p = g->mods[m].path;
     a->k_bn = qp__sym_prefetch_join(g, p, bn_sfx, sizeof bn_sfx - 1, &a->h_bn);
-    a->k_wfq = qp__sym_prefetch_join(g, p, wfq_sfx, 18, &a->h_wfq);
-    a->k_obs = qp__sym_prefetch_join(g, p, wfq_sfx, sizeof wfq_sfx - 1, &a->h_obs);
+    a->k_wfq = qp__sym_prefetch_join(g, p, wfq_sfx, sizeof wfq_sfx - 1, &a->h_wfq);
 }
 
 /* The path syms some node calls: at[sym] for sym < n (syms made later are not called). */
@@ -392,11 +391,10 @@ swap(struct qp__prep *P, uint32_t m, uint32_t qt, const struct calls *called, st
         after = id;
         P->st->modules_added++;
     }
-    uint32_t wp = qp__sym_join_h(g, g->mods[m].path, wfq_sfx, 18, a->k_wfq ? &a->h_wfq : NULL);
+    uint32_t wp = qp__sym_join_h(g, g->mods[m].path, wfq_sfx, sizeof wfq_sfx - 1,
+                                 a->k_wfq ? &a->h_wfq : NULL);
     if (!wp)
         return QP_ERR_NOMEM;
-    P->obs_hint_path = a->k_obs ? wp : 0; /* wp + ".activation_post_process", prefetched */
-    P->obs_hint_hash = a->h_obs;
     if ((rc = qp__fq_module_add(P, spec, wp, axis1, 0, after))) {
         char msg[sizeof g->errmsg];
         memcpy(msg, g->errmsg, sizeof msg);

@@ -254,9 +254,6 @@ struct qp__prep {
     uint32_t ncls; /* syms that existed at the last refresh; later ones have no facts */
     uint32_t capcls, nclsent;
     bool cls_oom; /* an entry could not be made: the run fails with NOMEM */
-    /* qp__fq_module_add: the hash of <obs_hint_path>.activation_post_process, when the
-     * caller prefetched it (obs_hint_path 0: none) */
-    uint32_t obs_hint_path, obs_hint_hash;
     /* qconfig */
     struct qp__qspec *specs; /* spec 0 is "none": not quantized */
     uint32_t nspecs, capspecs;

@@ -500,8 +500,6 @@ qp_status
 qp__fq_module_add(struct qp__prep *P, uint32_t spec, uint32_t path, bool axis1, int qt,
                   uint32_t after)
 {
-    uint32_t hint = P->obs_hint_path; /* the caller's, for this call only */
-    P->obs_hint_path = 0;
     qp_status rc = build(P, spec, axis1, qt);
     if (rc)
         return rc;
@@ -518,10 +516,10 @@ qp__fq_module_add(struct qp__prep *P, uint32_t spec, uint32_t path, bool axis1, 
     if (!ft || !ot)
         return QP_ERR_NOMEM;
     /* the observer's path is derived from path (its bytes written only if read):
-     * a module already there holds them in a sym of its own */
+     * a module already there holds them in a sym of its own, looked for only in a
+     * graph that has ever had such a module */
     if (qp__mod_find(g, path) ||
-        qp__mod_find_join(g, path, QP__OBS_SFX, QP__OBS_SFX_LEN,
-                          hint && hint == path ? &P->obs_hint_hash : NULL))
+        (g->obs_sfx_paths && qp__mod_find_join(g, path, QP__OBS_SFX, QP__OBS_SFX_LEN, NULL)))
         return qp__err(g, QP_ERR_DUP_NAME, "module %s already exists", qp__sym_str(g, path));
     uint32_t m, o, opath;
     if ((rc = qp__sym_derive_obs(g, path, &opath)))

@@ -235,6 +235,30 @@ academic_skips_non_tensor_consumers(void **state)
     qp_config_destroy(c);
 }
 
+/* A called module already at a quantizer's observer path (its parent no module):
+ * the observer, whose path prepare derives from the quantizer's instead of
+ * storing it, would be a second module there. Prepare refuses, in both modes;
+ * without such a module anywhere it does not even look. */
+static void
+a_module_at_an_observer_path_is_a_duplicate(void **state)
+{
+    (void)state;
+    static const char clash[] =
+        "qgraph 1\n" CONV("conv")
+        "module x_post_act_fake_quantizer.activation_post_process nn.Identity {}\n"
+        "%x = placeholder x () {}\n"
+        "%conv = call_module conv (%x,) {}\n"
+        "%idn = call_module x_post_act_fake_quantizer.activation_post_process (%conv,) {}\n"
+        "%output = output output (%idn,) {}\n";
+    qp_config *fix = qpt_config("qcfg 1\nqprep_options = {fix: True}\n");
+    for (int mode = 0; mode < 2; mode++) {
+        char *msg = qpt_prepare(clash, QP_BACKEND_TENSORRT, mode ? fix : NULL, QP_ERR_DUP_NAME);
+        assert_string_equal(msg, "module x_post_act_fake_quantizer already exists");
+        test_free(msg);
+    }
+    qp_config_destroy(fix);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -247,6 +271,7 @@ main(int argc, char **argv)
         cmocka_unit_test(vitis_quantizes_outputs_with_quant_types),
         cmocka_unit_test(openvino_quantizes_what_feeds_quantizable_ops),
         cmocka_unit_test(academic_skips_non_tensor_consumers),
+        cmocka_unit_test(a_module_at_an_observer_path_is_a_duplicate),
     };
     return cmocka_run_group_tests_name("pass_fakequant", tests, NULL, NULL);
 }
