@@ -39,6 +39,18 @@ static uint32_t
 hash(const char *s, size_t len)
 {
     uint64_t h = 0x9e3779b97f4a7c15u ^ ((uint64_t)len * 0xff51afd7ed558ccdu), w;
+    if (len >= 16) { /* two lanes: half the chain of dependent multiplies */
+        uint64_t k = h ^ 0xc2b2ae3d27d4eb4fu, v;
+        for (; len >= 16; s += 16, len -= 16) {
+            memcpy(&w, s, 8);
+            memcpy(&v, s + 8, 8);
+            h = (h ^ w) * 0x100000001b3u;
+            k = (k ^ v) * 0xff51afd7ed558ccdu;
+            h ^= h >> 29;
+            k ^= k >> 31;
+        }
+        h ^= k * 0x9e3779b97f4a7c15u;
+    }
     for (; len >= 8; s += 8, len -= 8) {
         memcpy(&w, s, 8);
         h = (h ^ w) * 0x100000001b3u;
