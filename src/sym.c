@@ -510,7 +510,10 @@ room(qp_graph *g, size_t n, bool derived, uint32_t *pos)
         c->used += (uint32_t)n;
         return QP_OK;
     }
-    size_t full = chunk_size(st), size = n > full / 4 ? n : full;
+    size_t full = chunk_size(st);
+    if (derived && !st->lcur && full > CHUNK / 8)
+        full = CHUNK / 8; /* the first derived chunk: a small model's observers fit */
+    size_t size = n > full / 4 ? n : full;
     uint32_t k = windows(size);
     if (k > (1u << (32 - QP__WIN_BITS)) - st->nwin)
         return qp__err(g, QP_ERR_LIMIT, "more than 4 GiB of distinct strings");
