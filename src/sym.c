@@ -230,15 +230,16 @@ qp__sym_dotted_under(const qp_graph *g, uint32_t sym, const char *p, size_t len)
         return !memcmp(b, p, len) && b[len] == '.';
     if (memcmp(b, p, bl))
         return false;
+    static const char sfx[] = QP__OBS_SFX;
     size_t i = bl, off = 0;
     while (i < len) {
         size_t n = QP__OBS_SFX_LEN - off < len - i ? QP__OBS_SFX_LEN - off : len - i;
-        if (memcmp(p + i, QP__OBS_SFX + off, n))
+        if (memcmp(p + i, sfx + off, n))
             return false;
         i += n;
         off = (off + n) % QP__OBS_SFX_LEN;
     }
-    return QP__OBS_SFX[off] == '.';
+    return sfx[off] == '.';
 }
 
 /* Slots syms 1..st->n-1 but the derived ones into the zeroed table slots[nslots],
