@@ -311,6 +311,18 @@ qp__sym_derived_parent(const qp_graph *g, uint32_t sym)
     uint32_t v = g->st.syms[sym].node;
     return v & QP__SYM_DERIVED ? QP__SYM_PARENT(v) : 0;
 }
+/* A sym's bytes as those of a sym that has them written (the sym itself, or the
+ * nearest ancestor of a derived one not yet written) and then *k suffixes. */
+static inline uint32_t
+qp__sym_base(const qp_graph *g, uint32_t sym, uint32_t *k)
+{
+    *k = 0;
+    while (g->st.syms[sym].node & QP__SYM_DERIVED && !(g->st.syms[sym].node & QP__SYM_WRITTEN)) {
+        sym = QP__SYM_PARENT(g->st.syms[sym].node);
+        ++*k;
+    }
+    return sym;
+}
 #define QP__SYM(g, id) (&(g)->st.syms[id])
 /* Reserves room so that `n` more interns cannot fail for want of slots or records
  * (bytes may still be needed). */

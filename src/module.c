@@ -11,12 +11,20 @@
 
 #include <string.h>
 
+/* Whether the len bytes at s are a path and then QP__OBS_SFX. */
+static bool
+ends_obs(const char *s, size_t len)
+{
+    return len > QP__OBS_SFX_LEN &&
+           !memcmp(s + len - QP__OBS_SFX_LEN, QP__OBS_SFX, QP__OBS_SFX_LEN);
+}
+
 /* The observer at s (len bytes) when its path is derived: a derived sym is not in
  * the hash table, but its parent is the fake-quantizer made just before it. */
 static uint32_t
 find_derived(const qp_graph *g, const char *s, size_t len)
 {
-    if (len <= QP__OBS_SFX_LEN || memcmp(s + len - QP__OBS_SFX_LEN, QP__OBS_SFX, QP__OBS_SFX_LEN))
+    if (!ends_obs(s, len))
         return 0;
     uint32_t parent = qp__sym_find(g, s, len - QP__OBS_SFX_LEN);
     uint32_t p = parent ? g->st.syms[parent].module : 0;
@@ -72,12 +80,8 @@ qp__mod_add(qp_graph *g, uint32_t path, uint32_t type, uint32_t attrs, uint32_t 
     g->mods[after].next = id;
     g->st.syms[path].module = id;
     g->nlivemods++;
-    if (!(g->st.syms[path].node & QP__SYM_DERIVED) && !g->obs_sfx_paths) {
-        uint32_t len = qp__sym_len(g, path);
-        g->obs_sfx_paths =
-            len > QP__OBS_SFX_LEN &&
-            !memcmp(qp__sym_str(g, path) + len - QP__OBS_SFX_LEN, QP__OBS_SFX, QP__OBS_SFX_LEN);
-    }
+    if (!(g->st.syms[path].node & QP__SYM_DERIVED) && !g->obs_sfx_paths)
+        g->obs_sfx_paths = ends_obs(qp__sym_str(g, path), qp__sym_len(g, path));
     *out = id;
     return QP_OK;
 }

@@ -95,11 +95,18 @@ head_size(size_t len)
     return len < LONG ? 1 : 5;
 }
 
+/* Where the bytes at pos are. */
+static char *
+at(const struct qp__symtab *st, uint32_t pos)
+{
+    return st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
+}
+
 /* Where the header at pos is. */
 static const unsigned char *
 head(const struct qp__symtab *st, uint32_t pos)
 {
-    return (const unsigned char *)st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
+    return (const unsigned char *)at(st, pos);
 }
 
 static uint32_t
@@ -132,26 +139,23 @@ put_head(char *p, size_t len)
     return 5;
 }
 
-/* Writes derived sym's bytes into their reserved room (parents first: a parent
- * may itself be derived, so the chain is walked without recursion). */
+/* Writes a derived sym's bytes (its base's, then its suffixes) into its
+ * reserved room; an unwritten derived parent stays unwritten. g is const to the
+ * callers of qp__sym_str: the bytes are a cache of what the sym already is. */
 static void
-write_derived(struct qp__symtab *st, uint32_t sym)
+write_derived(const qp_graph *g, uint32_t sym)
 {
-    while (!(st->syms[sym].node & QP__SYM_WRITTEN)) {
-        uint32_t s = sym, pa = QP__SYM_PARENT(st->syms[s].node);
-        while (st->syms[pa].node & QP__SYM_DERIVED && !(st->syms[pa].node & QP__SYM_WRITTEN)) {
-            s = pa; /* the deepest parent still unwritten is written first */
-            pa = QP__SYM_PARENT(st->syms[s].node);
-        }
-        const unsigned char *ph = head(st, st->syms[pa].pos);
-        size_t pl = head_len(ph), len = pl + QP__OBS_SFX_LEN;
-        uint32_t pos = st->syms[s].pos;
-        char *p = st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
-        size_t hs = put_head(p, len);
-        memcpy(p + hs, head_str(ph), pl);
-        memcpy(p + hs + pl, QP__OBS_SFX, QP__OBS_SFX_LEN + 1);
-        st->syms[s].node |= QP__SYM_WRITTEN;
-    }
+    struct qp__symtab *st = (struct qp__symtab *)(uintptr_t)&g->st;
+    uint32_t k, b = qp__sym_base(g, sym, &k);
+    const unsigned char *bh = head(st, st->syms[b].pos);
+    size_t bl = head_len(bh);
+    char *p = at(st, st->syms[sym].pos);
+    p += put_head(p, bl + (size_t)k * QP__OBS_SFX_LEN);
+    memcpy(p, head_str(bh), bl);
+    for (p += bl; k--; p += QP__OBS_SFX_LEN)
+        memcpy(p, QP__OBS_SFX, QP__OBS_SFX_LEN);
+    *p = 0;
+    st->syms[sym].node |= QP__SYM_WRITTEN;
 }
 
 const char *
@@ -159,20 +163,15 @@ qp__sym_str(const qp_graph *g, uint32_t sym)
 {
     const struct qp__sym *y = &g->st.syms[sym];
     if (y->node & QP__SYM_DERIVED && !(y->node & QP__SYM_WRITTEN))
-        write_derived((struct qp__symtab *)(uintptr_t)&g->st, sym);
+        write_derived(g, sym);
     return head_str(head(&g->st, y->pos));
 }
 
 uint32_t
 qp__sym_len(const qp_graph *g, uint32_t sym)
 {
-    uint32_t extra = 0;
-    /* a derived sym's length, without writing its bytes */
-    while (g->st.syms[sym].node & QP__SYM_DERIVED && !(g->st.syms[sym].node & QP__SYM_WRITTEN)) {
-        extra += (uint32_t)QP__OBS_SFX_LEN;
-        sym = QP__SYM_PARENT(g->st.syms[sym].node);
-    }
-    return head_len(head(&g->st, g->st.syms[sym].pos)) + extra;
+    uint32_t k, b = qp__sym_base(g, sym, &k); /* a derived sym's, without writing it */
+    return head_len(head(&g->st, g->st.syms[b].pos)) + k * (uint32_t)QP__OBS_SFX_LEN;
 }
 
 /*
@@ -215,13 +214,9 @@ sym_hash(const struct qp__symtab *st, uint32_t id)
 bool
 qp__sym_dotted_under(const qp_graph *g, uint32_t sym, const char *p, size_t len)
 {
-    uint32_t k = 0;
     /* the bytes are base's and then k suffixes: compared piece by piece */
-    while (g->st.syms[sym].node & QP__SYM_DERIVED && !(g->st.syms[sym].node & QP__SYM_WRITTEN)) {
-        sym = QP__SYM_PARENT(g->st.syms[sym].node);
-        k++;
-    }
-    const unsigned char *h = head(&g->st, g->st.syms[sym].pos);
+    uint32_t k, base = qp__sym_base(g, sym, &k);
+    const unsigned char *h = head(&g->st, g->st.syms[base].pos);
     size_t bl = head_len(h);
     const char *b = head_str(h);
     if (bl + (size_t)k * QP__OBS_SFX_LEN <= len)
@@ -566,7 +561,7 @@ qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *o
     if (rc)
         return rc;
     struct qp__symtab *st = &g->st;
-    char *p = st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
+    char *p = at(st, pos);
     put_head(p, len);
     memcpy(p + hs, s, len);
     p[hs + len] = 0;

@@ -529,12 +529,8 @@ out_sym(qp__out *o, const qp_graph *g, uint32_t sym)
 static void
 out_path(qp__out *o, const qp_graph *g, uint32_t sym)
 {
-    uint32_t k = 0;
-    while (g->st.syms[sym].node & QP__SYM_DERIVED && !(g->st.syms[sym].node & QP__SYM_WRITTEN)) {
-        sym = QP__SYM_PARENT(g->st.syms[sym].node);
-        k++;
-    }
-    out_sym(o, g, sym);
+    uint32_t k;
+    out_sym(o, g, qp__sym_base(g, sym, &k));
     while (k--)
         qp__out_bytes(o, QP__OBS_SFX, QP__OBS_SFX_LEN);
 }
