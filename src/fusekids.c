@@ -59,33 +59,32 @@ qp__fkids_add(struct qp__prep *P, uint32_t m, uint32_t attrs, uint32_t bn, uint3
     return QP_OK;
 }
 
-/* The index slot of module m: open addressing over record numbers + 1 (0: empty). */
-static uint32_t
-idx_home(uint32_t m, uint32_t cap)
-{
-    uint32_t h = m * 0x9e3779b9u;
-    return (h ^ h >> 16) & (cap - 1);
-}
-
+/* The index is direct, one slot per module id from the first container to the
+ * last (at most 4 bytes a module, held from the fuse pass to the swap): the swap
+ * looks each container up once, walking the table backwards, so the slots and
+ * records it reads come nearly in order. A hashed index cost a cache miss a
+ * lookup, 6% of a million-node prepare. */
 qp_status
 qp__fkids_seal(struct qp__prep *P)
 {
     if (!P->nfk)
         return QP_OK;
-    uint32_t cap = 4;
-    while (cap < 2 * (uint64_t)P->nfk)
-        cap *= 2;
+    uint32_t lo = P->fk[0].m, hi = P->fk[0].m;
+    for (uint32_t i = 1; i < P->nfk; i++) {
+        if (P->fk[i].m < lo)
+            lo = P->fk[i].m;
+        if (P->fk[i].m > hi)
+            hi = P->fk[i].m;
+    }
+    uint32_t cap = hi - lo + 1;
     uint32_t *t = qp__alloc(P->g, (size_t)cap * sizeof *t);
     if (!t)
         return qp__err(P->g, QP_ERR_NOMEM, "out of memory");
     memset(t, 0, (size_t)cap * sizeof *t);
-    for (uint32_t i = 0; i < P->nfk; i++) {
-        uint32_t k = idx_home(P->fk[i].m, cap);
-        while (t[k])
-            k = (k + 1) & (cap - 1);
-        t[k] = i + 1;
-    }
+    for (uint32_t i = 0; i < P->nfk; i++)
+        t[P->fk[i].m - lo] = i + 1;
     P->fkidx = t;
+    P->fklo = lo;
     P->capfkidx = cap;
     return QP_OK;
 }
@@ -93,15 +92,10 @@ qp__fkids_seal(struct qp__prep *P)
 const struct qp__fkid *
 qp__fkids_find(const struct qp__prep *P, uint32_t m)
 {
-    if (!P->capfkidx)
+    if (m < P->fklo || m - P->fklo >= P->capfkidx)
         return NULL;
-    for (uint32_t k = idx_home(m, P->capfkidx);; k = (k + 1) & (P->capfkidx - 1)) {
-        uint32_t i = P->fkidx[k];
-        if (!i)
-            return NULL;
-        if (P->fk[i - 1].m == m)
-            return &P->fk[i - 1];
-    }
+    uint32_t i = P->fkidx[m - P->fklo];
+    return i ? &P->fk[i - 1] : NULL;
 }
 
 void
@@ -111,5 +105,5 @@ qp__fkids_free(struct qp__prep *P)
     qp__free(P->g, P->fkidx, (size_t)P->capfkidx * sizeof *P->fkidx);
     P->fk = NULL;
     P->fkidx = NULL;
-    P->nfk = P->capfk = P->capfkidx = 0;
+    P->nfk = P->capfk = P->fklo = P->capfkidx = 0;
 }

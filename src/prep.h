@@ -261,11 +261,12 @@ struct qp__prep {
     uint32_t *mod_w, *mod_a;    /* per module slot: weight spec / act spec of its inputs */
     uint32_t nmod_spec;
     /* fused containers made without children (fusekids.c), in the order made, and
-     * their index by module (capfkidx slots, after qp__fkids_seal) */
+     * their index by module after qp__fkids_seal: fkidx[m - fklo] is 1 + the record of
+     * module m, for m in fklo .. fklo + capfkidx - 1 */
     struct qp__fkid *fk;
     uint32_t nfk, capfk, nfk_swapped;
     uint32_t *fkidx;
-    uint32_t capfkidx;
+    uint32_t fklo, capfkidx;
     uint8_t *eight;             /* per node: its output FQ is 8-bit (Academic io inputs) */
     uint32_t neight;
     qp_pass_stats *st;
