@@ -424,6 +424,9 @@ qp_status qp__name_create(qp_graph *g, const char *cand, size_t len, uint32_t *o
 /* torch.fx Graph._target_to_str: the candidate name for a target (snake_case of the
  * last component of a function's qualified name, else of the whole target). */
 size_t qp__target_to_name(uint8_t op, const char *target, char *buf, size_t cap);
+/* The name torch.fx gives a new call_module node of target sym (qp__target_to_name,
+ * then qp__name_create); *out gets the sym. */
+qp_status qp__name_for_call(qp_graph *g, uint32_t target, uint32_t *out);
 /* Gives the arrays' spare capacity back (a reader's graph is final); best effort. */
 void qp__graph_trim(qp_graph *g);
 

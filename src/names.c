@@ -109,6 +109,40 @@ qp__target_to_name(uint8_t op, const char *target, char *buf, size_t cap)
     return o;
 }
 
+/* Whether torch.fx would name a call of target s (len bytes) s itself, if free:
+ * lower-case letters, digits and '_' only (no snake_case to insert, nothing to
+ * replace), no leading digit, not "__magic__", and no "_123" to split off (the
+ * last byte is not a digit). */
+static bool
+names_itself(const char *s, size_t len)
+{
+    if (len == 0 || len > QP_MAX_NAME || (s[0] >= '0' && s[0] <= '9') ||
+        (s[len - 1] >= '0' && s[len - 1] <= '9'))
+        return false;
+    if (len > 4 && s[0] == '_' && s[1] == '_' && s[len - 1] == '_' && s[len - 2] == '_')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!(is_lower(s[i]) || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return true;
+}
+
+qp_status
+qp__name_for_call(qp_graph *g, uint32_t target, uint32_t *out)
+{
+    const char *s = qp__sym_str(g, target);
+    size_t len = qp__sym_len(g, target);
+    /* the usual case (a fake-quantizer's path): the target is its own name, and
+     * qp__name_create would intern those same bytes, find them free and keep them */
+    if (names_itself(s, len) && !g->st.syms[target].node && !is_reserved(s, len)) {
+        *out = target;
+        return QP_OK;
+    }
+    char cand[QP_MAX_NAME + 64];
+    size_t cl = qp__target_to_name(QP_OP_CALL_MODULE, s, cand, sizeof cand);
+    return qp__name_create(g, cand, cl, out);
+}
+
 static bool
 name_taken(const qp_graph *g, const char *s, size_t len)
 {

@@ -139,10 +139,8 @@ insert_one(struct ctx *C, const struct qp__cand *c)
     if ((rc = qp__fq_module_add(P, spec, path, false, qt, 0)))
         return rc;
     /* the node: named by torch.fx from the target, reading the producer */
-    char cand[QP_MAX_NAME + 64];
-    size_t cl = qp__target_to_name(QP_OP_CALL_MODULE, qp__sym_str(g, path), cand, sizeof cand);
     uint32_t name, ref, args, fq;
-    if ((rc = qp__name_create(g, cand, cl, &name)))
+    if ((rc = qp__name_for_call(g, path, &name)))
         return rc;
     /* (producer,): the item and the tuple, built in place (two records) */
     if ((rc = qp__val_push(g, 2, &ref)))

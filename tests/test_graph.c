@@ -625,6 +625,50 @@ target_to_name_is_graph_target_to_str(void **state)
     assert_memory_equal(small, "abcdefghij", n);
 }
 
+/* qp__name_for_call (the fake-quantizer pass's shortcut: a target that is its own
+ * name is not interned again) names every target as qp__target_to_name and then
+ * qp__name_create do, the first time and once the name is taken. */
+static void
+name_for_call_is_target_to_name_then_create(void **state)
+{
+    (void)state;
+    static const char *const targets[] = {
+        "conv_post_act_fake_quantizer", "conv_post_act_fake_quantizer_1", "x_2", "Conv_post",
+        "convPost", "__add__", "2abc", "for", "layer1.0.conv", "a-b", "_", "ab__", "taken",
+        "taken_1", "x_0",
+    };
+    qpt_alloc sa, sb;
+    qp_graph *a = qpt_mkgraph(&sa), *b = qpt_mkgraph(&sb);
+    qp_node_spec s = {QP_OP_PLACEHOLDER, "taken", NULL, QP_NULL_VAL, QP_NULL_VAL};
+    qp_node na, nb;
+    assert_int_equal(qp_graph_insert_before(a, QP_NULL_NODE, &s, &na), QP_OK);
+    assert_int_equal(qp_graph_insert_before(b, QP_NULL_NODE, &s, &nb), QP_OK);
+    char longest[QP_MAX_NAME + 2];
+    memset(longest, 'n', sizeof longest - 1);
+    longest[sizeof longest - 1] = 0;
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i <= sizeof targets / sizeof targets[0]; i++) {
+            /* the last target: one byte too long, then exactly the longest name */
+            const char *t = i < sizeof targets / sizeof targets[0] ? targets[i] : longest + round;
+            uint32_t ta, tb, xa = 0, xb = 0;
+            assert_int_equal(qp__sym_intern(a, t, strlen(t), &ta), QP_OK);
+            assert_int_equal(qp__sym_intern(b, t, strlen(t), &tb), QP_OK);
+            qp_status ra = qp__name_for_call(a, ta, &xa);
+            char cand[QP_MAX_NAME + 64];
+            size_t cl = qp__target_to_name(QP_OP_CALL_MODULE, t, cand, sizeof cand);
+            qp_status rb = qp__name_create(b, cand, cl, &xb);
+            assert_int_equal(ra, rb);
+            if (ra)
+                continue;
+            assert_string_equal(qp__sym_str(a, xa), qp__sym_str(b, xb));
+            /* taken from now on, as by the node the pass then links to it */
+            a->st.syms[xa].node = na.id;
+            b->st.syms[xb].node = nb.id;
+        }
+    qpt_done(a, &sa);
+    qpt_done(b, &sb);
+}
+
 static void
 generated_names_are_bounded(void **state)
 {
@@ -1213,6 +1257,7 @@ main(int argc, char **argv)
         cmocka_unit_test(names_continue_after_names_read_from_text),
         cmocka_unit_test(no_builtin_or_keyword_is_a_name),
         cmocka_unit_test(target_to_name_is_graph_target_to_str),
+        cmocka_unit_test(name_for_call_is_target_to_name_then_create),
         cmocka_unit_test(generated_names_are_bounded),
         cmocka_unit_test(failed_insert_leaves_names_unchanged),
         cmocka_unit_test(replace_uses_touches_only_the_users),
