@@ -98,12 +98,17 @@ qp__mod_remove(qp_graph *g, uint32_t id)
     g->nlivemods--;
 }
 
-/* The slot of module m in the origins table, or the empty slot where it would go. */
+/* The slot of module m in the origins table, or the empty slot where it would go.
+ * Module ids a table's size apart land at unrelated offsets (a hash of m / size),
+ * but ids close together land close together: the passes make and read the
+ * entries in module order, so they touch the table nearly in order instead of
+ * a cache miss an entry (hashing m alone cost 14% of the fuse pass on a
+ * million-node graph). */
 static struct qp__origins *
 orig_slot(const qp_graph *g, uint32_t m)
 {
-    uint32_t h = m * 0x9e3779b9u;
-    for (uint32_t i = (h ^ h >> 16) & (g->caporig - 1);; i = (i + 1) & (g->caporig - 1))
+    uint32_t cap = g->caporig, w = m / cap * 0x9e3779b9u;
+    for (uint32_t i = (m + (w ^ w >> 16)) & (cap - 1);; i = (i + 1) & (cap - 1))
         if (!g->orig[i].mod || g->orig[i].mod == m)
             return &g->orig[i];
 }
