@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__)
 #define QP__PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -296,8 +297,8 @@ uint32_t qp__sym_find_h(const qp_graph *g, const char *s, size_t len, uint32_t h
 /* Bytes (NUL-terminated) and length of a sym. A derived sym's bytes are written
  * in its reserved room on the first qp__sym_str (g is const to its callers: the
  * bytes are a cache of what the sym already is; one thread uses a graph). */
-const char *qp__sym_str(const qp_graph *g, uint32_t sym);
-uint32_t qp__sym_len(const qp_graph *g, uint32_t sym);
+static inline const char *qp__sym_str(const qp_graph *g, uint32_t sym);
+static inline uint32_t qp__sym_len(const qp_graph *g, uint32_t sym);
 /* Whether sym's bytes are the len bytes at p, a dot, then more (sym names a
  * module under the path p), without writing a derived sym's bytes. */
 bool qp__sym_dotted_under(const qp_graph *g, uint32_t sym, const char *p, size_t len);
@@ -324,6 +325,41 @@ qp__sym_base(const qp_graph *g, uint32_t sym, uint32_t *k)
     return sym;
 }
 #define QP__SYM(g, id) (&(g)->st.syms[id])
+/* The header of the string at pos: its length in one byte, or 0xFF and the length
+ * in the four bytes after (sym.c writes them). Inline with qp__sym_str and
+ * qp__sym_len, which the passes and the writer call millions of times. */
+static inline const unsigned char *
+qp__sym_head(const struct qp__symtab *st, uint32_t pos)
+{
+    return (const unsigned char *)st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
+}
+static inline uint32_t
+qp__sym_head_len(const unsigned char *h)
+{
+    if (*h != 0xFFu)
+        return *h;
+    uint32_t len;
+    memcpy(&len, h + 1, 4);
+    return len;
+}
+/* Writes a derived sym's bytes into its reserved room (sym.c). */
+void qp__sym_write_derived(const qp_graph *g, uint32_t sym);
+static inline const char *
+qp__sym_str(const qp_graph *g, uint32_t sym)
+{
+    const struct qp__sym *y = &g->st.syms[sym];
+    if (y->node & QP__SYM_DERIVED && !(y->node & QP__SYM_WRITTEN))
+        qp__sym_write_derived(g, sym);
+    const unsigned char *h = qp__sym_head(&g->st, y->pos);
+    return (const char *)h + (*h != 0xFFu ? 1 : 5);
+}
+static inline uint32_t
+qp__sym_len(const qp_graph *g, uint32_t sym)
+{
+    uint32_t k, b = qp__sym_base(g, sym, &k); /* a derived sym's, without writing it */
+    return qp__sym_head_len(qp__sym_head(&g->st, g->st.syms[b].pos)) +
+           k * (uint32_t)QP__OBS_SFX_LEN;
+}
 /* Reserves room so that `n` more interns cannot fail for want of slots or records
  * (bytes may still be needed). */
 qp_status qp__sym_reserve(qp_graph *g, uint32_t n);

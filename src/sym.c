@@ -102,23 +102,6 @@ at(const struct qp__symtab *st, uint32_t pos)
     return st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
 }
 
-/* Where the header at pos is. */
-static const unsigned char *
-head(const struct qp__symtab *st, uint32_t pos)
-{
-    return (const unsigned char *)at(st, pos);
-}
-
-static uint32_t
-head_len(const unsigned char *h)
-{
-    if (*h != LONG)
-        return *h;
-    uint32_t len;
-    memcpy(&len, h + 1, 4);
-    return len;
-}
-
 static const char *
 head_str(const unsigned char *h)
 {
@@ -142,13 +125,13 @@ put_head(char *p, size_t len)
 /* Writes a derived sym's bytes (its base's, then its suffixes) into its
  * reserved room; an unwritten derived parent stays unwritten. g is const to the
  * callers of qp__sym_str: the bytes are a cache of what the sym already is. */
-static void
-write_derived(const qp_graph *g, uint32_t sym)
+void
+qp__sym_write_derived(const qp_graph *g, uint32_t sym)
 {
     struct qp__symtab *st = (struct qp__symtab *)(uintptr_t)&g->st;
     uint32_t k, b = qp__sym_base(g, sym, &k);
-    const unsigned char *bh = head(st, st->syms[b].pos);
-    size_t bl = head_len(bh);
+    const unsigned char *bh = qp__sym_head(st, st->syms[b].pos);
+    size_t bl = qp__sym_head_len(bh);
     char *p = at(st, st->syms[sym].pos);
     p += put_head(p, bl + (size_t)k * QP__OBS_SFX_LEN);
     memcpy(p, head_str(bh), bl);
@@ -156,22 +139,6 @@ write_derived(const qp_graph *g, uint32_t sym)
         memcpy(p, QP__OBS_SFX, QP__OBS_SFX_LEN);
     *p = 0;
     st->syms[sym].node |= QP__SYM_WRITTEN;
-}
-
-const char *
-qp__sym_str(const qp_graph *g, uint32_t sym)
-{
-    const struct qp__sym *y = &g->st.syms[sym];
-    if (y->node & QP__SYM_DERIVED && !(y->node & QP__SYM_WRITTEN))
-        write_derived(g, sym);
-    return head_str(head(&g->st, y->pos));
-}
-
-uint32_t
-qp__sym_len(const qp_graph *g, uint32_t sym)
-{
-    uint32_t k, b = qp__sym_base(g, sym, &k); /* a derived sym's, without writing it */
-    return head_len(head(&g->st, g->st.syms[b].pos)) + k * (uint32_t)QP__OBS_SFX_LEN;
 }
 
 /*
@@ -207,8 +174,8 @@ slot_id(uint32_t slot, uint32_t nslots)
 static uint32_t
 sym_hash(const struct qp__symtab *st, uint32_t id)
 {
-    const unsigned char *h = head(st, st->syms[id].pos);
-    return hash(head_str(h), head_len(h));
+    const unsigned char *h = qp__sym_head(st, st->syms[id].pos);
+    return hash(head_str(h), qp__sym_head_len(h));
 }
 
 bool
@@ -216,8 +183,8 @@ qp__sym_dotted_under(const qp_graph *g, uint32_t sym, const char *p, size_t len)
 {
     /* the bytes are base's and then k suffixes: compared piece by piece */
     uint32_t k, base = qp__sym_base(g, sym, &k);
-    const unsigned char *h = head(&g->st, g->st.syms[base].pos);
-    size_t bl = head_len(h);
+    const unsigned char *h = qp__sym_head(&g->st, g->st.syms[base].pos);
+    size_t bl = qp__sym_head_len(h);
     const char *b = head_str(h);
     if (bl + (size_t)k * QP__OBS_SFX_LEN <= len)
         return false;
@@ -443,8 +410,8 @@ find(const qp_graph *g, const char *s, size_t len, uint32_t h)
         if (!slot_tag_is(slot, h, st->nslots))
             continue;
         uint32_t id = slot_id(slot, st->nslots);
-        const unsigned char *y = head(st, st->syms[id].pos);
-        if (head_len(y) == len && memcmp(head_str(y), s, len) == 0)
+        const unsigned char *y = qp__sym_head(st, st->syms[id].pos);
+        if (qp__sym_head_len(y) == len && memcmp(head_str(y), s, len) == 0)
             return id;
     }
 }
