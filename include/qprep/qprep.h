@@ -510,7 +510,7 @@ QP_API qp_status qp_graph_read_file(FILE *f, const qp_read_opts *opts, qp_graph 
 
 /* Writes the canonical text: header, description comments, modules, parameters,
  * nodes. Fails with QP_ERR_IO when fn does; never allocates (it works in about
- * 21 KB of stack: its output buffer and the text of recent attribute dicts). */
+ * 22 KB of stack: its output buffer and the text of recent attribute dicts). */
 QP_API qp_status qp_graph_write_text(const qp_graph *g, qp_write_fn fn, void *ud);
 /* The same to a FILE* (QP_ERR_IO on a short write). */
 QP_API qp_status qp_graph_write_file(const qp_graph *g, FILE *f);
