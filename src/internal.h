@@ -325,9 +325,12 @@ qp__sym_base(const qp_graph *g, uint32_t sym, uint32_t *k)
     return sym;
 }
 #define QP__SYM(g, id) (&(g)->st.syms[id])
-/* The header of the string at pos: its length in one byte, or 0xFF and the length
- * in the four bytes after (sym.c writes them). Inline with qp__sym_str and
- * qp__sym_len, which the passes and the writer call millions of times. */
+/* A string's header (sym.c writes them): its length in one byte, or QP__SYM_LONG
+ * and the length in the four bytes after (strings of QP__SYM_LONG bytes or more
+ * are rare). Inline with qp__sym_str and qp__sym_len, which the passes and the
+ * writer call millions of times. */
+#define QP__SYM_LONG 0xFFu
+/* Where the header at pos is. */
 static inline const unsigned char *
 qp__sym_head(const struct qp__symtab *st, uint32_t pos)
 {
@@ -336,11 +339,16 @@ qp__sym_head(const struct qp__symtab *st, uint32_t pos)
 static inline uint32_t
 qp__sym_head_len(const unsigned char *h)
 {
-    if (*h != 0xFFu)
+    if (*h != QP__SYM_LONG)
         return *h;
     uint32_t len;
     memcpy(&len, h + 1, 4);
     return len;
+}
+static inline const char *
+qp__sym_head_str(const unsigned char *h)
+{
+    return (const char *)h + (*h != QP__SYM_LONG ? 1 : 5);
 }
 /* Writes a derived sym's bytes into its reserved room (sym.c). */
 void qp__sym_write_derived(const qp_graph *g, uint32_t sym);
@@ -350,8 +358,7 @@ qp__sym_str(const qp_graph *g, uint32_t sym)
     const struct qp__sym *y = &g->st.syms[sym];
     if (y->node & QP__SYM_DERIVED && !(y->node & QP__SYM_WRITTEN))
         qp__sym_write_derived(g, sym);
-    const unsigned char *h = qp__sym_head(&g->st, y->pos);
-    return (const char *)h + (*h != 0xFFu ? 1 : 5);
+    return qp__sym_head_str(qp__sym_head(&g->st, y->pos));
 }
 static inline uint32_t
 qp__sym_len(const qp_graph *g, uint32_t sym)

@@ -85,9 +85,9 @@ qp__sym_prefetch(const qp_graph *g, const char *s, size_t len)
     return h;
 }
 
-/* A string's header: its length in one byte, or LONG and the length in the
- * four bytes after (strings of LONG bytes or more are rare). */
-#define LONG 0xFFu
+/* A string's header (internal.h): its length in one byte, or QP__SYM_LONG and the
+ * length in the four bytes after. */
+#define LONG QP__SYM_LONG
 
 static size_t
 head_size(size_t len)
@@ -100,12 +100,6 @@ static char *
 at(const struct qp__symtab *st, uint32_t pos)
 {
     return st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
-}
-
-static const char *
-head_str(const unsigned char *h)
-{
-    return (const char *)h + (*h != LONG ? 1 : 5);
 }
 
 /* Writes a header for len bytes at p; its size. */
@@ -134,7 +128,7 @@ qp__sym_write_derived(const qp_graph *g, uint32_t sym)
     size_t bl = qp__sym_head_len(bh);
     char *p = at(st, st->syms[sym].pos);
     p += put_head(p, bl + (size_t)k * QP__OBS_SFX_LEN);
-    memcpy(p, head_str(bh), bl);
+    memcpy(p, qp__sym_head_str(bh), bl);
     for (p += bl; k--; p += QP__OBS_SFX_LEN)
         memcpy(p, QP__OBS_SFX, QP__OBS_SFX_LEN);
     *p = 0;
@@ -175,7 +169,7 @@ static uint32_t
 sym_hash(const struct qp__symtab *st, uint32_t id)
 {
     const unsigned char *h = qp__sym_head(st, st->syms[id].pos);
-    return hash(head_str(h), qp__sym_head_len(h));
+    return hash(qp__sym_head_str(h), qp__sym_head_len(h));
 }
 
 bool
@@ -185,7 +179,7 @@ qp__sym_dotted_under(const qp_graph *g, uint32_t sym, const char *p, size_t len)
     uint32_t k, base = qp__sym_base(g, sym, &k);
     const unsigned char *h = qp__sym_head(&g->st, g->st.syms[base].pos);
     size_t bl = qp__sym_head_len(h);
-    const char *b = head_str(h);
+    const char *b = qp__sym_head_str(h);
     if (bl + (size_t)k * QP__OBS_SFX_LEN <= len)
         return false;
     if (len < bl)
@@ -411,7 +405,7 @@ find(const qp_graph *g, const char *s, size_t len, uint32_t h)
             continue;
         uint32_t id = slot_id(slot, st->nslots);
         const unsigned char *y = qp__sym_head(st, st->syms[id].pos);
-        if (qp__sym_head_len(y) == len && memcmp(head_str(y), s, len) == 0)
+        if (qp__sym_head_len(y) == len && memcmp(qp__sym_head_str(y), s, len) == 0)
             return id;
     }
 }
