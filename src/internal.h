@@ -330,11 +330,17 @@ qp__sym_base(const qp_graph *g, uint32_t sym, uint32_t *k)
  * are rare). Inline with qp__sym_str and qp__sym_len, which the passes and the
  * writer call millions of times. */
 #define QP__SYM_LONG 0xFFu
+/* Where the bytes at pos are (sym.c writes through it). */
+static inline char *
+qp__sym_at(const struct qp__symtab *st, uint32_t pos)
+{
+    return st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
+}
 /* Where the header at pos is. */
 static inline const unsigned char *
 qp__sym_head(const struct qp__symtab *st, uint32_t pos)
 {
-    return (const unsigned char *)st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
+    return (const unsigned char *)qp__sym_at(st, pos);
 }
 static inline uint32_t
 qp__sym_head_len(const unsigned char *h)

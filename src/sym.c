@@ -85,33 +85,23 @@ qp__sym_prefetch(const qp_graph *g, const char *s, size_t len)
     return h;
 }
 
-/* A string's header (internal.h): its length in one byte, or QP__SYM_LONG and the
- * length in the four bytes after. */
-#define LONG QP__SYM_LONG
-
+/* The size of the header for len bytes (the format: internal.h, QP__SYM_LONG). */
 static size_t
 head_size(size_t len)
 {
-    return len < LONG ? 1 : 5;
-}
-
-/* Where the bytes at pos are. */
-static char *
-at(const struct qp__symtab *st, uint32_t pos)
-{
-    return st->win[pos >> QP__WIN_BITS] + (pos & (QP__WIN - 1));
+    return len < QP__SYM_LONG ? 1 : 5;
 }
 
 /* Writes a header for len bytes at p; its size. */
 static size_t
 put_head(char *p, size_t len)
 {
-    if (len < LONG) {
+    if (len < QP__SYM_LONG) {
         p[0] = (char)len;
         return 1;
     }
     uint32_t l = (uint32_t)len;
-    p[0] = (char)LONG;
+    p[0] = (char)QP__SYM_LONG;
     memcpy(p + 1, &l, 4);
     return 5;
 }
@@ -126,7 +116,7 @@ qp__sym_write_derived(const qp_graph *g, uint32_t sym)
     uint32_t k, b = qp__sym_base(g, sym, &k);
     const unsigned char *bh = qp__sym_head(st, st->syms[b].pos);
     size_t bl = qp__sym_head_len(bh);
-    char *p = at(st, st->syms[sym].pos);
+    char *p = qp__sym_at(st, st->syms[sym].pos);
     p += put_head(p, bl + (size_t)k * QP__OBS_SFX_LEN);
     memcpy(p, qp__sym_head_str(bh), bl);
     for (p += bl; k--; p += QP__OBS_SFX_LEN)
@@ -522,7 +512,7 @@ qp__sym_intern_h(qp_graph *g, const char *s, size_t len, uint32_t h, uint32_t *o
     if (rc)
         return rc;
     struct qp__symtab *st = &g->st;
-    char *p = at(st, pos);
+    char *p = qp__sym_at(st, pos);
     put_head(p, len);
     memcpy(p + hs, s, len);
     p[hs + len] = 0;
